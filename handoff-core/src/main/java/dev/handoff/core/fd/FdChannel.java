@@ -1,0 +1,308 @@
+package dev.handoff.core.fd;
+
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.newsclub.net.unix.AFUNIXSocketPair;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+import java.io.Closeable;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Sends and receives messages, each a byte payload plus any number of file descriptors, over a connected
+ * Unix domain stream socket (SCM_RIGHTS).
+ *
+ * <p>On the wire a message is one or more chunks. Each chunk is a 12-byte header (magic {@code HFD1}, a
+ * flags byte whose bit 0 marks the last chunk, a reserved byte, the number of descriptors as an unsigned
+ * 16-bit value, the payload length as a 32-bit value, all big-endian), the descriptors attached to the
+ * header's bytes, then the payload (only in the last chunk). A message with more descriptors than fit in
+ * one SCM_RIGHTS message (253 in the kernel) is split into chunks.
+ *
+ * <p>Descriptors that arrive belong to the returned {@link FdMessage}; anything that arrives with a
+ * message that is then rejected is closed before the exception is thrown.
+ */
+public final class FdChannel implements Closeable {
+
+    static final int MAGIC = 0x48464431; // "HFD1"
+    static final int HEADER_BYTES = 12;
+    private static final int FLAG_LAST = 1;
+
+    private final AFUNIXSocket socket;
+    private final InputStream in;
+    private final OutputStream out;
+    private final FdLimits limits;
+    private final Object sendLock = new Object();
+    private final Object receiveLock = new Object();
+    private volatile int sendBatch = AncillaryBuffer.maxFdsPerMessage();
+    private volatile boolean shutdown;
+
+    FdChannel(AFUNIXSocket socket, FdLimits limits) throws IOException {
+        this.socket = socket;
+        this.limits = limits;
+        AncillaryBuffer.configure(socket);
+        this.in = socket.getInputStream();
+        this.out = socket.getOutputStream();
+    }
+
+    /** Connects to a listening {@link FdServer} at {@code path}. */
+    public static FdChannel connect(Path path, FdLimits limits) throws IOException {
+        AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path));
+        try {
+            return new FdChannel(socket, limits);
+        } catch (IOException | RuntimeException e) {
+            socket.close();
+            throw e;
+        }
+    }
+
+    /** A connected pair, for a parent and the child it spawns; see {@link FdChannelPair}. */
+    public static FdChannelPair pair(FdLimits limits) throws IOException {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        AFUNIXSocket parent = (AFUNIXSocket) pair.getSocket1().socket();
+        AFUNIXSocket child = (AFUNIXSocket) pair.getSocket2().socket();
+        return new FdChannelPair(new FdChannel(parent, limits), child);
+    }
+
+    /**
+     * The channel a parent handed to this process as its standard input (see {@link FdChannelPair}).
+     * The JDK closes every descriptor above 2 when it starts a child, so stdin is how a Java parent
+     * passes a socket to its child.
+     */
+    public static FdChannel inheritedFromStdin(FdLimits limits) throws IOException {
+        AFUNIXSocket socket = FileDescriptorCast.using(FileDescriptor.in).as(AFUNIXSocket.class);
+        return new FdChannel(socket, limits);
+    }
+
+    /** The largest number of descriptors this process receives in one SCM_RIGHTS message. */
+    public static int maxFdsPerMessage() {
+        return AncillaryBuffer.maxFdsPerMessage();
+    }
+
+    /** Limits the batches this side sends to what the peer said it can receive. */
+    public void limitSendBatch(int peerMaxFdsPerMessage) {
+        if (peerMaxFdsPerMessage < 1) {
+            throw new IllegalArgumentException("batch size must be positive: " + peerMaxFdsPerMessage);
+        }
+        sendBatch = Math.min(AncillaryBuffer.KERNEL_MAX_FDS, peerMaxFdsPerMessage);
+    }
+
+    public FdLimits limits() {
+        return limits;
+    }
+
+    /** Who is at the other end, as the kernel saw it when the connection was made. */
+    public PeerCredentials peer() throws IOException {
+        AFUNIXSocketCredentials credentials = socket.getPeerCredentials();
+        return new PeerCredentials(credentials.getPid(), credentials.getUid(), credentials.getGid());
+    }
+
+    /** Sends one message. The descriptors stay open here: the kernel gives the peer its own copies. */
+    public void send(byte[] payload, List<FileDescriptor> fds) throws IOException {
+        if (payload.length > limits.maxPayloadBytes()) {
+            throw new FdChannelException(FdChannelException.Kind.TOO_LARGE, "payload of " + payload.length
+                    + " bytes exceeds the limit of " + limits.maxPayloadBytes());
+        }
+        if (fds.size() > limits.maxFds()) {
+            throw new FdChannelException(FdChannelException.Kind.TOO_LARGE, fds.size()
+                    + " file descriptors exceed the limit of " + limits.maxFds());
+        }
+        synchronized (sendLock) {
+            try {
+                int batch = sendBatch;
+                int sent = 0;
+                do {
+                    int count = Math.min(batch, fds.size() - sent);
+                    boolean last = sent + count == fds.size();
+                    byte[] chunk = chunk(last, count, last ? payload : new byte[0]);
+                    if (count > 0) {
+                        socket.setOutboundFileDescriptors(fds.subList(sent, sent + count).toArray(new FileDescriptor[0]));
+                    }
+                    out.write(chunk);
+                    sent += count;
+                } while (sent < fds.size());
+                out.flush();
+            } catch (SocketTimeoutException e) {
+                throw new FdChannelException(FdChannelException.Kind.TIMEOUT, "peer did not accept the message in time", e);
+            } finally {
+                socket.setOutboundFileDescriptors((FileDescriptor[]) null);
+            }
+        }
+    }
+
+    public void send(byte[] payload) throws IOException {
+        send(payload, List.of());
+    }
+
+    /** Waits for the next message (at most the read timeout, if one is set). */
+    public FdMessage receive() throws IOException {
+        synchronized (receiveLock) {
+            List<FileDescriptor> fds = new ArrayList<>();
+            try {
+                return receiveChunks(fds);
+            } catch (IOException | RuntimeException | Error e) {
+                Fds.closeQuietly(fds);
+                throw e;
+            }
+        }
+    }
+
+    /** Waits at most {@code timeout} for the next message. */
+    public FdMessage receive(Duration timeout) throws IOException {
+        synchronized (receiveLock) {
+            setReadTimeout(timeout);
+            try {
+                return receive();
+            } finally {
+                if (!socket.isClosed()) {
+                    setReadTimeout(Duration.ZERO);
+                }
+            }
+        }
+    }
+
+    /**
+     * Returns a message if one has started to arrive, without waiting for one to start. Once its first
+     * byte is here the rest is read as {@link #receive()} would. End of stream shows in the next
+     * {@link #receive()}.
+     */
+    public Optional<FdMessage> poll() throws IOException {
+        synchronized (receiveLock) {
+            if (in.available() == 0) {
+                return Optional.empty();
+            }
+            return Optional.of(receive());
+        }
+    }
+
+    /** Sets how long a receive waits; zero waits for ever. */
+    public void setReadTimeout(Duration timeout) throws SocketException {
+        socket.setSoTimeout(Math.toIntExact(Math.max(0, timeout.toMillis())));
+    }
+
+    /** Shuts the connection down in both directions, which wakes a thread blocked in receive. */
+    public void shutdown() {
+        shutdown = true;
+        try {
+            socket.shutdownInput();
+        } catch (IOException ignored) {
+            // already shut down or closed
+        }
+        try {
+            socket.shutdownOutput();
+        } catch (IOException ignored) {
+            // already shut down or closed
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        shutdown = true;
+        socket.close();
+    }
+
+    private FdMessage receiveChunks(List<FileDescriptor> fds) throws IOException {
+        ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
+        boolean first = true;
+        while (true) {
+            int before = fds.size();
+            readFully(header.array(), fds, first);
+            first = false;
+            header.rewind();
+            int magic = header.getInt();
+            if (magic != MAGIC) {
+                throw new FdChannelException(FdChannelException.Kind.MALFORMED,
+                        String.format("not a Handoff fd message (magic 0x%08x, expected 0x%08x)", magic, MAGIC));
+            }
+            int flags = header.get() & 0xff;
+            header.get(); // reserved
+            int announced = header.getShort() & 0xffff;
+            int payloadLength = header.getInt();
+            boolean last = (flags & FLAG_LAST) != 0;
+            int arrived = fds.size() - before;
+            if (arrived != announced) {
+                throw new FdChannelException(FdChannelException.Kind.TRUNCATED, "message announced " + announced
+                        + " file descriptors but " + arrived + " arrived");
+            }
+            if (fds.size() > limits.maxFds()) {
+                throw new FdChannelException(FdChannelException.Kind.TOO_LARGE, "more than " + limits.maxFds()
+                        + " file descriptors in one message");
+            }
+            if (payloadLength < 0 || payloadLength > limits.maxPayloadBytes()) {
+                throw new FdChannelException(FdChannelException.Kind.TOO_LARGE, "payload of "
+                        + Integer.toUnsignedString(payloadLength) + " bytes exceeds the limit of " + limits.maxPayloadBytes());
+            }
+            if (!last) {
+                if (payloadLength != 0) {
+                    throw new FdChannelException(FdChannelException.Kind.MALFORMED, "payload in a non-final chunk");
+                }
+                continue;
+            }
+            byte[] payload = new byte[payloadLength];
+            int withHeader = fds.size();
+            readFully(payload, fds, false);
+            if (fds.size() != withHeader) {
+                throw new FdChannelException(FdChannelException.Kind.MALFORMED, "file descriptors arrived inside a payload");
+            }
+            return new FdMessage(payload, fds);
+        }
+    }
+
+    private void readFully(byte[] buffer, List<FileDescriptor> fds, boolean atMessageStart) throws IOException {
+        int offset = 0;
+        while (offset < buffer.length) {
+            int read;
+            try {
+                read = in.read(buffer, offset, buffer.length - offset);
+            } catch (SocketTimeoutException e) {
+                throw new FdChannelException(FdChannelException.Kind.TIMEOUT, offset == 0 && atMessageStart
+                        ? "no message arrived in time" : "message stalled after " + offset + " bytes", e);
+            } catch (SocketException e) {
+                if (shutdown) {
+                    throw new FdChannelException(FdChannelException.Kind.CLOSED, "channel was shut down", e);
+                }
+                if (String.valueOf(e.getMessage()).contains("No buffer space")) {
+                    throw new FdChannelException(FdChannelException.Kind.TRUNCATED,
+                            "the kernel truncated the file descriptors of a message (MSG_CTRUNC)", e);
+                }
+                throw e;
+            } finally {
+                adoptReceived(fds);
+            }
+            if (read < 0) {
+                if (offset == 0 && atMessageStart) {
+                    throw new FdChannelException(FdChannelException.Kind.CLOSED,
+                            shutdown ? "channel was shut down" : "peer closed the channel");
+                }
+                throw new FdChannelException(FdChannelException.Kind.SHORT_READ, "stream ended after " + offset
+                        + " of " + buffer.length + " bytes");
+            }
+            offset += read;
+        }
+    }
+
+    private void adoptReceived(List<FileDescriptor> fds) throws IOException {
+        for (FileDescriptor received : socket.getReceivedFileDescriptors()) {
+            fds.add(Fds.adopt(received));
+        }
+    }
+
+    private static byte[] chunk(boolean last, int fdCount, byte[] payload) {
+        ByteBuffer chunk = ByteBuffer.allocate(HEADER_BYTES + payload.length);
+        chunk.putInt(MAGIC).put((byte) (last ? FLAG_LAST : 0)).put((byte) 0).putShort((short) fdCount)
+                .putInt(payload.length).put(payload);
+        return chunk.array();
+    }
+}

@@ -1,0 +1,166 @@
+package dev.handoff.core.fd;
+
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.SocketException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A listening Unix domain socket at a path, for {@link FdChannel}s. The socket lives in a directory only
+ * its owner can enter (0700) and is itself 0600. It is bound under a temporary name and renamed into
+ * place, so the path never points at a socket that is not yet listening; a socket file left behind by a
+ * crashed process is replaced, a live one only when asked to ({@link #takeOver}).
+ */
+public final class FdServer implements Closeable {
+
+    private static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
+    private static final Set<PosixFilePermission> OWNER_ONLY_SOCKET = PosixFilePermissions.fromString("rw-------");
+    private static final AtomicLong TEMP_COUNTER = new AtomicLong();
+
+    private final AFUNIXServerSocket server;
+    private final Path path;
+    private final Object fileKey;
+    private final FdLimits limits;
+
+    private FdServer(AFUNIXServerSocket server, Path path, Object fileKey, FdLimits limits) {
+        this.server = server;
+        this.path = path;
+        this.fileKey = fileKey;
+        this.limits = limits;
+    }
+
+    /** Binds at {@code path}; fails if a live process already listens there. */
+    public static FdServer bind(Path path, FdLimits limits) throws IOException {
+        return bind(path, limits, false);
+    }
+
+    /** Binds at {@code path}, replacing whatever socket is there, live or not (a successor taking over). */
+    public static FdServer takeOver(Path path, FdLimits limits) throws IOException {
+        return bind(path, limits, true);
+    }
+
+    /** Whether a process accepts connections at {@code path}. */
+    public static boolean isLive(Path path) {
+        try (AFUNIXSocket probe = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path))) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Creates the directory (0700) if it is missing, and refuses one that others can enter or that
+     * belongs to someone else: anyone who can reach the socket could ask for the server's sockets.
+     */
+    public static void prepareDirectory(Path directory) throws IOException {
+        if (!Files.exists(directory, LinkOption.NOFOLLOW_LINKS)) {
+            try {
+                Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
+            } catch (FileAlreadyExistsException raced) {
+                // someone made it meanwhile: check it below like any existing directory
+            }
+            // createDirectories applies the umask; say exactly what we mean.
+            Files.setPosixFilePermissions(directory, OWNER_ONLY_DIR);
+        }
+        if (!Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException(directory + " is not a directory");
+        }
+        int owner = (Integer) Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        int self = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        if (owner != self) {
+            throw new IOException("rendezvous directory " + directory + " belongs to uid " + owner
+                    + ", not to this process (uid " + self + ")");
+        }
+        Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(directory, LinkOption.NOFOLLOW_LINKS);
+        if (!OWNER_ONLY_DIR.equals(permissions)) {
+            throw new IOException("rendezvous directory " + directory + " has mode "
+                    + PosixFilePermissions.toString(permissions) + "; it must be rwx------ (0700) so that only its "
+                    + "owner can reach the socket (chmod 700 " + directory + ")");
+        }
+    }
+
+    private static FdServer bind(Path path, FdLimits limits, boolean replaceLive) throws IOException {
+        Path absolute = path.toAbsolutePath();
+        Path directory = Objects.requireNonNull(absolute.getParent(), "socket path needs a directory");
+        prepareDirectory(directory);
+        Path temporary = directory.resolve(".h" + ProcessHandle.current().pid() + "." + TEMP_COUNTER.incrementAndGet());
+        AFUNIXServerSocket server = AFUNIXServerSocket.newInstance();
+        try {
+            server.setDeleteOnClose(false);
+            Files.deleteIfExists(temporary);
+            server.bind(AFUNIXSocketAddress.of(temporary), 128);
+            Files.setPosixFilePermissions(temporary, OWNER_ONLY_SOCKET);
+            if (!replaceLive && isLive(absolute)) {
+                throw new SocketException("another process is listening at " + absolute);
+            }
+            try {
+                Files.move(temporary, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new IOException("cannot rename a socket into place at " + absolute, e);
+            }
+            Object key = Files.readAttributes(absolute, java.nio.file.attribute.BasicFileAttributes.class,
+                    LinkOption.NOFOLLOW_LINKS).fileKey();
+            return new FdServer(server, absolute, key, limits);
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            Files.deleteIfExists(temporary);
+            throw e;
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /** Waits for the next connection. */
+    public FdChannel accept() throws IOException {
+        AFUNIXSocket socket = server.accept();
+        try {
+            return new FdChannel(socket, limits);
+        } catch (IOException | RuntimeException e) {
+            socket.close();
+            throw e;
+        }
+    }
+
+    /** Whether the path still names this server's socket (a successor may have renamed its own over it). */
+    public boolean ownsPath() {
+        try {
+            return fileKey.equals(Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
+                    LinkOption.NOFOLLOW_LINKS).fileKey());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Stops listening; removes the socket file only if it is still this server's. */
+    @Override
+    public void close() throws IOException {
+        try {
+            if (ownsPath()) {
+                try {
+                    Files.delete(path);
+                } catch (NoSuchFileException gone) {
+                    // already removed
+                }
+            }
+        } finally {
+            server.close();
+        }
+    }
+}
