@@ -1,0 +1,525 @@
+package dev.handoff.core;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.handoff.core.channel.Channels;
+import dev.handoff.core.channel.FdDescription;
+import dev.handoff.core.channel.FdInspector;
+import dev.handoff.core.channel.FdType;
+import dev.handoff.core.fd.FdChannel;
+import dev.handoff.core.fd.FdServer;
+import dev.handoff.core.fd.Fds;
+import dev.handoff.core.internal.JdkInternals;
+import dev.handoff.core.manifest.FileEntry;
+import dev.handoff.core.manifest.ListenerEntry;
+import dev.handoff.core.manifest.Manifest;
+import dev.handoff.core.session.HandoffResult;
+import dev.handoff.core.session.IncumbentSession;
+import dev.handoff.core.session.Inheritance;
+import dev.handoff.core.session.SessionConfig;
+import dev.handoff.core.session.Snapshot;
+import dev.handoff.core.session.SuccessorSession;
+import dev.handoff.core.wire.Message;
+import dev.handoff.core.wire.WireChannel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.Closeable;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.net.SocketOption;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.nio.channels.DatagramChannel;
+import java.nio.channels.NetworkChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The entry point. A server calls, in order:
+ * <ol>
+ *   <li>{@link #start(HandoffOptions)}: finds the incumbent through the rendezvous socket and receives its
+ *       descriptors, or finds nobody (a cold start);</li>
+ *   <li>{@link #listen(String, InetSocketAddress)} for each listener: the inherited socket when there is
+ *       one, a freshly bound one otherwise;</li>
+ *   <li>{@link #ready()} once it serves: unclaimed inherited descriptors are closed, the predecessor is
+ *       told READY, and this process now accepts successors itself;</li>
+ *   <li>{@link #awaitExit()} (or {@link #onExit(Consumer)}): returns when a successor has taken over; the
+ *       server then stops accepting, drains, and exits.</li>
+ * </ol>
+ * {@link #upgrade()} starts a successor with the configured command and reports how the handoff went.
+ */
+public final class Handoff implements Closeable {
+
+    private static final Logger log = LoggerFactory.getLogger(Handoff.class);
+
+    private final HandoffOptions options;
+    private final SessionConfig config;
+    private final SuccessorSession predecessor;
+    private final int generation;
+    private final HandoffMetrics metrics;
+    private final Map<String, NetworkChannel> listeners = new LinkedHashMap<>();
+    private final Map<String, FileDescriptor> files = new LinkedHashMap<>();
+    private final CountDownLatch exit = new CountDownLatch(1);
+    private final List<Consumer<HandoffResult>> exitCallbacks = new CopyOnWriteArrayList<>();
+    private final List<HandoffResult> results = new ArrayList<>();
+    private final AtomicBoolean sessionActive = new AtomicBoolean();
+    private volatile Supplier<? extends JsonNode> stateProvider = () -> null;
+    private volatile FdServer rendezvous;
+    private volatile WireChannel successor;
+    private volatile boolean ready;
+    private volatile boolean closed;
+    private Thread acceptor;
+
+    private Handoff(HandoffOptions options, SessionConfig config, SuccessorSession predecessor) {
+        this.options = options;
+        this.config = config;
+        this.predecessor = predecessor;
+        this.generation = predecessor == null ? 1 : predecessor.incumbentGeneration() + 1;
+        this.metrics = new HandoffMetrics(options.meterRegistry(), this);
+    }
+
+    /**
+     * Connects to the incumbent at the configured socket path and receives its descriptors, or starts
+     * cold when nobody listens there. Throws when an incumbent is there but will not or cannot hand over
+     * (busy with another successor, refused, a bad manifest): starting cold would collide with it.
+     */
+    public static Handoff start(HandoffOptions options) throws IOException {
+        JdkInternals.checkAvailable();
+        SessionConfig config = new SessionConfig(options.stepTimeout(), options.readyTimeout(), options.probation(),
+                options.allowedPeerUids(), options.limits());
+        SuccessorSession predecessor = SuccessorSession.connect(options.socketPath(), config);
+        Handoff handoff = new Handoff(options, config, predecessor);
+        if (predecessor != null) {
+            log.info("inherited {} from pid {} (generation {})", predecessor.inheritance().unclaimedNames(),
+                    predecessor.incumbentPid(), predecessor.incumbentGeneration());
+        } else {
+            log.info("cold start: no incumbent at {}", options.socketPath());
+        }
+        return handoff;
+    }
+
+    /** 1 for a cold start, the predecessor's generation + 1 after a handoff. */
+    public int generation() {
+        return generation;
+    }
+
+    /** Whether this process received descriptors from a predecessor. */
+    public boolean isInherited() {
+        return predecessor != null;
+    }
+
+    /**
+     * A listening TCP socket named {@code name}: the predecessor's when it handed one over under this
+     * name and bound to {@code address} (port 0 matches any port), else a new one bound to
+     * {@code address}.
+     */
+    public synchronized ServerSocketChannel listen(String name, InetSocketAddress address) throws IOException {
+        ServerSocketChannel channel = inherited(name, address, ListenerEntry.Protocol.TCP)
+                .map(fd -> adopt(fd, Channels::serverSocketChannel))
+                .orElse(null);
+        if (channel == null) {
+            channel = ServerSocketChannel.open(familyOf(address));
+            try {
+                channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+                channel.bind(address, options.backlog());
+            } catch (IOException e) {
+                channel.close();
+                throw e;
+            }
+            log.info("listener '{}' bound fresh on {}", name, channel.getLocalAddress());
+        } else {
+            log.info("listener '{}' inherited on {}", name, channel.getLocalAddress());
+        }
+        listeners.put(name, channel);
+        return channel;
+    }
+
+    /** Like {@link #listen(String, InetSocketAddress)}, for a UDP socket. */
+    public synchronized DatagramChannel listenDatagram(String name, InetSocketAddress address) throws IOException {
+        DatagramChannel channel = inherited(name, address, ListenerEntry.Protocol.UDP)
+                .map(fd -> adopt(fd, Channels::datagramChannel))
+                .orElse(null);
+        if (channel == null) {
+            channel = DatagramChannel.open(familyOf(address));
+            try {
+                channel.bind(address);
+            } catch (IOException e) {
+                channel.close();
+                throw e;
+            }
+        }
+        listeners.put(name, channel);
+        return channel;
+    }
+
+    /** Claims a descriptor the predecessor shared under {@code name}; the caller owns it from now on. */
+    public synchronized Optional<FileDescriptor> inheritedFile(String name) {
+        return predecessor == null ? Optional.empty()
+                : predecessor.inheritance().claim(name).filter(item -> item.file() != null).map(Inheritance.Item::fd);
+    }
+
+    /** Hands {@code fd} to the successor under {@code name}, along with the listeners. It stays open here. */
+    public synchronized void shareFile(String name, FileDescriptor fd) {
+        checkName(name);
+        files.put(name, fd);
+    }
+
+    /** The application state the predecessor supplied, if any. */
+    public Optional<JsonNode> inheritedState() {
+        return predecessor == null ? Optional.empty() : Optional.ofNullable(predecessor.inheritance().manifest().state());
+    }
+
+    /** Supplies the application state sent with each handoff (called at the moment of the handoff). */
+    public void stateProvider(Supplier<? extends JsonNode> provider) {
+        this.stateProvider = provider;
+    }
+
+    /**
+     * This process serves: closes inherited descriptors nobody claimed, takes over the rendezvous socket,
+     * tells the predecessor READY, and starts accepting successors.
+     */
+    public void ready() throws IOException {
+        synchronized (this) {
+            if (ready) {
+                throw new IllegalStateException("ready() was already called");
+            }
+            ready = true;
+        }
+        if (predecessor != null) {
+            List<String> unclaimed = predecessor.inheritance().closeUnclaimed();
+            if (!unclaimed.isEmpty()) {
+                log.info("closed inherited descriptors nobody claimed: {}", unclaimed);
+            }
+            rendezvous = FdServer.takeOver(options.socketPath(), options.limits());
+            HandoffResult result = predecessor.ready();
+            metrics.record("successor", result);
+            log.info("READY generation {} after handoff from pid {} in {} ms", generation, result.peerPid(),
+                    result.duration().toNanos() / 1e6);
+            Thread watcher = new Thread(this::watchPredecessor, "handoff-predecessor");
+            watcher.setDaemon(true);
+            watcher.start();
+        } else {
+            rendezvous = FdServer.bind(options.socketPath(), options.limits());
+            log.info("READY generation {} (cold start)", generation);
+        }
+        acceptor = new Thread(this::acceptSuccessors, "handoff-rendezvous");
+        acceptor.setDaemon(true);
+        acceptor.start();
+    }
+
+    /** Blocks until a successor has taken over. */
+    public void awaitExit() throws InterruptedException {
+        exit.await();
+    }
+
+    /** Blocks until a successor has taken over or {@code timeout} passes; true if it took over. */
+    public boolean awaitExit(Duration timeout) throws InterruptedException {
+        return exit.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /** Calls {@code callback} (on a handoff thread) when a successor has taken over. */
+    public void onExit(Consumer<HandoffResult> callback) {
+        exitCallbacks.add(callback);
+        if (exit.getCount() == 0) {
+            lastHandoff().ifPresent(callback);
+        }
+    }
+
+    /** The most recent handoff this process took part in as the incumbent. */
+    public Optional<HandoffResult> lastHandoff() {
+        synchronized (results) {
+            return results.isEmpty() ? Optional.empty() : Optional.of(results.get(results.size() - 1));
+        }
+    }
+
+    /**
+     * Starts the configured upgrade command and waits until its process has taken over (or failed to).
+     * Whatever happens, this process keeps serving unless the result says SUCCEEDED.
+     */
+    public HandoffResult upgrade() throws IOException, InterruptedException {
+        if (options.upgradeCommand().isEmpty()) {
+            throw new IllegalStateException("no upgrade command configured (HandoffOptions.upgradeCommand)");
+        }
+        if (!ready) {
+            throw new IllegalStateException("call ready() before upgrade()");
+        }
+        long start = System.nanoTime();
+        int seen;
+        synchronized (results) {
+            seen = results.size();
+        }
+        ProcessBuilder builder = new ProcessBuilder(options.upgradeCommand()).inheritIO();
+        builder.environment().put("HANDOFF_PARENT_PID", Long.toString(ProcessHandle.current().pid()));
+        Process child = builder.start();
+        log.info("upgrade: started successor pid {}: {}", child.pid(), options.upgradeCommand());
+        HandoffResult result = awaitResultFrom(child, seen, start);
+        metrics.upgrade(result);
+        return result;
+    }
+
+    private HandoffResult awaitResultFrom(Process child, int seen, long start) throws InterruptedException {
+        long deadline = start + options.upgradeTimeout().toNanos();
+        synchronized (results) {
+            while (true) {
+                for (int i = seen; i < results.size(); i++) {
+                    HandoffResult result = results.get(i);
+                    if (isProcessOrDescendant(result.peerPid(), child.toHandle())) {
+                        return result;
+                    }
+                }
+                seen = results.size();
+                if (!child.isAlive() && !sessionActive.get()) {
+                    return new HandoffResult(HandoffResult.Outcome.FAILED, "successor pid " + child.pid()
+                            + " exited with status " + child.exitValue() + " before handing over", child.pid(),
+                            Duration.ofNanos(System.nanoTime() - start), 0, Instant.now());
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    child.destroyForcibly();
+                    return new HandoffResult(HandoffResult.Outcome.FAILED, "successor pid " + child.pid()
+                            + " was not READY within " + options.upgradeTimeout() + "; killed it", child.pid(),
+                            Duration.ofNanos(System.nanoTime() - start), 0, Instant.now());
+                }
+                results.wait(Math.max(1, Math.min(100, TimeUnit.NANOSECONDS.toMillis(left))));
+            }
+        }
+    }
+
+    private static boolean isProcessOrDescendant(long pid, ProcessHandle ancestor) {
+        if (pid == ancestor.pid()) {
+            return true;
+        }
+        Optional<ProcessHandle> current = ProcessHandle.of(pid);
+        while (current.isPresent()) {
+            current = current.get().parent();
+            if (current.isPresent() && current.get().pid() == ancestor.pid()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Stops accepting successors and releases the rendezvous socket; tells a successor this process is
+     * done. The application's own channels are the application's to close.
+     */
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        FdServer server = rendezvous;
+        if (server != null) {
+            server.close();
+        }
+        WireChannel next = successor;
+        if (next != null) {
+            try {
+                next.send(new Message.Goodbye("incumbent exits"));
+            } catch (IOException e) {
+                log.debug("successor went away before goodbye", e);
+            }
+            next.close();
+        }
+        if (predecessor != null) {
+            predecessor.inheritance().closeUnclaimed();
+            predecessor.close();
+        }
+    }
+
+    private void acceptSuccessors() {
+        while (!closed) {
+            FdServer server = rendezvous;
+            FdChannel channel;
+            try {
+                channel = server.accept();
+            } catch (IOException e) {
+                if (!closed && server == rendezvous) {
+                    log.warn("rendezvous socket failed; no more successors will be accepted", e);
+                    return;
+                }
+                continue;
+            }
+            WireChannel wire = new WireChannel(channel);
+            if (exit.getCount() == 0 || !sessionActive.compareAndSet(false, true)) {
+                long peerPid = peerPid(wire);
+                IncumbentSession.sendBusy(wire);
+                closeQuietly(wire);
+                record(new HandoffResult(HandoffResult.Outcome.BUSY, "a handoff was already under way", peerPid,
+                        Duration.ZERO, 0, Instant.now()));
+                continue;
+            }
+            Thread session = new Thread(() -> runSession(wire), "handoff-session");
+            session.setDaemon(true);
+            session.start();
+        }
+    }
+
+    private static long peerPid(WireChannel wire) {
+        try {
+            return wire.peer().pid();
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    private void runSession(WireChannel wire) {
+        HandoffResult result = new IncumbentSession(wire, config, generation).run(this::snapshot);
+        try {
+            if (result.succeeded()) {
+                successor = wire;
+                log.info("handed over to pid {} in {} ms ({} descriptors)", result.peerPid(),
+                        result.duration().toNanos() / 1e6, result.fds());
+            } else {
+                closeQuietly(wire);
+                log.warn("handoff to pid {} {}: {}; still serving", result.peerPid(), result.outcome(), result.reason());
+                reclaimRendezvous();
+            }
+            record(result);
+            if (result.succeeded()) {
+                exit.countDown();
+                exitCallbacks.forEach(callback -> callback.accept(result));
+            }
+        } finally {
+            sessionActive.set(false);
+        }
+    }
+
+    /** A successor that failed after renaming its own socket into place must not leave us unreachable. */
+    private void reclaimRendezvous() {
+        FdServer current = rendezvous;
+        if (closed || current == null || current.ownsPath()) {
+            return;
+        }
+        try {
+            rendezvous = FdServer.takeOver(options.socketPath(), options.limits());
+            current.close();
+        } catch (IOException e) {
+            log.warn("could not take back the rendezvous socket at {}", options.socketPath(), e);
+        }
+    }
+
+    private void record(HandoffResult result) {
+        metrics.record("incumbent", result);
+        synchronized (results) {
+            results.add(result);
+            results.notifyAll();
+        }
+    }
+
+    private void watchPredecessor() {
+        predecessor.awaitIncumbentExit();
+        closeQuietly(predecessor);
+    }
+
+    private synchronized Snapshot snapshot() throws IOException {
+        List<ListenerEntry> listenerEntries = new ArrayList<>();
+        List<FileEntry> fileEntries = new ArrayList<>();
+        List<FileDescriptor> fds = new ArrayList<>();
+        for (Map.Entry<String, NetworkChannel> entry : listeners.entrySet()) {
+            NetworkChannel channel = entry.getValue();
+            if (!channel.isOpen()) {
+                continue;
+            }
+            FileDescriptor fd = Channels.fileDescriptor(channel);
+            FdDescription description = FdInspector.describe(fd);
+            listenerEntries.add(new ListenerEntry(entry.getKey(),
+                    description.type() == FdType.UDP ? ListenerEntry.Protocol.UDP : ListenerEntry.Protocol.TCP,
+                    description.family().name(), description.localAddress().getAddress().getHostAddress(),
+                    description.localAddress().getPort(), fds.size(), socketOptions(channel)));
+            fds.add(fd);
+        }
+        for (Map.Entry<String, FileDescriptor> entry : files.entrySet()) {
+            if (!entry.getValue().valid()) {
+                continue;
+            }
+            fileEntries.add(new FileEntry(entry.getKey(), FdInspector.describe(entry.getValue()).type(), fds.size()));
+            fds.add(entry.getValue());
+        }
+        Manifest manifest = new Manifest(Manifest.SCHEMA, ProcessHandle.current().pid(), generation, listenerEntries,
+                fileEntries, stateProvider.get());
+        return new Snapshot(manifest, fds);
+    }
+
+    private static Map<String, String> socketOptions(NetworkChannel channel) {
+        Map<String, String> values = new TreeMap<>();
+        for (SocketOption<?> option : channel.supportedOptions()) {
+            try {
+                values.put(option.name(), String.valueOf(channel.getOption(option)));
+            } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+                // not readable on this socket: leave it out
+            }
+        }
+        return values;
+    }
+
+    private Optional<FileDescriptor> inherited(String name, InetSocketAddress wanted, ListenerEntry.Protocol protocol) {
+        checkName(name);
+        if (predecessor == null) {
+            return Optional.empty();
+        }
+        Optional<Inheritance.Item> claimed = predecessor.inheritance().claim(name);
+        if (claimed.isEmpty()) {
+            return Optional.empty();
+        }
+        Inheritance.Item item = claimed.get();
+        InetSocketAddress actual = item.description().localAddress();
+        boolean matches = item.listener() != null && item.listener().protocol() == protocol
+                && (wanted.getPort() == 0 || wanted.getPort() == actual.getPort())
+                && wanted.getAddress().equals(actual.getAddress());
+        if (!matches) {
+            log.warn("inherited '{}' is {} but {} {} was asked for; closing it and binding fresh", name,
+                    item.description(), protocol, wanted);
+            Fds.closeQuietly(item.fd());
+            return Optional.empty();
+        }
+        return Optional.of(item.fd());
+    }
+
+    private <C extends NetworkChannel> C adopt(FileDescriptor fd, ChannelFactory<C> factory) {
+        try {
+            return factory.create(fd);
+        } catch (IOException e) {
+            Fds.closeQuietly(fd);
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private interface ChannelFactory<C> {
+        C create(FileDescriptor fd) throws IOException;
+    }
+
+    private void checkName(String name) {
+        if (name == null || name.isBlank()) {
+            throw new IllegalArgumentException("a name is required");
+        }
+        if (listeners.containsKey(name) || files.containsKey(name)) {
+            throw new IllegalArgumentException("name '" + name + "' is already in use");
+        }
+    }
+
+    private static StandardProtocolFamily familyOf(InetSocketAddress address) {
+        return address.getAddress() instanceof Inet4Address ? StandardProtocolFamily.INET : StandardProtocolFamily.INET6;
+    }
+
+    private static void closeQuietly(Closeable closeable) {
+        try {
+            closeable.close();
+        } catch (IOException e) {
+            log.debug("close failed", e);
+        }
+    }
+}

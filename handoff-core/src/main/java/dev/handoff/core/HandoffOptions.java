@@ -1,0 +1,192 @@
+package dev.handoff.core;
+
+import dev.handoff.core.fd.FdLimits;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Everything {@link Handoff} can be told, in one place. Build with {@link #builder(Path)}; every setting
+ * but the socket path has a default.
+ */
+public final class HandoffOptions {
+
+    private final Path socketPath;
+    private final Duration stepTimeout;
+    private final Duration readyTimeout;
+    private final Duration probation;
+    private final Set<Long> allowedPeerUids;
+    private final List<String> upgradeCommand;
+    private final Duration upgradeTimeout;
+    private final FdLimits limits;
+    private final int backlog;
+    private final MeterRegistry meterRegistry;
+
+    private HandoffOptions(Builder builder) {
+        this.socketPath = builder.socketPath.toAbsolutePath();
+        this.stepTimeout = builder.stepTimeout;
+        this.readyTimeout = builder.readyTimeout;
+        this.probation = builder.probation;
+        this.allowedPeerUids = builder.allowedPeerUids == null ? Set.of(currentUid()) : Set.copyOf(builder.allowedPeerUids);
+        this.upgradeCommand = List.copyOf(builder.upgradeCommand);
+        this.upgradeTimeout = builder.upgradeTimeout;
+        this.limits = builder.limits;
+        this.backlog = builder.backlog;
+        this.meterRegistry = builder.meterRegistry;
+    }
+
+    /** Starts a builder for a rendezvous socket at {@code socketPath} (its directory must be 0700 or absent). */
+    public static Builder builder(Path socketPath) {
+        return new Builder(socketPath);
+    }
+
+    public Path socketPath() {
+        return socketPath;
+    }
+
+    public Duration stepTimeout() {
+        return stepTimeout;
+    }
+
+    public Duration readyTimeout() {
+        return readyTimeout;
+    }
+
+    public Duration probation() {
+        return probation;
+    }
+
+    public Set<Long> allowedPeerUids() {
+        return allowedPeerUids;
+    }
+
+    public List<String> upgradeCommand() {
+        return upgradeCommand;
+    }
+
+    public Duration upgradeTimeout() {
+        return upgradeTimeout;
+    }
+
+    public FdLimits limits() {
+        return limits;
+    }
+
+    public int backlog() {
+        return backlog;
+    }
+
+    public MeterRegistry meterRegistry() {
+        return meterRegistry;
+    }
+
+    static long currentUid() {
+        try {
+            return ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("cannot read this process's uid from /proc/self", e);
+        }
+    }
+
+    /** Builder for {@link HandoffOptions}. */
+    public static final class Builder {
+        private final Path socketPath;
+        private Duration stepTimeout = Duration.ofSeconds(10);
+        private Duration readyTimeout = Duration.ofSeconds(60);
+        private Duration probation = Duration.ofMillis(200);
+        private Set<Long> allowedPeerUids;
+        private List<String> upgradeCommand = List.of();
+        private Duration upgradeTimeout = Duration.ofSeconds(120);
+        private FdLimits limits = FdLimits.DEFAULT;
+        private int backlog = 1024;
+        private MeterRegistry meterRegistry = Metrics.globalRegistry;
+
+        private Builder(Path socketPath) {
+            this.socketPath = Objects.requireNonNull(socketPath, "socketPath");
+        }
+
+        /** How long each protocol step (hello, manifest) may take. Default 10 s. */
+        public Builder stepTimeout(Duration value) {
+            this.stepTimeout = positive(value, "stepTimeout");
+            return this;
+        }
+
+        /** How long a successor may take from receiving the manifest to READY. Default 60 s. */
+        public Builder readyTimeout(Duration value) {
+            this.readyTimeout = positive(value, "readyTimeout");
+            return this;
+        }
+
+        /**
+         * How long the incumbent watches a READY successor before it agrees to exit; a successor that
+         * dies in this time leaves the incumbent serving. Default 200 ms; zero disables it.
+         */
+        public Builder probation(Duration value) {
+            this.probation = Objects.requireNonNull(value, "probation");
+            if (value.isNegative()) {
+                throw new IllegalArgumentException("probation must not be negative");
+            }
+            return this;
+        }
+
+        /** User ids a peer may run as. Default: only this process's own uid. */
+        public Builder allowedPeerUids(Set<Long> value) {
+            if (value.isEmpty()) {
+                throw new IllegalArgumentException("allowedPeerUids must not be empty");
+            }
+            this.allowedPeerUids = Set.copyOf(value);
+            return this;
+        }
+
+        /** The command {@link Handoff#upgrade()} starts as the successor. */
+        public Builder upgradeCommand(List<String> value) {
+            this.upgradeCommand = List.copyOf(value);
+            return this;
+        }
+
+        /** How long {@link Handoff#upgrade()} waits for its successor to be READY. Default 120 s. */
+        public Builder upgradeTimeout(Duration value) {
+            this.upgradeTimeout = positive(value, "upgradeTimeout");
+            return this;
+        }
+
+        /** Frame size and descriptor count limits. */
+        public Builder limits(FdLimits value) {
+            this.limits = Objects.requireNonNull(value, "limits");
+            return this;
+        }
+
+        /** Accept backlog for listeners bound fresh. Default 1024. */
+        public Builder backlog(int value) {
+            if (value < 1) {
+                throw new IllegalArgumentException("backlog must be positive");
+            }
+            this.backlog = value;
+            return this;
+        }
+
+        /** Where the handoff.* metrics go. Default: Micrometer's global registry. */
+        public Builder meterRegistry(MeterRegistry value) {
+            this.meterRegistry = Objects.requireNonNull(value, "meterRegistry");
+            return this;
+        }
+
+        public HandoffOptions build() {
+            return new HandoffOptions(this);
+        }
+
+        private static Duration positive(Duration value, String name) {
+            Objects.requireNonNull(value, name);
+            if (value.isNegative() || value.isZero()) {
+                throw new IllegalArgumentException(name + " must be positive");
+            }
+            return value;
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package dev.handoff.core.channel;
+
+import dev.handoff.core.fd.Fds;
+import dev.handoff.core.internal.JdkInternals;
+
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+
+/** Asks the kernel what a file descriptor is, before anything trusts a peer's word about it. */
+public final class FdInspector {
+
+    // Linux values from <sys/socket.h>.
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_TYPE = 3;
+    private static final int SO_ACCEPTCONN = 30;
+    private static final int SO_DOMAIN = 39;
+    private static final int SOCK_STREAM = 1;
+    private static final int SOCK_DGRAM = 2;
+    private static final int AF_UNIX = 1;
+    private static final int AF_INET = 2;
+    private static final int AF_INET6 = 10;
+
+    private FdInspector() {
+    }
+
+    public static FdDescription describe(FileDescriptor fd) throws IOException {
+        String target = Fds.target(fd);
+        if (target.startsWith("pipe:")) {
+            return new FdDescription(FdType.PIPE, null, null, target);
+        }
+        if (target.startsWith("/")) {
+            return new FdDescription(FdType.FILE, null, null, target);
+        }
+        if (!target.startsWith("socket:")) {
+            return new FdDescription(FdType.OTHER, null, null, target);
+        }
+        int domain = JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_DOMAIN);
+        if (domain == AF_UNIX) {
+            return new FdDescription(FdType.UNIX_SOCKET, null, null, target);
+        }
+        if (domain != AF_INET && domain != AF_INET6) {
+            return new FdDescription(FdType.OTHER_SOCKET, null, null, target);
+        }
+        StandardProtocolFamily family = domain == AF_INET6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
+        int type = JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_TYPE);
+        InetSocketAddress local = JdkInternals.localAddress(fd);
+        FdType fdType;
+        if (type == SOCK_DGRAM) {
+            fdType = FdType.UDP;
+        } else if (type == SOCK_STREAM) {
+            fdType = JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_ACCEPTCONN) != 0
+                    ? FdType.TCP_LISTENER : FdType.TCP_CONNECTION;
+        } else {
+            fdType = FdType.OTHER_SOCKET;
+        }
+        return new FdDescription(fdType, family, local, target);
+    }
+}

@@ -1,0 +1,110 @@
+package dev.handoff.core.manifest;
+
+import dev.handoff.core.channel.FdDescription;
+import dev.handoff.core.channel.FdInspector;
+import dev.handoff.core.channel.FdType;
+
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Checks a manifest against the descriptors that actually arrived: each entry's descriptor must exist,
+ * be used once, and be what the entry says (socket type, listening or not, family, local address).
+ * Every problem is reported, not just the first.
+ */
+public final class ManifestValidator {
+
+    private ManifestValidator() {
+    }
+
+    /** Returns the kernel's description of each descriptor, in order, or throws with every problem found. */
+    public static List<FdDescription> validate(Manifest manifest, List<FileDescriptor> fds) throws IOException {
+        List<String> problems = new ArrayList<>();
+        if (manifest.schema() != Manifest.SCHEMA) {
+            problems.add("unsupported manifest schema " + manifest.schema() + " (this side reads " + Manifest.SCHEMA + ")");
+        }
+        if (manifest.fdCount() != fds.size()) {
+            problems.add("manifest describes " + manifest.fdCount() + " file descriptors but " + fds.size() + " arrived");
+        }
+        List<FdDescription> descriptions = new ArrayList<>(fds.size());
+        for (FileDescriptor fd : fds) {
+            descriptions.add(FdInspector.describe(fd));
+        }
+        Set<Integer> usedIndexes = new HashSet<>();
+        Set<String> names = new HashSet<>();
+        for (ListenerEntry listener : manifest.listeners()) {
+            String what = "listener '" + listener.name() + "'";
+            checkName(listener.name(), names, problems);
+            if (!checkIndex(what, listener.fd(), fds.size(), usedIndexes, problems)) {
+                continue;
+            }
+            checkListener(what, listener, descriptions.get(listener.fd()), problems);
+        }
+        for (FileEntry file : manifest.files()) {
+            String what = "file '" + file.name() + "'";
+            checkName(file.name(), names, problems);
+            if (!checkIndex(what, file.fd(), fds.size(), usedIndexes, problems)) {
+                continue;
+            }
+            FdDescription actual = descriptions.get(file.fd());
+            if (file.type() == null || actual.type() != file.type()) {
+                problems.add(what + " was announced as " + file.type() + " but is a " + actual);
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidManifestException(problems);
+        }
+        return descriptions;
+    }
+
+    private static void checkName(String name, Set<String> names, List<String> problems) {
+        if (name == null || name.isBlank()) {
+            problems.add("an entry has no name");
+        } else if (!names.add(name)) {
+            problems.add("name '" + name + "' is used twice");
+        }
+    }
+
+    private static boolean checkIndex(String what, int index, int count, Set<Integer> used, List<String> problems) {
+        if (index < 0 || index >= count) {
+            problems.add(what + " points at file descriptor " + index + " of " + count);
+            return false;
+        }
+        if (!used.add(index)) {
+            problems.add(what + " shares file descriptor " + index + " with another entry");
+            return false;
+        }
+        return true;
+    }
+
+    private static void checkListener(String what, ListenerEntry listener, FdDescription actual, List<String> problems) {
+        FdType expected = listener.protocol() == ListenerEntry.Protocol.UDP ? FdType.UDP : FdType.TCP_LISTENER;
+        if (actual.type() != expected) {
+            problems.add(what + " should be a " + expected + " but is a " + actual);
+            return;
+        }
+        if (!actual.family().name().equals(listener.family())) {
+            problems.add(what + " should be " + listener.family() + " but is " + actual.family());
+        }
+        InetSocketAddress local = actual.localAddress();
+        if (local.getPort() != listener.port() || !sameAddress(local.getAddress(), listener.address())) {
+            problems.add(what + " should be bound to " + listener.address() + ":" + listener.port()
+                    + " but is bound to " + local);
+        }
+    }
+
+    private static boolean sameAddress(InetAddress actual, String announced) {
+        try {
+            // An IP literal never triggers a name lookup.
+            return announced != null && actual.equals(InetAddress.getByName(announced));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+}

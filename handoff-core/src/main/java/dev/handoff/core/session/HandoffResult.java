@@ -1,0 +1,37 @@
+package dev.handoff.core.session;
+
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * What happened in one handoff, seen from one side.
+ *
+ * @param outcome  how it ended
+ * @param reason   why, in words (for failures); "ok" on success
+ * @param peerPid  the other process, or -1 if unknown
+ * @param duration from the successor's connection to its READY (or to the failure)
+ * @param fds      descriptors handed over
+ * @param at       when it ended
+ */
+public record HandoffResult(Outcome outcome, String reason, long peerPid, Duration duration, int fds, Instant at) {
+
+    public enum Outcome {
+        /** The successor is serving; the incumbent should exit. */
+        SUCCEEDED,
+        /** Something went wrong; the incumbent keeps serving. */
+        FAILED,
+        /** The peer was not accepted (credentials, protocol version). */
+        REFUSED,
+        /** Another handoff was under way. */
+        BUSY
+    }
+
+    public boolean succeeded() {
+        return outcome == Outcome.SUCCEEDED;
+    }
+
+    static HandoffResult of(Outcome outcome, String reason, long peerPid, long startNanos, int fds) {
+        return new HandoffResult(outcome, reason, peerPid, Duration.ofNanos(System.nanoTime() - startNanos), fds,
+                Instant.now());
+    }
+}

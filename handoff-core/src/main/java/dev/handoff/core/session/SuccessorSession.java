@@ -1,0 +1,156 @@
+package dev.handoff.core.session;
+
+import dev.handoff.core.channel.FdDescription;
+import dev.handoff.core.fd.FdChannel;
+import dev.handoff.core.fd.FdChannelException;
+import dev.handoff.core.fd.FdServer;
+import dev.handoff.core.fd.Fds;
+import dev.handoff.core.fd.PeerCredentials;
+import dev.handoff.core.manifest.ManifestValidator;
+import dev.handoff.core.wire.Message;
+import dev.handoff.core.wire.ProtocolVersions;
+import dev.handoff.core.wire.WireChannel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.Closeable;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The successor's side of a handoff: connect to the incumbent's rendezvous socket, agree on a version,
+ * receive and validate the manifest and its descriptors, and later say READY.
+ */
+public final class SuccessorSession implements Closeable {
+
+    private static final Logger log = LoggerFactory.getLogger(SuccessorSession.class);
+
+    private final WireChannel wire;
+    private final Message.Welcome welcome;
+    private final Inheritance inheritance;
+    private final long startNanos;
+
+    private SuccessorSession(WireChannel wire, Message.Welcome welcome, Inheritance inheritance, long startNanos) {
+        this.wire = wire;
+        this.welcome = welcome;
+        this.inheritance = inheritance;
+        this.startNanos = startNanos;
+    }
+
+    /**
+     * Asks the incumbent at {@code path} for its descriptors. Returns null when nobody listens there
+     * (a cold start); throws when an incumbent is there but the handoff fails.
+     */
+    public static SuccessorSession connect(Path path, SessionConfig config) throws IOException {
+        if (!Files.exists(path)) {
+            return null;
+        }
+        long start = System.nanoTime();
+        FdChannel channel;
+        try {
+            channel = FdChannel.connect(path, config.limits());
+        } catch (IOException e) {
+            if (FdServer.isLive(path)) {
+                throw e;
+            }
+            log.info("no incumbent at {} (stale socket: {}); cold start", path, e.getMessage());
+            return null;
+        }
+        WireChannel wire = new WireChannel(channel);
+        try {
+            PeerCredentials peer = wire.peer();
+            if (!config.allowedUids().contains(peer.uid())) {
+                throw new HandoffRejectedException(HandoffResult.Outcome.REFUSED, "the process at " + path + " (pid "
+                        + peer.pid() + ") runs as uid " + peer.uid() + ", allowed: " + config.allowedUids());
+            }
+            wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(),
+                    FdChannel.maxFdsPerMessage(), List.of()));
+            Message answer;
+            try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Welcome.class,
+                    Message.Busy.class, Message.Refused.class)) {
+                answer = received.message();
+            }
+            if (answer instanceof Message.Busy busy) {
+                throw new HandoffRejectedException(HandoffResult.Outcome.BUSY, "incumbent is busy: " + busy.reason());
+            }
+            if (answer instanceof Message.Refused refused) {
+                throw new HandoffRejectedException(HandoffResult.Outcome.REFUSED, "incumbent refused: " + refused.reason());
+            }
+            Message.Welcome welcome = (Message.Welcome) answer;
+            channel.limitSendBatch(welcome.maxFdsPerMessage());
+            Inheritance inheritance = receiveManifest(wire, config);
+            return new SuccessorSession(wire, welcome, inheritance, start);
+        } catch (IOException | RuntimeException e) {
+            wire.close();
+            throw e;
+        }
+    }
+
+    private static Inheritance receiveManifest(WireChannel wire, SessionConfig config) throws IOException {
+        try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Handover.class)) {
+            Message.Handover handover = (Message.Handover) received.message();
+            List<FileDescriptor> fds = received.fds().takeAll();
+            try {
+                List<FdDescription> descriptions = ManifestValidator.validate(handover.manifest(), fds);
+                return new Inheritance(handover.manifest(), fds, descriptions);
+            } catch (IOException | RuntimeException e) {
+                Fds.closeQuietly(fds);
+                tellFailed(wire, e.getMessage());
+                throw e;
+            }
+        }
+    }
+
+    private static void tellFailed(WireChannel wire, String reason) {
+        try {
+            wire.send(new Message.Failed(reason));
+        } catch (IOException e) {
+            log.debug("could not report the failure to the incumbent", e);
+        }
+    }
+
+    public Inheritance inheritance() {
+        return inheritance;
+    }
+
+    /** The incumbent's generation. */
+    public int incumbentGeneration() {
+        return welcome.generation();
+    }
+
+    public long incumbentPid() {
+        return welcome.pid();
+    }
+
+    /** Says READY; returns how long the handoff took from connecting to now. */
+    public HandoffResult ready() throws IOException {
+        wire.send(new Message.Ready(ProcessHandle.current().pid()));
+        return HandoffResult.of(HandoffResult.Outcome.SUCCEEDED, "ok", welcome.pid(), startNanos,
+                inheritance.manifest().fdCount());
+    }
+
+    /** Tells the incumbent this side gave up, so it keeps serving without waiting for a timeout. */
+    public void fail(String reason) {
+        tellFailed(wire, reason);
+    }
+
+    /** Waits until the incumbent says goodbye or goes away. */
+    public void awaitIncumbentExit() {
+        try (WireChannel.Received<Message> goodbye = wire.receive(Duration.ZERO, Message.Goodbye.class)) {
+            log.debug("incumbent said goodbye: {}", goodbye.message());
+        } catch (FdChannelException e) {
+            log.debug("incumbent went away: {}", e.getMessage());
+        } catch (IOException e) {
+            log.warn("unexpected message from the incumbent after READY: {}", e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        wire.close();
+    }
+}

@@ -1,0 +1,58 @@
+package dev.handoff.core.wire;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import dev.handoff.core.manifest.Manifest;
+
+import java.util.List;
+
+/**
+ * The messages of the handoff protocol. Each travels as one JSON frame ({@code "type"} names it); see
+ * docs/protocol.md for the sequence.
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+@JsonSubTypes({
+        @JsonSubTypes.Type(value = Message.Hello.class, name = "hello"),
+        @JsonSubTypes.Type(value = Message.Welcome.class, name = "welcome"),
+        @JsonSubTypes.Type(value = Message.Busy.class, name = "busy"),
+        @JsonSubTypes.Type(value = Message.Refused.class, name = "refused"),
+        @JsonSubTypes.Type(value = Message.Handover.class, name = "manifest"),
+        @JsonSubTypes.Type(value = Message.Ready.class, name = "ready"),
+        @JsonSubTypes.Type(value = Message.Failed.class, name = "failed"),
+        @JsonSubTypes.Type(value = Message.Goodbye.class, name = "goodbye"),
+})
+public sealed interface Message {
+
+    /** Successor → incumbent, first: who it is and what it speaks. */
+    record Hello(List<Integer> versions, long pid, int maxFdsPerMessage, List<String> capabilities) implements Message {
+    }
+
+    /** Incumbent → successor: the chosen protocol version and who the incumbent is. */
+    record Welcome(int version, long pid, int generation, int maxFdsPerMessage, List<String> capabilities)
+            implements Message {
+    }
+
+    /** Incumbent → successor: another handoff is under way; try again later. */
+    record Busy(String reason) implements Message {
+    }
+
+    /** Either way: the peer is not accepted (wrong uid, no common version, ...). */
+    record Refused(String reason) implements Message {
+    }
+
+    /** Incumbent → successor, with the descriptors attached. */
+    record Handover(Manifest manifest) implements Message {
+    }
+
+    /** Successor → incumbent: serving. */
+    record Ready(long pid) implements Message {
+    }
+
+    /** Successor → incumbent: the handoff failed on this side; the incumbent keeps serving. */
+    record Failed(String reason) implements Message {
+    }
+
+    /** Incumbent → successor: the incumbent is done and exits. */
+    record Goodbye(String reason) implements Message {
+    }
+}

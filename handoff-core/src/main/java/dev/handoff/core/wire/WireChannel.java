@@ -1,0 +1,97 @@
+package dev.handoff.core.wire;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.handoff.core.fd.FdChannel;
+import dev.handoff.core.fd.FdMessage;
+import dev.handoff.core.fd.PeerCredentials;
+
+import java.io.Closeable;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The handoff protocol over an {@link FdChannel}: each message is one JSON frame (the fd channel's
+ * length-prefixed payload), optionally with descriptors. Every receive has a timeout.
+ */
+public final class WireChannel implements Closeable {
+
+    static final ObjectMapper JSON = new ObjectMapper()
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+    private final FdChannel channel;
+
+    public WireChannel(FdChannel channel) {
+        this.channel = channel;
+    }
+
+    /** A message and the descriptors that came with it (owned by {@code fds} until taken). */
+    public record Received<T extends Message>(T message, FdMessage fds) implements AutoCloseable {
+
+        /** Closes any descriptor that came with the message and was not taken. */
+        @Override
+        public void close() {
+            fds.close();
+        }
+    }
+
+    public FdChannel fdChannel() {
+        return channel;
+    }
+
+    public PeerCredentials peer() throws IOException {
+        return channel.peer();
+    }
+
+    public void send(Message message) throws IOException {
+        send(message, List.of());
+    }
+
+    public void send(Message message, List<FileDescriptor> fds) throws IOException {
+        channel.send(JSON.writeValueAsBytes(message), fds);
+    }
+
+    /** Receives the next message, which must be one of {@code expected}. */
+    @SafeVarargs
+    public final Received<Message> receive(Duration timeout, Class<? extends Message>... expected) throws IOException {
+        FdMessage frame = channel.receive(timeout);
+        try {
+            Message message = decode(frame.payload());
+            for (Class<? extends Message> type : expected) {
+                if (type.isInstance(message)) {
+                    return new Received<>(message, frame);
+                }
+            }
+            throw new ProtocolException("unexpected " + message.getClass().getSimpleName() + " message");
+        } catch (IOException | RuntimeException e) {
+            frame.close();
+            throw e;
+        }
+    }
+
+    static Message decode(byte[] payload) throws ProtocolException {
+        try {
+            Message message = JSON.readValue(payload, Message.class);
+            if (message == null) {
+                throw new ProtocolException("empty frame");
+            }
+            return message;
+        } catch (JsonProcessingException e) {
+            throw new ProtocolException("malformed frame: " + e.getOriginalMessage(), e);
+        } catch (IOException e) {
+            throw new ProtocolException("unreadable frame: " + e.getMessage(), e);
+        }
+    }
+
+    public void shutdown() {
+        channel.shutdown();
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+}
