@@ -59,8 +59,10 @@ public final class FdChannel implements Closeable {
 
     /** Connects to a listening {@link FdServer} at {@code path}. */
     public static FdChannel connect(Path path, FdLimits limits) throws IOException {
-        AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path));
+        // newInstance + connect rather than connectTo: the latter leaks its socket when the connect fails.
+        AFUNIXSocket socket = AFUNIXSocket.newInstance();
         try {
+            socket.connect(AFUNIXSocketAddress.of(path));
             return new FdChannel(socket, limits);
         } catch (IOException | RuntimeException e) {
             socket.close();

@@ -14,6 +14,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Objects;
@@ -22,9 +23,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A listening Unix domain socket at a path, for {@link FdChannel}s. The socket lives in a directory only
- * its owner can enter (0700) and is itself 0600. It is bound under a temporary name and renamed into
- * place, so the path never points at a socket that is not yet listening; a socket file left behind by a
- * crashed process is replaced, a live one only when asked to ({@link #takeOver}).
+ * its owner can enter (0700) and is itself 0600. It is bound under a private name
+ * ({@code .<name>.<pid>.<n>}) and a hard link to it is renamed into place, so the path never points at a
+ * socket that is not yet listening; a socket file left behind by a crashed process is replaced, a live
+ * one only when asked to ({@link #takeOver}).
  */
 public final class FdServer implements Closeable {
 
@@ -34,12 +36,14 @@ public final class FdServer implements Closeable {
 
     private final AFUNIXServerSocket server;
     private final Path path;
+    private final Path bound;
     private final Object fileKey;
     private final FdLimits limits;
 
-    private FdServer(AFUNIXServerSocket server, Path path, Object fileKey, FdLimits limits) {
+    private FdServer(AFUNIXServerSocket server, Path path, Path bound, Object fileKey, FdLimits limits) {
         this.server = server;
         this.path = path;
+        this.bound = bound;
         this.fileKey = fileKey;
         this.limits = limits;
     }
@@ -56,7 +60,12 @@ public final class FdServer implements Closeable {
 
     /** Whether a process accepts connections at {@code path}. */
     public static boolean isLive(Path path) {
-        try (AFUNIXSocket probe = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path))) {
+        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            return false;
+        }
+        // newInstance + connect rather than connectTo: the latter leaks its socket when the connect fails.
+        try (AFUNIXSocket probe = AFUNIXSocket.newInstance()) {
+            probe.connect(AFUNIXSocketAddress.of(path));
             return true;
         } catch (IOException e) {
             return false;
@@ -98,27 +107,32 @@ public final class FdServer implements Closeable {
         Path absolute = path.toAbsolutePath();
         Path directory = Objects.requireNonNull(absolute.getParent(), "socket path needs a directory");
         prepareDirectory(directory);
-        Path temporary = directory.resolve(".h" + ProcessHandle.current().pid() + "." + TEMP_COUNTER.incrementAndGet());
+        // junixsocket's accept() stops working once the path it bound disappears, so the bound name
+        // stays for this server's lifetime; a hard link to it is renamed into place atomically.
+        String unique = ProcessHandle.current().pid() + "." + TEMP_COUNTER.incrementAndGet();
+        Path bound = directory.resolve("." + absolute.getFileName() + "." + unique);
+        Path link = directory.resolve("." + absolute.getFileName() + "." + unique + ".link");
         AFUNIXServerSocket server = AFUNIXServerSocket.newInstance();
         try {
             server.setDeleteOnClose(false);
-            Files.deleteIfExists(temporary);
-            server.bind(AFUNIXSocketAddress.of(temporary), 128);
-            Files.setPosixFilePermissions(temporary, OWNER_ONLY_SOCKET);
+            Files.deleteIfExists(bound);
+            server.bind(AFUNIXSocketAddress.of(bound), 128);
+            Files.setPosixFilePermissions(bound, OWNER_ONLY_SOCKET);
             if (!replaceLive && isLive(absolute)) {
                 throw new SocketException("another process is listening at " + absolute);
             }
+            Files.createLink(link, bound);
             try {
-                Files.move(temporary, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                Files.move(link, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
                 throw new IOException("cannot rename a socket into place at " + absolute, e);
             }
-            Object key = Files.readAttributes(absolute, java.nio.file.attribute.BasicFileAttributes.class,
-                    LinkOption.NOFOLLOW_LINKS).fileKey();
-            return new FdServer(server, absolute, key, limits);
+            Object key = Files.readAttributes(absolute, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+            return new FdServer(server, absolute, bound, key, limits);
         } catch (IOException | RuntimeException e) {
             server.close();
-            Files.deleteIfExists(temporary);
+            Files.deleteIfExists(link);
+            Files.deleteIfExists(bound);
             throw e;
         }
     }
@@ -141,7 +155,7 @@ public final class FdServer implements Closeable {
     /** Whether the path still names this server's socket (a successor may have renamed its own over it). */
     public boolean ownsPath() {
         try {
-            return fileKey.equals(Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
+            return fileKey.equals(Files.readAttributes(path, BasicFileAttributes.class,
                     LinkOption.NOFOLLOW_LINKS).fileKey());
         } catch (IOException e) {
             return false;
@@ -160,7 +174,11 @@ public final class FdServer implements Closeable {
                 }
             }
         } finally {
-            server.close();
+            try {
+                server.close();
+            } finally {
+                Files.deleteIfExists(bound);
+            }
         }
     }
 }

@@ -1,0 +1,244 @@
+package dev.handoff.core.fd;
+
+import dev.handoff.core.testing.OpenFds;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The fd channel between two threads of this process, over a real Unix socket at a path. */
+class FdChannelTest {
+
+    @TempDir
+    Path temp;
+
+    private OpenFds fdsBefore;
+    private FdServer server;
+    private FdChannel client;
+    private FdChannel accepted;
+
+    @BeforeEach
+    void connect() throws Exception {
+        fdsBefore = OpenFds.snapshot();
+        server = FdServer.bind(temp.resolve("run").resolve("fd.sock"), FdLimits.DEFAULT);
+        CompletableFuture<FdChannel> acceptFuture = CompletableFuture.supplyAsync(() -> {
+            try {
+                return server.accept();
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        client = FdChannel.connect(server.path(), FdLimits.DEFAULT);
+        accepted = acceptFuture.get(10, TimeUnit.SECONDS);
+    }
+
+    @AfterEach
+    void closeAndCheckLeaks() throws Exception {
+        client.close();
+        accepted.close();
+        server.close();
+        fdsBefore.assertNoLeak();
+    }
+
+    @Test
+    void rendezvousDirectoryAndSocketAreOwnerOnly() throws IOException {
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(server.path().getParent())));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(server.path())));
+        assertEquals(ProcessHandle.current().pid(), accepted.peer().pid());
+    }
+
+    @Test
+    void oneFileDescriptorEachWay() throws Exception {
+        Path file = Files.writeString(temp.resolve("a.txt"), "from the client");
+        try (FileInputStream in = new FileInputStream(file.toFile())) {
+            client.send("file".getBytes(StandardCharsets.UTF_8), List.of(in.getFD()));
+        }
+        try (FdMessage message = accepted.receive(Duration.ofSeconds(5));
+             FileInputStream received = new FileInputStream(message.take(0))) {
+            assertEquals("file", new String(message.payload(), StandardCharsets.UTF_8));
+            assertEquals("from the client", new String(received.readAllBytes(), StandardCharsets.UTF_8));
+        }
+        Path back = temp.resolve("b.txt");
+        try (FileOutputStream out = new FileOutputStream(back.toFile())) {
+            accepted.send(new byte[]{1}, List.of(out.getFD()));
+        }
+        try (FdMessage message = client.receive(Duration.ofSeconds(5));
+             FileOutputStream writer = new FileOutputStream(message.take(0))) {
+            writer.write("written through the passed fd".getBytes(StandardCharsets.UTF_8));
+        }
+        assertEquals("written through the passed fd", Files.readString(back));
+    }
+
+    @Test
+    void thousandsOfDescriptorsInOneCall() throws Exception {
+        int count = 5000;
+        Path file = Files.writeString(temp.resolve("many.txt"), "x");
+        List<FileInputStream> streams = new ArrayList<>();
+        List<FileDescriptor> fds = new ArrayList<>();
+        try {
+            for (int i = 0; i < count; i++) {
+                FileInputStream in = new FileInputStream(file.toFile());
+                streams.add(in);
+                fds.add(in.getFD());
+            }
+            byte[] payload = "many".getBytes(StandardCharsets.UTF_8);
+            CompletableFuture<FdMessage> received = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return accepted.receive(Duration.ofSeconds(30));
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            client.send(payload, fds);
+            try (FdMessage message = received.get(30, TimeUnit.SECONDS)) {
+                assertEquals(count, message.fdCount());
+                assertArrayEquals(payload, message.payload());
+                try (FileInputStream last = new FileInputStream(message.take(count - 1))) {
+                    assertEquals("x", new String(last.readAllBytes(), StandardCharsets.UTF_8));
+                }
+            }
+        } finally {
+            for (FileInputStream in : streams) {
+                in.close();
+            }
+        }
+    }
+
+    @Test
+    void shutdownWakesABlockedReceiver() throws Exception {
+        CompletableFuture<FdChannelException> failure = CompletableFuture.supplyAsync(() -> {
+            try {
+                accepted.receive();
+                return null;
+            } catch (FdChannelException e) {
+                return e;
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        Thread.sleep(200);
+        assertTrue(!failure.isDone(), "receiver should be blocked");
+        accepted.shutdown();
+        FdChannelException e = failure.get(5, TimeUnit.SECONDS);
+        assertEquals(FdChannelException.Kind.CLOSED, e.kind());
+    }
+
+    @Test
+    void pollDoesNotWait() throws Exception {
+        assertTrue(accepted.poll().isEmpty());
+        client.send(new byte[]{42});
+        FdMessage message = null;
+        for (int i = 0; i < 100 && message == null; i++) {
+            message = accepted.poll().orElse(null);
+            if (message == null) {
+                Thread.sleep(10);
+            }
+        }
+        assertArrayEquals(new byte[]{42}, message.payload());
+    }
+
+    @Test
+    void endOfStreamBetweenMessagesIsClosed() throws Exception {
+        client.close();
+        FdChannelException e = assertThrows(FdChannelException.class, () -> accepted.receive(Duration.ofSeconds(5)));
+        assertEquals(FdChannelException.Kind.CLOSED, e.kind());
+    }
+
+    @Test
+    void endOfStreamInsideAMessageIsAShortRead() throws Exception {
+        try (AFUNIXSocket raw = rawClient()) {
+            raw.getOutputStream().write(header(1, 0, 100));
+            raw.getOutputStream().write(new byte[10]);
+        }
+        FdChannelException e = assertThrows(FdChannelException.class, () -> receiveOnNewConnection());
+        assertEquals(FdChannelException.Kind.SHORT_READ, e.kind());
+    }
+
+    @Test
+    void garbageIsMalformed() throws Exception {
+        try (AFUNIXSocket raw = rawClient()) {
+            raw.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            FdChannelException e = assertThrows(FdChannelException.class, () -> receiveOnNewConnection());
+            assertEquals(FdChannelException.Kind.MALFORMED, e.kind());
+        }
+    }
+
+    @Test
+    void oversizedFrameIsRefusedBeforeItIsRead() throws Exception {
+        try (AFUNIXSocket raw = rawClient()) {
+            raw.getOutputStream().write(header(1, 0, Integer.MAX_VALUE));
+            FdChannelException e = assertThrows(FdChannelException.class, () -> receiveOnNewConnection());
+            assertEquals(FdChannelException.Kind.TOO_LARGE, e.kind());
+        }
+        FdChannelException e = assertThrows(FdChannelException.class,
+                () -> client.send(new byte[FdLimits.DEFAULT.maxPayloadBytes() + 1]));
+        assertEquals(FdChannelException.Kind.TOO_LARGE, e.kind());
+    }
+
+    @Test
+    void fewerDescriptorsThanAnnouncedIsTruncatedAndLeaksNothing() throws Exception {
+        Path file = Files.writeString(temp.resolve("one.txt"), "1");
+        try (AFUNIXSocket raw = rawClient(); FileInputStream in = new FileInputStream(file.toFile())) {
+            raw.setOutboundFileDescriptors(in.getFD());
+            OutputStream out = raw.getOutputStream();
+            out.write(header(1, 2, 0));
+            FdChannelException e = assertThrows(FdChannelException.class, () -> receiveOnNewConnection());
+            assertEquals(FdChannelException.Kind.TRUNCATED, e.kind());
+        }
+    }
+
+    @Test
+    void receiveTimesOut() {
+        FdChannelException e = assertThrows(FdChannelException.class, () -> accepted.receive(Duration.ofMillis(100)));
+        assertEquals(FdChannelException.Kind.TIMEOUT, e.kind());
+    }
+
+    private FdChannel pending;
+
+    private AFUNIXSocket rawClient() throws Exception {
+        CompletableFuture<FdChannel> acceptFuture = CompletableFuture.supplyAsync(() -> {
+            try {
+                return server.accept();
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        AFUNIXSocket raw = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(server.path()));
+        pending = acceptFuture.get(10, TimeUnit.SECONDS);
+        return raw;
+    }
+
+    private void receiveOnNewConnection() throws IOException {
+        try (FdChannel channel = pending) {
+            channel.receive(Duration.ofSeconds(5)).close();
+        }
+    }
+
+    private static byte[] header(int flags, int fds, int payloadLength) {
+        return ByteBuffer.allocate(FdChannel.HEADER_BYTES).putInt(FdChannel.MAGIC).put((byte) flags).put((byte) 0)
+                .putShort((short) fds).putInt(payloadLength).array();
+    }
+}
