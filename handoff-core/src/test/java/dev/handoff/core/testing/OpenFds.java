@@ -28,14 +28,16 @@ public final class OpenFds {
     private static boolean warm;
 
     /**
-     * junixsocket opens one socket of its own, for good, the first time a process sends a file's descriptor;
-     * do that once before the first count so it is not mistaken for a leak.
+     * The JDK keeps one socket open for good once its file channels are first used (the "pre-close"
+     * descriptor of sun.nio.ch), and libraries may open similar one-time descriptors: exercise those
+     * paths once before the first count so they are not mistaken for leaks.
      */
     private static synchronized void warmUp() throws IOException {
         if (warm) {
             return;
         }
         java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("handoff-warmup");
+        java.nio.file.Files.writeString(dir.resolve("file"), "warm-up");
         try (FdServer server = FdServer.bind(dir.resolve("run").resolve("w.sock"), FdLimits.DEFAULT);
              FdChannel client = FdChannel.connect(server.path(), FdLimits.DEFAULT);
              FdChannel accepted = server.accept();
