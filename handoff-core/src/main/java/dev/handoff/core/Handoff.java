@@ -76,6 +76,7 @@ public final class Handoff implements Closeable {
     private final Map<String, FileDescriptor> files = new LinkedHashMap<>();
     private final CountDownLatch exit = new CountDownLatch(1);
     private final List<Consumer<HandoffResult>> exitCallbacks = new CopyOnWriteArrayList<>();
+    private final List<Consumer<HandoffResult>> handoffCallbacks = new CopyOnWriteArrayList<>();
     private final List<HandoffResult> results = new ArrayList<>();
     private final AtomicBoolean sessionActive = new AtomicBoolean();
     private volatile Supplier<? extends JsonNode> stateProvider = () -> null;
@@ -240,6 +241,11 @@ public final class Handoff implements Closeable {
         }
     }
 
+    /** Calls {@code callback} (on a handoff thread) after every handoff attempt, whatever its outcome. */
+    public void onHandoff(Consumer<HandoffResult> callback) {
+        handoffCallbacks.add(callback);
+    }
+
     /** The most recent handoff this process took part in as the incumbent. */
     public Optional<HandoffResult> lastHandoff() {
         synchronized (results) {
@@ -356,7 +362,7 @@ public final class Handoff implements Closeable {
             WireChannel wire = new WireChannel(channel);
             if (exit.getCount() == 0 || !sessionActive.compareAndSet(false, true)) {
                 long peerPid = peerPid(wire);
-                IncumbentSession.sendBusy(wire);
+                IncumbentSession.sendBusy(wire, options.stepTimeout());
                 closeQuietly(wire);
                 record(new HandoffResult(HandoffResult.Outcome.BUSY, "a handoff was already under way", peerPid,
                         Duration.ZERO, 0, Instant.now()));
@@ -418,6 +424,7 @@ public final class Handoff implements Closeable {
             results.add(result);
             results.notifyAll();
         }
+        handoffCallbacks.forEach(callback -> callback.accept(result));
     }
 
     private void watchPredecessor() {

@@ -34,9 +34,11 @@ public final class IncumbentSession {
         this.generation = generation;
     }
 
-    /** Tells a successor that another handoff is under way. */
-    public static void sendBusy(WireChannel wire) {
+    /** Tells a successor that another handoff is under way, in answer to its hello. */
+    public static void sendBusy(WireChannel wire, Duration timeout) {
         try {
+            // Read the hello first: a peer whose hello meets a closed socket never learns why.
+            wire.receive(timeout, Message.Hello.class).close();
             wire.send(new Message.Busy("another handoff is in progress"));
         } catch (IOException e) {
             log.debug("could not tell a second successor that we are busy", e);
@@ -51,17 +53,19 @@ public final class IncumbentSession {
         long start = System.nanoTime();
         long peerPid = -1;
         int sent = 0;
+        String step = "checking the peer";
         try {
             PeerCredentials peer = wire.peer();
             peerPid = peer.pid();
+            step = "waiting for hello";
+            Message.Hello hello;
+            try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Hello.class)) {
+                hello = (Message.Hello) received.message();
+            }
             if (!config.allowedUids().contains(peer.uid())) {
                 String reason = "peer pid " + peer.pid() + " runs as uid " + peer.uid() + ", allowed: " + config.allowedUids();
                 wire.send(new Message.Refused(reason));
                 return HandoffResult.of(HandoffResult.Outcome.REFUSED, reason, peerPid, start, 0);
-            }
-            Message.Hello hello;
-            try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Hello.class)) {
-                hello = (Message.Hello) received.message();
             }
             OptionalInt version = ProtocolVersions.negotiate(hello.versions());
             if (version.isEmpty()) {
@@ -73,9 +77,11 @@ public final class IncumbentSession {
             wire.fdChannel().limitSendBatch(hello.maxFdsPerMessage());
             wire.send(new Message.Welcome(version.getAsInt(), ProcessHandle.current().pid(), generation,
                     FdChannel.maxFdsPerMessage(), List.of()));
+            step = "sending the manifest";
             Snapshot handover = snapshot.call();
             wire.send(new Message.Handover(handover.manifest()), handover.fds());
             sent = handover.fds().size();
+            step = "waiting for READY";
             Message answer;
             try (WireChannel.Received<Message> received = wire.receive(config.readyTimeout(), Message.Ready.class,
                     Message.Failed.class)) {
@@ -86,15 +92,16 @@ public final class IncumbentSession {
                         start, sent);
             }
             HandoffResult ready = HandoffResult.of(HandoffResult.Outcome.SUCCEEDED, "ok", peerPid, start, sent);
+            step = "probation";
             String probationFailure = watchProbation();
             if (probationFailure != null) {
                 return HandoffResult.of(HandoffResult.Outcome.FAILED, probationFailure, peerPid, start, sent);
             }
             return ready;
         } catch (FdChannelException e) {
-            return HandoffResult.of(HandoffResult.Outcome.FAILED, describe(e), peerPid, start, sent);
+            return HandoffResult.of(HandoffResult.Outcome.FAILED, step + ": " + describe(e), peerPid, start, sent);
         } catch (Exception e) {
-            return HandoffResult.of(HandoffResult.Outcome.FAILED, String.valueOf(e.getMessage()), peerPid, start, sent);
+            return HandoffResult.of(HandoffResult.Outcome.FAILED, step + ": " + e, peerPid, start, sent);
         }
     }
 

@@ -1,0 +1,245 @@
+package dev.handoff.core;
+
+import dev.handoff.core.fd.FdChannel;
+import dev.handoff.core.fd.FdLimits;
+import dev.handoff.core.session.HandoffRejectedException;
+import dev.handoff.core.session.HandoffResult;
+import dev.handoff.core.testing.JavaChild;
+import dev.handoff.core.testing.RawSuccessor;
+import dev.handoff.core.testing.ServerChild;
+import dev.handoff.core.wire.Message;
+import dev.handoff.core.wire.WireChannel;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Handoffs between real child JVMs, with a real client on loopback. */
+class HandoffProcessTest {
+
+    private static final Duration START = Duration.ofSeconds(60);
+
+    @TempDir
+    Path temp;
+
+    private Path socket;
+    private int port;
+    private final List<JavaChild> children = new ArrayList<>();
+    private final List<Long> strayPids = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() throws IOException {
+        socket = temp.resolve("run").resolve("h.sock");
+        try (ServerSocket probe = new ServerSocket(0)) {
+            port = probe.getLocalPort();
+        }
+    }
+
+    @AfterEach
+    void tearDown() {
+        children.forEach(JavaChild::close);
+        strayPids.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
+    }
+
+    private JavaChild server(String... extra) throws IOException {
+        List<String> args = new ArrayList<>(List.of(socket.toString(), Integer.toString(port)));
+        args.addAll(List.of(extra));
+        JavaChild child = JavaChild.start(ServerChild.class, args.toArray(new String[0]));
+        children.add(child);
+        return child;
+    }
+
+    /** One request: the server answers "pid generation openFds". */
+    private String[] fetch() throws IOException {
+        try (Socket client = new Socket()) {
+            client.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            client.setSoTimeout(5000);
+            String line = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.US_ASCII))
+                    .readLine();
+            if (line == null) {
+                throw new IOException("connection closed without an answer");
+            }
+            return line.split(" ");
+        }
+    }
+
+    @Test
+    void childTakesOverTheListenerWhileAClientConnectsInATightLoop() throws Exception {
+        JavaChild first = server();
+        first.awaitLine("READY", START);
+        AtomicBoolean running = new AtomicBoolean(true);
+        Set<String> pids = new LinkedHashSet<>();
+        List<String> errors = new ArrayList<>();
+        int[] requests = new int[1];
+        Thread client = new Thread(() -> {
+            while (running.get()) {
+                try {
+                    pids.add(fetch()[0]);
+                    requests[0]++;
+                } catch (IOException e) {
+                    errors.add(e.toString());
+                }
+            }
+        });
+        client.start();
+        Thread.sleep(300);
+        JavaChild second = server();
+        String ready = second.awaitLine("READY", START);
+        assertTrue(ready.endsWith("generation=2"), ready);
+        assertEquals(0, first.awaitExit(Duration.ofSeconds(30)), "the incumbent exits cleanly once drained");
+        Thread.sleep(300);
+        running.set(false);
+        client.join();
+        assertEquals(List.of(), errors, "no refused or reset connection during the handoff");
+        assertEquals(List.of(Long.toString(first.pid()), Long.toString(second.pid())), List.copyOf(pids),
+                "answers came from the first process, then from the second (" + requests[0] + " requests)");
+        assertEquals(Long.toString(second.pid()), fetch()[0]);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"connect", "hello", "manifest", "ready"})
+    void successorKilledAtAnyStepLeavesTheIncumbentServingWithoutLeaks(String step) throws Exception {
+        JavaChild incumbent = server("--probation-ms", "3000");
+        incumbent.awaitLine("READY", START);
+        String[] before = fetch();
+        // Twice: the first attempt may open one-time descriptors of the JDK's; the second must not add any.
+        killSuccessorAt(step, incumbent);
+        List<String> afterFirst = openFds(incumbent.pid());
+        killSuccessorAt(step, incumbent);
+        assertSameFds(incumbent.pid(), afterFirst);
+        assertEquals(before[0], fetch()[0], "the incumbent still answers");
+        assertTrue(incumbent.process().isAlive());
+    }
+
+    /**
+     * No descriptor of an idle process beyond those it had before, as /proc shows them from outside
+     * (number and target, so a reused number with a new socket counts); retried while closes settle.
+     */
+    private static void assertSameFds(long pid, List<String> before) throws Exception {
+        List<String> added = new ArrayList<>(openFds(pid));
+        added.removeAll(before);
+        for (int i = 0; i < 100 && !added.isEmpty(); i++) {
+            Thread.sleep(20);
+            added = new ArrayList<>(openFds(pid));
+            added.removeAll(before);
+        }
+        assertEquals(List.of(), added, "descriptors opened and not closed in pid " + pid);
+    }
+
+    private void killSuccessorAt(String step, JavaChild incumbent) throws Exception {
+        JavaChild successor = JavaChild.start(RawSuccessor.class, socket.toString(), step);
+        children.add(successor);
+        successor.awaitLine("AT " + step, START);
+        successor.kill9();
+        String handoff = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(30));
+        assertTrue(handoff.startsWith("HANDOFF FAILED"), handoff);
+    }
+
+    @Test
+    void aSecondSuccessorIsToldBusy() throws Exception {
+        JavaChild incumbent = server();
+        incumbent.awaitLine("READY", START);
+        JavaChild first = JavaChild.start(RawSuccessor.class, socket.toString(), "hello");
+        children.add(first);
+        first.awaitLine("AT hello", START);
+        HandoffRejectedException busy = assertThrows(HandoffRejectedException.class,
+                () -> Handoff.start(HandoffOptions.builder(socket).build()));
+        assertEquals(HandoffResult.Outcome.BUSY, busy.outcome());
+        assertTrue(incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10)).startsWith("HANDOFF BUSY"));
+        first.kill9();
+        assertEquals(Long.toString(incumbent.pid()), fetch()[0]);
+    }
+
+    @Test
+    void aPeerWithAnotherUidIsRefused() throws Exception {
+        JavaChild incumbent = server("--allow-uid", "4242");
+        incumbent.awaitLine("READY", START);
+        HandoffRejectedException refused = assertThrows(HandoffRejectedException.class,
+                () -> Handoff.start(HandoffOptions.builder(socket).build()));
+        assertEquals(HandoffResult.Outcome.REFUSED, refused.outcome());
+        assertTrue(refused.getMessage().contains("uid"), refused.getMessage());
+        assertTrue(incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10)).startsWith("HANDOFF REFUSED"));
+        assertEquals(Long.toString(incumbent.pid()), fetch()[0]);
+    }
+
+    @Test
+    void garbageAndAWrongProtocolVersionAreClearErrorsAndTheIncumbentKeepsServing() throws Exception {
+        JavaChild incumbent = server();
+        incumbent.awaitLine("READY", START);
+        sendGarbage(incumbent);
+        String[] before = fetch();
+        List<String> fdsBefore = openFds(incumbent.pid());
+        sendGarbage(incumbent);
+        try (WireChannel wire = new WireChannel(FdChannel.connect(socket, FdLimits.DEFAULT))) {
+            wire.send(new Message.Hello(List.of(99), ProcessHandle.current().pid(), 60, List.of()));
+            try (WireChannel.Received<Message> answer = wire.receive(Duration.ofSeconds(10), Message.Refused.class)) {
+                Message.Refused refused = assertInstanceOf(Message.Refused.class, answer.message());
+                assertTrue(refused.reason().contains("no common protocol version"), refused.reason());
+            }
+        }
+        assertTrue(incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10)).startsWith("HANDOFF REFUSED"));
+        assertEquals(before[0], fetch()[0]);
+        assertSameFds(incumbent.pid(), fdsBefore);
+    }
+
+    private static List<String> openFds(long pid) throws IOException {
+        List<String> result = new ArrayList<>();
+        try (var entries = java.nio.file.Files.list(Path.of("/proc/" + pid + "/fd"))) {
+            for (Path entry : (Iterable<Path>) entries::iterator) {
+                try {
+                    result.add(entry.getFileName() + "=" + java.nio.file.Files.readSymbolicLink(entry));
+                } catch (IOException gone) {
+                    // closed meanwhile
+                }
+            }
+        }
+        return result;
+    }
+
+    private void sendGarbage(JavaChild incumbent) throws Exception {
+        try (AFUNIXSocket raw = AFUNIXSocket.newInstance()) {
+            raw.connect(AFUNIXSocketAddress.of(socket));
+            raw.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            String failure = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
+            assertTrue(failure.contains("not a Handoff fd message"), failure);
+        }
+    }
+
+    @Test
+    void upgradeStartsTheConfiguredSuccessorAndReportsSuccess() throws Exception {
+        JavaChild incumbent = server("--upgrade-after-ms", "200");
+        incumbent.awaitLine("READY pid=" + incumbent.pid(), START);
+        // The successor inherits the incumbent's stdout, so its READY line arrives on the same stream.
+        String ready = incumbent.awaitLine("READY", START);
+        long successorPid = Long.parseLong(ready.replaceAll(".*pid=(\\d+).*", "$1"));
+        strayPids.add(successorPid);
+        assertTrue(ready.endsWith("generation=2"), ready);
+        assertTrue(incumbent.awaitLine("UPGRADE", START).startsWith("UPGRADE SUCCEEDED"));
+        assertEquals(0, incumbent.awaitExit(Duration.ofSeconds(30)));
+        assertEquals(Long.toString(successorPid), fetch()[0]);
+    }
+}

@@ -1,0 +1,41 @@
+package dev.handoff.core.testing;
+
+import dev.handoff.core.fd.FdChannel;
+import dev.handoff.core.fd.FdLimits;
+import dev.handoff.core.wire.Message;
+import dev.handoff.core.wire.ProtocolVersions;
+import dev.handoff.core.wire.WireChannel;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * A successor that speaks the protocol by hand and stops at a given step, printing {@code AT <step>},
+ * so that a test can kill it there. Steps: connect, hello, manifest, ready.
+ */
+public final class RawSuccessor {
+
+    public static void main(String[] args) throws Exception {
+        Path socket = Path.of(args[0]);
+        String stopAt = args[1];
+        WireChannel wire = new WireChannel(FdChannel.connect(socket, FdLimits.DEFAULT));
+        pause("connect", stopAt);
+        wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(),
+                FdChannel.maxFdsPerMessage(), List.of()));
+        wire.receive(Duration.ofSeconds(10), Message.Welcome.class).close();
+        pause("hello", stopAt);
+        WireChannel.Received<Message> manifest = wire.receive(Duration.ofSeconds(10), Message.Handover.class);
+        manifest.fds().takeAll(); // hold them, as a real successor would, until killed
+        pause("manifest", stopAt);
+        wire.send(new Message.Ready(ProcessHandle.current().pid()));
+        pause("ready", stopAt);
+    }
+
+    private static void pause(String step, String stopAt) throws InterruptedException {
+        if (step.equals(stopAt)) {
+            System.out.println("AT " + step);
+            Thread.sleep(Long.MAX_VALUE);
+        }
+    }
+}

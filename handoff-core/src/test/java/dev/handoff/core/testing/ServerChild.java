@@ -1,0 +1,105 @@
+package dev.handoff.core.testing;
+
+import dev.handoff.core.Handoff;
+import dev.handoff.core.HandoffOptions;
+import dev.handoff.core.fd.Fds;
+import dev.handoff.core.session.HandoffResult;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A minimal server on the public API, run as a real child process by the tests. Each connection gets one
+ * line, {@code <pid> <generation> <open fds>}, and is closed. Prints {@code READY pid=.. generation=..},
+ * {@code HANDOFF <outcome> <reason>} after each handoff attempt, {@code UPGRADE ...}, and {@code EXIT}.
+ *
+ * <p>Arguments: socket-path port [--probation-ms N] [--allow-uid N] [--upgrade-after-ms N].
+ */
+public final class ServerChild {
+
+    public static void main(String[] args) throws Exception {
+        Path socket = Path.of(args[0]);
+        int port = Integer.parseInt(args[1]);
+        List<String> rest = Arrays.asList(args).subList(2, args.length);
+        HandoffOptions.Builder options = HandoffOptions.builder(socket)
+                .stepTimeout(Duration.ofSeconds(5))
+                .readyTimeout(Duration.ofSeconds(20))
+                .probation(Duration.ofMillis(option(rest, "--probation-ms", 200)))
+                .upgradeTimeout(Duration.ofSeconds(60))
+                .upgradeCommand(upgradeCommand(args));
+        long allowUid = option(rest, "--allow-uid", -1);
+        if (allowUid >= 0) {
+            options.allowedPeerUids(Set.of(allowUid));
+        }
+        Handoff handoff;
+        try {
+            handoff = Handoff.start(options.build());
+        } catch (IOException e) {
+            System.out.println("FAILED " + e.getMessage());
+            System.exit(3);
+            return;
+        }
+        handoff.onHandoff(ServerChild::report);
+        ServerSocketChannel listener = handoff.listen("main", new InetSocketAddress("127.0.0.1", port));
+        Thread server = new Thread(() -> serve(listener, handoff.generation()), "serve");
+        server.start();
+        handoff.ready();
+        System.out.println("READY pid=" + ProcessHandle.current().pid() + " generation=" + handoff.generation());
+        long upgradeAfter = option(rest, "--upgrade-after-ms", -1);
+        if (upgradeAfter >= 0) {
+            Thread.sleep(upgradeAfter);
+            HandoffResult result = handoff.upgrade();
+            System.out.println("UPGRADE " + result.outcome() + " " + result.reason());
+        }
+        handoff.awaitExit();
+        listener.close();
+        server.join();
+        handoff.close();
+        System.out.println("EXIT");
+        System.exit(0);
+    }
+
+    private static void report(HandoffResult result) {
+        System.out.println("HANDOFF " + result.outcome() + " " + result.reason());
+    }
+
+    private static void serve(ServerSocketChannel listener, int generation) {
+        while (listener.isOpen()) {
+            try (SocketChannel connection = listener.accept()) {
+                String line = ProcessHandle.current().pid() + " " + generation + " " + Fds.openCount() + "\n";
+                connection.write(ByteBuffer.wrap(line.getBytes(StandardCharsets.US_ASCII)));
+            } catch (IOException e) {
+                if (listener.isOpen()) {
+                    e.printStackTrace();
+                }
+            }
+        }
+    }
+
+    private static List<String> upgradeCommand(String[] args) {
+        List<String> own = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--upgrade-after-ms")) {
+                i++;
+            } else {
+                own.add(args[i]);
+            }
+        }
+        return JavaChild.command(ServerChild.class, own.toArray(new String[0]));
+    }
+
+    private static long option(List<String> args, String name, long fallback) {
+        int index = args.indexOf(name);
+        return index < 0 ? fallback : Long.parseLong(args.get(index + 1));
+    }
+}
