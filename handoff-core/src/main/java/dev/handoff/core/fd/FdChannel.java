@@ -194,18 +194,23 @@ public final class FdChannel implements Closeable {
         socket.setSoTimeout(Math.toIntExact(Math.max(0, timeout.toMillis())));
     }
 
-    /** Shuts the connection down in both directions, which wakes a thread blocked in receive. */
+    /**
+     * Ends the connection from any thread: the peer sees end of stream and a thread blocked in
+     * {@link #receive()} here wakes with {@link FdChannelException.Kind#CLOSED}. (Shutting the socket down
+     * alone wakes a blocked reader on JDK 17 but not on JDK 25, where junixsocket polls; closing does.)
+     */
     public void shutdown() {
         shutdown = true;
         try {
             socket.shutdownInput();
+            socket.shutdownOutput();
         } catch (IOException ignored) {
             // already shut down or closed
         }
         try {
-            socket.shutdownOutput();
+            socket.close();
         } catch (IOException ignored) {
-            // already shut down or closed
+            // already closed
         }
     }
 
