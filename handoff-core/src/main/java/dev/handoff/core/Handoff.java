@@ -101,6 +101,7 @@ public final class Handoff implements Closeable {
      */
     public static Handoff start(HandoffOptions options) throws IOException {
         JdkInternals.checkAvailable();
+        WireChannel.warmUp();
         SessionConfig config = new SessionConfig(options.stepTimeout(), options.readyTimeout(), options.probation(),
                 options.allowedPeerUids(), options.limits());
         SuccessorSession predecessor = SuccessorSession.connect(options.socketPath(), config);

@@ -72,6 +72,22 @@ public final class WireChannel implements Closeable {
         }
     }
 
+    /**
+     * Loads and links the JSON codec for every message type, so that the first handoff of a freshly
+     * started JVM does not pay for it between connect and READY, while the incumbent waits.
+     */
+    public static void warmUp() {
+        try {
+            for (Message message : List.<Message>of(new Message.Hello(List.of(1), 1, 1, List.of()),
+                    new Message.Welcome(1, 1, 1, 1, List.of()), new Message.Ready(1), new Message.Goodbye("warm-up"),
+                    new Message.Handover(new dev.handoff.core.manifest.Manifest(1, 1, 1, List.of(), List.of(), null)))) {
+                decode(JSON.writeValueAsBytes(message));
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("JSON codec does not round-trip", e);
+        }
+    }
+
     static Message decode(byte[] payload) throws ProtocolException {
         try {
             Message message = JSON.readValue(payload, Message.class);
