@@ -5,7 +5,7 @@ import dev.handoff.core.internal.JdkInternals;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.nio.channels.DatagramChannel;
-import java.nio.channels.NetworkChannel;
+import java.nio.channels.Channel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 
@@ -35,8 +35,8 @@ public final class Channels {
         return JdkInternals.datagramChannel(fd, description.family());
     }
 
-    /** The descriptor inside a JDK socket channel; it stays owned by the channel. */
-    public static FileDescriptor fileDescriptor(NetworkChannel channel) {
+    /** The descriptor inside a JDK socket or pipe channel; it stays owned by the channel. */
+    public static FileDescriptor fileDescriptor(Channel channel) {
         return JdkInternals.fileDescriptor(channel);
     }
 
