@@ -2,10 +2,7 @@ package dev.handoff.core.fd;
 
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
-import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
-import org.newsclub.net.unix.AFUNIXSocketPair;
-import org.newsclub.net.unix.FileDescriptorCast;
 
 import java.io.Closeable;
 import java.io.FileDescriptor;
@@ -68,24 +65,6 @@ public final class FdChannel implements Closeable {
             socket.close();
             throw e;
         }
-    }
-
-    /** A connected pair, for a parent and the child it spawns; see {@link FdChannelPair}. */
-    public static FdChannelPair pair(FdLimits limits) throws IOException {
-        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
-        AFUNIXSocket parent = (AFUNIXSocket) pair.getSocket1().socket();
-        AFUNIXSocket child = (AFUNIXSocket) pair.getSocket2().socket();
-        return new FdChannelPair(new FdChannel(parent, limits), child);
-    }
-
-    /**
-     * The channel a parent handed to this process as its standard input (see {@link FdChannelPair}).
-     * The JDK closes every descriptor above 2 when it starts a child, so stdin is how a Java parent
-     * passes a socket to its child.
-     */
-    public static FdChannel inheritedFromStdin(FdLimits limits) throws IOException {
-        AFUNIXSocket socket = FileDescriptorCast.using(FileDescriptor.in).as(AFUNIXSocket.class);
-        return new FdChannel(socket, limits);
     }
 
     /** The largest number of descriptors this process receives in one SCM_RIGHTS message. */

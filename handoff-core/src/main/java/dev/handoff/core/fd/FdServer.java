@@ -39,6 +39,7 @@ public final class FdServer implements Closeable {
     private final Path bound;
     private final Object fileKey;
     private final FdLimits limits;
+    private volatile boolean closing;
 
     private FdServer(AFUNIXServerSocket server, Path path, Path bound, Object fileKey, FdLimits limits) {
         this.server = server;
@@ -141,9 +142,13 @@ public final class FdServer implements Closeable {
         return path;
     }
 
-    /** Waits for the next connection. */
+    /** Waits for the next connection; throws once {@link #close()} was called. */
     public FdChannel accept() throws IOException {
         AFUNIXSocket socket = server.accept();
+        if (closing) {
+            socket.close();
+            throw new SocketException("rendezvous socket " + path + " is closed");
+        }
         try {
             return new FdChannel(socket, limits);
         } catch (IOException | RuntimeException e) {
@@ -165,6 +170,14 @@ public final class FdServer implements Closeable {
     /** Stops listening; removes the socket file only if it is still this server's. */
     @Override
     public void close() throws IOException {
+        closing = true;
+        // A thread blocked in accept(2) is not woken by close(2), and keeps the socket alive while it
+        // waits: connect once so that it returns, sees the flag, and lets go.
+        try (AFUNIXSocket wake = AFUNIXSocket.newInstance()) {
+            wake.connect(AFUNIXSocketAddress.of(bound));
+        } catch (IOException nobodyWaiting) {
+            // already closed, or the backlog is gone: nothing to wake
+        }
         try {
             if (ownsPath()) {
                 try {

@@ -38,6 +38,7 @@ public final class OpenFds {
         }
         java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("handoff-warmup");
         java.nio.file.Files.writeString(dir.resolve("file"), "warm-up");
+        java.nio.channels.ServerSocketChannel.open().close();
         try (FdServer server = FdServer.bind(dir.resolve("run").resolve("w.sock"), FdLimits.DEFAULT);
              FdChannel client = FdChannel.connect(server.path(), FdLimits.DEFAULT);
              FdChannel accepted = server.accept();

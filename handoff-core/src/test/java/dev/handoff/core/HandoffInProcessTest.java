@@ -1,0 +1,183 @@
+package dev.handoff.core;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.handoff.core.channel.FdType;
+import dev.handoff.core.fd.FdChannel;
+import dev.handoff.core.fd.FdLimits;
+import dev.handoff.core.fd.FdMessage;
+import dev.handoff.core.fd.FdServer;
+import dev.handoff.core.manifest.FileEntry;
+import dev.handoff.core.manifest.InvalidManifestException;
+import dev.handoff.core.manifest.ListenerEntry;
+import dev.handoff.core.manifest.Manifest;
+import dev.handoff.core.internal.JdkInternals;
+import dev.handoff.core.testing.FileSenderChild;
+import dev.handoff.core.testing.JavaChild;
+import dev.handoff.core.testing.OpenFds;
+import dev.handoff.core.testing.StartChild;
+import dev.handoff.core.wire.Message;
+import dev.handoff.core.wire.ProtocolVersions;
+import dev.handoff.core.wire.WireChannel;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.net.InetSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Both sides of a handoff in this process (two Handoff objects), and the protocol's failure paths. */
+class HandoffInProcessTest {
+
+    @TempDir
+    Path temp;
+
+    private HandoffOptions options(SimpleMeterRegistry registry) {
+        return HandoffOptions.builder(temp.resolve("run").resolve("h.sock")).probation(Duration.ZERO)
+                .meterRegistry(registry).build();
+    }
+
+    @Test
+    void listenersFilesAndStateTravelAndUnclaimedDescriptorsAreClosed() throws Exception {
+        OpenFds before = OpenFds.snapshot();
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        Path file = temp.resolve("shared.log");
+        try (Handoff incumbent = Handoff.start(options(registry));
+             FileOutputStream log = new FileOutputStream(file.toFile())) {
+            assertFalse(incumbent.isInherited());
+            ServerSocketChannel http = incumbent.listen("http", new InetSocketAddress("127.0.0.1", 0));
+            ServerSocketChannel old = incumbent.listen("retired", new InetSocketAddress("127.0.0.1", 0));
+            incumbent.shareFile("log", log.getFD());
+            ObjectNode state = new ObjectMapper().createObjectNode().put("sessions", 42);
+            incumbent.stateProvider(() -> state);
+            incumbent.ready();
+
+            try (Handoff successor = Handoff.start(options(registry))) {
+                assertEquals(2, successor.generation());
+                assertEquals(42, successor.inheritedState().orElseThrow().get("sessions").asInt());
+                ServerSocketChannel inherited = successor.listen("http", (InetSocketAddress) http.getLocalAddress());
+                assertEquals(http.getLocalAddress(), inherited.getLocalAddress());
+                FileDescriptor logFd = successor.inheritedFile("log").orElseThrow();
+                try (FileOutputStream writer = new FileOutputStream(logFd)) {
+                    writer.write("written by the successor".getBytes(StandardCharsets.UTF_8));
+                }
+                successor.ready();
+                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
+                assertTrue(incumbent.lastHandoff().orElseThrow().succeeded());
+                InetSocketAddress retired = (InetSocketAddress) old.getLocalAddress();
+                old.close();
+                // Had the successor kept the unclaimed copy, the kernel would still accept on that port.
+                assertThrows(java.net.ConnectException.class, () -> new java.net.Socket(retired.getAddress(), retired.getPort()).close());
+                http.close();
+                inherited.close();
+            }
+        }
+        assertEquals("written by the successor", Files.readString(file));
+        assertEquals(1.0, registry.get("handoff.handoffs").tag("role", "incumbent").tag("outcome", "succeeded").counter().count());
+        assertEquals(1.0, registry.get("handoff.handoffs").tag("role", "successor").tag("outcome", "succeeded").counter().count());
+        before.assertNoLeak();
+    }
+
+    @Test
+    void aRegularFileWhereAListenerWasPromisedIsRejectedAndNothingLeaks() throws Exception {
+        Path file = Files.writeString(temp.resolve("not-a-socket"), "x");
+        try (FileInputStream in = new FileInputStream(file.toFile())) {
+            Manifest manifest = new Manifest(Manifest.SCHEMA, 1, 1,
+                    List.of(new ListenerEntry("http", ListenerEntry.Protocol.TCP, "INET", "127.0.0.1", 8080, 0, Map.of())),
+                    List.of(), null);
+            Message.Failed failed = rejectedByHandoffStart(manifest, List.of(in.getFD()), "should be a TCP_LISTENER");
+            assertTrue(failed.reason().contains("should be a TCP_LISTENER"), failed.reason());
+        }
+    }
+
+    @Test
+    void aDescriptorCountThatDiffersFromTheManifestIsRejected() throws Exception {
+        Path file = Files.writeString(temp.resolve("f"), "x");
+        try (FileInputStream in = new FileInputStream(file.toFile())) {
+            Manifest manifest = new Manifest(Manifest.SCHEMA, 1, 1, List.of(),
+                    List.of(new FileEntry("a", FdType.FILE, 0), new FileEntry("b", FdType.FILE, 1)), null);
+            rejectedByHandoffStart(manifest, List.of(in.getFD()), "2 file descriptors but 1 arrived");
+        }
+    }
+
+    /** Plays the incumbent by hand; Handoff.start must refuse the manifest, tell us, and leak nothing. */
+    private Message.Failed rejectedByHandoffStart(Manifest manifest, List<FileDescriptor> fds, String expected)
+            throws Exception {
+        OpenFds before = OpenFds.snapshot();
+        Path socket = temp.resolve("run").resolve("fake.sock");
+        try (FdServer server = FdServer.bind(socket, FdLimits.DEFAULT)) {
+            CompletableFuture<Message> incumbent = CompletableFuture.supplyAsync(() -> {
+                try (WireChannel wire = new WireChannel(server.accept())) {
+                    wire.receive(Duration.ofSeconds(10), Message.Hello.class).close();
+                    wire.send(new Message.Welcome(1, 1, 1, FdChannel.maxFdsPerMessage(), List.of()));
+                    wire.send(new Message.Handover(manifest), fds);
+                    try (WireChannel.Received<Message> answer = wire.receive(Duration.ofSeconds(10), Message.Failed.class)) {
+                        return answer.message();
+                    }
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            InvalidManifestException e = assertThrows(InvalidManifestException.class,
+                    () -> Handoff.start(HandoffOptions.builder(socket).build()));
+            assertTrue(e.getMessage().contains(expected), e.getMessage());
+            Message.Failed failed = assertInstanceOf(Message.Failed.class, incumbent.get(10, TimeUnit.SECONDS));
+            server.close();
+            before.assertNoLeak();
+            return failed;
+        }
+    }
+
+    @Test
+    void aFileOpenedByAChildIsReadByItsParent() throws Exception {
+        Path file = Files.writeString(temp.resolve("child.txt"), "content the parent cannot open itself");
+        try (FdServer server = FdServer.bind(temp.resolve("run").resolve("child.sock"), FdLimits.DEFAULT);
+             JavaChild child = JavaChild.start(FileSenderChild.class, file.toString(), server.path().toString());
+             FdChannel channel = server.accept()) {
+            assertEquals(child.pid(), channel.peer().pid());
+            try (FdMessage message = channel.receive(Duration.ofSeconds(60))) {
+                Files.delete(file); // only the child's open descriptor still reaches the content
+                try (FileInputStream in = new FileInputStream(message.take(0))) {
+                    assertEquals("opened by the child", new String(message.payload(), StandardCharsets.UTF_8));
+                    assertEquals("content the parent cannot open itself", new String(in.readAllBytes(), StandardCharsets.UTF_8));
+                }
+            }
+            channel.send(new byte[]{1});
+            assertEquals(0, child.awaitExit(Duration.ofSeconds(30)));
+        }
+    }
+
+    @Test
+    void withoutTheAddOpensFlagsStartFailsWithAMessageThatNamesThem() throws Exception {
+        List<String> flags = List.of("-Xshare:auto");
+        try (JavaChild child = JavaChild.start(new ProcessBuilder(
+                JavaChild.command(flags, StartChild.class, temp.resolve("run").resolve("x.sock").toString())))) {
+            String line = child.awaitLine("ERROR", Duration.ofSeconds(60));
+            assertTrue(line.contains("--add-opens java.base/sun.nio.ch=ALL-UNNAMED"), line);
+            assertTrue(line.contains(JdkInternals.REQUIRED_FLAGS), line);
+        }
+    }
+
+    @Test
+    void protocolVersionsNegotiateToTheHighestCommonOne() {
+        assertEquals(1, ProtocolVersions.negotiate(List.of(1, 2, 3)).getAsInt());
+        assertTrue(ProtocolVersions.negotiate(List.of(99)).isEmpty());
+    }
+}

@@ -1,0 +1,21 @@
+package dev.handoff.core.testing;
+
+import dev.handoff.core.fd.FdChannel;
+import dev.handoff.core.fd.FdLimits;
+
+import java.io.FileInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+
+/** Opens the file named by its first argument and sends its descriptor to the socket path in the second. */
+public final class FileSenderChild {
+
+    public static void main(String[] args) throws Exception {
+        try (FdChannel parent = FdChannel.connect(Path.of(args[1]), FdLimits.DEFAULT);
+             FileInputStream file = new FileInputStream(args[0])) {
+            parent.send("opened by the child".getBytes(StandardCharsets.UTF_8), List.of(file.getFD()));
+            parent.receive().close(); // wait until the parent has it
+        }
+    }
+}
