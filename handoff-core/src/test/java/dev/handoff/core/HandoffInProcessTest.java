@@ -49,17 +49,22 @@ class HandoffInProcessTest {
     @TempDir
     Path temp;
 
-    private HandoffOptions options(SimpleMeterRegistry registry) {
-        return HandoffOptions.builder(temp.resolve("run").resolve("h.sock")).probation(Duration.ZERO)
-                .meterRegistry(registry).build();
-    }
-
     @Test
     void listenersFilesAndStateTravelAndUnclaimedDescriptorsAreClosed() throws Exception {
+        // The first round may open one-time descriptors of the JDK's; the second must leave none behind.
+        handOverOnce(temp.resolve("first"));
         OpenFds before = OpenFds.snapshot();
+        handOverOnce(temp.resolve("second"));
+        before.assertNoLeak();
+    }
+
+    private void handOverOnce(Path directory) throws Exception {
+        Files.createDirectories(directory);
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
-        Path file = temp.resolve("shared.log");
-        try (Handoff incumbent = Handoff.start(options(registry));
+        HandoffOptions options = HandoffOptions.builder(directory.resolve("run").resolve("h.sock"))
+                .probation(Duration.ZERO).meterRegistry(registry).build();
+        Path file = directory.resolve("shared.log");
+        try (Handoff incumbent = Handoff.start(options);
              FileOutputStream log = new FileOutputStream(file.toFile())) {
             assertFalse(incumbent.isInherited());
             ServerSocketChannel http = incumbent.listen("http", new InetSocketAddress("127.0.0.1", 0));
@@ -69,7 +74,7 @@ class HandoffInProcessTest {
             incumbent.stateProvider(() -> state);
             incumbent.ready();
 
-            try (Handoff successor = Handoff.start(options(registry))) {
+            try (Handoff successor = Handoff.start(options)) {
                 assertEquals(2, successor.generation());
                 assertEquals(42, successor.inheritedState().orElseThrow().get("sessions").asInt());
                 ServerSocketChannel inherited = successor.listen("http", (InetSocketAddress) http.getLocalAddress());
@@ -92,7 +97,6 @@ class HandoffInProcessTest {
         assertEquals("written by the successor", Files.readString(file));
         assertEquals(1.0, registry.get("handoff.handoffs").tag("role", "incumbent").tag("outcome", "succeeded").counter().count());
         assertEquals(1.0, registry.get("handoff.handoffs").tag("role", "successor").tag("outcome", "succeeded").counter().count());
-        before.assertNoLeak();
     }
 
     @Test
