@@ -35,7 +35,6 @@ import java.nio.channels.DatagramChannel;
 import java.nio.channels.NetworkChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -131,11 +130,8 @@ public final class Handoff implements Closeable {
      * {@code address}.
      */
     public synchronized ServerSocketChannel listen(String name, InetSocketAddress address) throws IOException {
-        ServerSocketChannel channel = inherited(name, address, ListenerEntry.Protocol.TCP)
-                .map(fd -> adopt(fd, Channels::serverSocketChannel))
-                .orElse(null);
-        if (channel == null) {
-            channel = ServerSocketChannel.open(familyOf(address));
+        return listener(name, address, ListenerEntry.Protocol.TCP, Channels::serverSocketChannel, () -> {
+            ServerSocketChannel channel = ServerSocketChannel.open(familyOf(address));
             try {
                 channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
                 channel.bind(address, options.backlog());
@@ -143,30 +139,50 @@ public final class Handoff implements Closeable {
                 channel.close();
                 throw e;
             }
-            log.info("listener '{}' bound fresh on {}", name, channel.getLocalAddress());
-        } else {
-            log.info("listener '{}' inherited on {}", name, channel.getLocalAddress());
-        }
-        listeners.put(name, channel);
-        return channel;
+            return channel;
+        });
     }
 
     /** Like {@link #listen(String, InetSocketAddress)}, for a UDP socket. */
     public synchronized DatagramChannel listenDatagram(String name, InetSocketAddress address) throws IOException {
-        DatagramChannel channel = inherited(name, address, ListenerEntry.Protocol.UDP)
-                .map(fd -> adopt(fd, Channels::datagramChannel))
-                .orElse(null);
-        if (channel == null) {
-            channel = DatagramChannel.open(familyOf(address));
+        return listener(name, address, ListenerEntry.Protocol.UDP, Channels::datagramChannel, () -> {
+            DatagramChannel channel = DatagramChannel.open(familyOf(address));
             try {
                 channel.bind(address);
             } catch (IOException e) {
                 channel.close();
                 throw e;
             }
+            return channel;
+        });
+    }
+
+    private <C extends NetworkChannel> C listener(String name, InetSocketAddress address, ListenerEntry.Protocol protocol,
+                                                  Rebuild<C> rebuild, BindFresh<C> bindFresh) throws IOException {
+        Optional<FileDescriptor> inherited = inherited(name, address, protocol);
+        C channel;
+        if (inherited.isPresent()) {
+            try {
+                channel = rebuild.from(inherited.get());
+            } catch (IOException | RuntimeException e) {
+                Fds.closeQuietly(inherited.get());
+                throw e;
+            }
+            log.info("{} listener '{}' inherited on {}", protocol, name, channel.getLocalAddress());
+        } else {
+            channel = bindFresh.open();
+            log.info("{} listener '{}' bound fresh on {}", protocol, name, channel.getLocalAddress());
         }
         listeners.put(name, channel);
         return channel;
+    }
+
+    private interface Rebuild<C> {
+        C from(FileDescriptor fd) throws IOException;
+    }
+
+    private interface BindFresh<C> {
+        C open() throws IOException;
     }
 
     /** Claims a descriptor the predecessor shared under {@code name}; the caller owns it from now on. */
@@ -291,16 +307,14 @@ public final class Handoff implements Closeable {
                 }
                 seen = results.size();
                 if (!child.isAlive() && !sessionActive.get()) {
-                    return new HandoffResult(HandoffResult.Outcome.FAILED, "successor pid " + child.pid()
-                            + " exited with status " + child.exitValue() + " before handing over", child.pid(),
-                            Duration.ofNanos(System.nanoTime() - start), 0, Instant.now());
+                    return HandoffResult.of(HandoffResult.Outcome.FAILED, "successor pid " + child.pid()
+                            + " exited with status " + child.exitValue() + " before handing over", child.pid(), start, 0);
                 }
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     child.destroyForcibly();
-                    return new HandoffResult(HandoffResult.Outcome.FAILED, "successor pid " + child.pid()
-                            + " was not READY within " + options.upgradeTimeout() + "; killed it", child.pid(),
-                            Duration.ofNanos(System.nanoTime() - start), 0, Instant.now());
+                    return HandoffResult.of(HandoffResult.Outcome.FAILED, "successor pid " + child.pid()
+                            + " was not READY within " + options.upgradeTimeout() + "; killed it", child.pid(), start, 0);
                 }
                 results.wait(Math.max(1, Math.min(100, TimeUnit.NANOSECONDS.toMillis(left))));
             }
@@ -365,8 +379,8 @@ public final class Handoff implements Closeable {
                 long peerPid = peerPid(wire);
                 IncumbentSession.sendBusy(wire, options.stepTimeout());
                 closeQuietly(wire);
-                record(new HandoffResult(HandoffResult.Outcome.BUSY, "a handoff was already under way", peerPid,
-                        Duration.ZERO, 0, Instant.now()));
+                record(HandoffResult.of(HandoffResult.Outcome.BUSY, "a handoff was already under way", peerPid,
+                        System.nanoTime(), 0));
                 continue;
             }
             Thread session = new Thread(() -> runSession(wire), "handoff-session");
@@ -495,19 +509,6 @@ public final class Handoff implements Closeable {
             return Optional.empty();
         }
         return Optional.of(item.fd());
-    }
-
-    private <C extends NetworkChannel> C adopt(FileDescriptor fd, ChannelFactory<C> factory) {
-        try {
-            return factory.create(fd);
-        } catch (IOException e) {
-            Fds.closeQuietly(fd);
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
-
-    private interface ChannelFactory<C> {
-        C create(FileDescriptor fd) throws IOException;
     }
 
     private void checkName(String name) {

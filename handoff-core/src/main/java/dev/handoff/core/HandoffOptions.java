@@ -1,10 +1,10 @@
 package dev.handoff.core;
 
 import dev.handoff.core.fd.FdLimits;
+import dev.handoff.core.fd.PeerCredentials;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -33,7 +33,7 @@ public final class HandoffOptions {
         this.stepTimeout = builder.stepTimeout;
         this.readyTimeout = builder.readyTimeout;
         this.probation = builder.probation;
-        this.allowedPeerUids = builder.allowedPeerUids == null ? Set.of(currentUid()) : Set.copyOf(builder.allowedPeerUids);
+        this.allowedPeerUids = builder.allowedPeerUids == null ? Set.of(PeerCredentials.ownUid()) : Set.copyOf(builder.allowedPeerUids);
         this.upgradeCommand = List.copyOf(builder.upgradeCommand);
         this.upgradeTimeout = builder.upgradeTimeout;
         this.limits = builder.limits;
@@ -84,14 +84,6 @@ public final class HandoffOptions {
 
     public MeterRegistry meterRegistry() {
         return meterRegistry;
-    }
-
-    static long currentUid() {
-        try {
-            return ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException("cannot read this process's uid from /proc/self", e);
-        }
     }
 
     /** Builder for {@link HandoffOptions}. */

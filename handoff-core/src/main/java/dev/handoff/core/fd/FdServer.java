@@ -91,7 +91,7 @@ public final class FdServer implements Closeable {
             throw new IOException(directory + " is not a directory");
         }
         int owner = (Integer) Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-        int self = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        long self = PeerCredentials.ownUid();
         if (owner != self) {
             throw new IOException("rendezvous directory " + directory + " belongs to uid " + owner
                     + ", not to this process (uid " + self + ")");

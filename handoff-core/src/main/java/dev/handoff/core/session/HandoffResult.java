@@ -30,7 +30,8 @@ public record HandoffResult(Outcome outcome, String reason, long peerPid, Durati
         return outcome == Outcome.SUCCEEDED;
     }
 
-    static HandoffResult of(Outcome outcome, String reason, long peerPid, long startNanos, int fds) {
+    /** A result whose duration runs from {@code startNanos} ({@link System#nanoTime()}) to now. */
+    public static HandoffResult of(Outcome outcome, String reason, long peerPid, long startNanos, int fds) {
         return new HandoffResult(outcome, reason, peerPid, Duration.ofNanos(System.nanoTime() - startNanos), fds,
                 Instant.now());
     }

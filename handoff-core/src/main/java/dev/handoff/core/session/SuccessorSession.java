@@ -133,11 +133,6 @@ public final class SuccessorSession implements Closeable {
                 inheritance.manifest().fdCount());
     }
 
-    /** Tells the incumbent this side gave up, so it keeps serving without waiting for a timeout. */
-    public void fail(String reason) {
-        tellFailed(wire, reason);
-    }
-
     /** Waits until the incumbent says goodbye or goes away. */
     public void awaitIncumbentExit() {
         try (WireChannel.Received<Message> goodbye = wire.receive(Duration.ZERO, Message.Goodbye.class)) {

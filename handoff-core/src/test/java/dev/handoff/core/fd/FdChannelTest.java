@@ -1,5 +1,6 @@
 package dev.handoff.core.fd;
 
+import dev.handoff.core.testing.Loopback;
 import dev.handoff.core.testing.OpenFds;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -36,6 +37,7 @@ class FdChannelTest {
     Path temp;
 
     private OpenFds fdsBefore;
+    private Loopback loopback;
     private FdServer server;
     private FdChannel client;
     private FdChannel accepted;
@@ -43,23 +45,15 @@ class FdChannelTest {
     @BeforeEach
     void connect() throws Exception {
         fdsBefore = OpenFds.snapshot();
-        server = FdServer.bind(temp.resolve("run").resolve("fd.sock"), FdLimits.DEFAULT);
-        CompletableFuture<FdChannel> acceptFuture = CompletableFuture.supplyAsync(() -> {
-            try {
-                return server.accept();
-            } catch (IOException e) {
-                throw new RuntimeException(e);
-            }
-        });
-        client = FdChannel.connect(server.path(), FdLimits.DEFAULT);
-        accepted = acceptFuture.get(10, TimeUnit.SECONDS);
+        loopback = new Loopback(temp);
+        server = loopback.server;
+        client = loopback.client;
+        accepted = loopback.accepted;
     }
 
     @AfterEach
     void closeAndCheckLeaks() throws Exception {
-        client.close();
-        accepted.close();
-        server.close();
+        loopback.close();
         fdsBefore.assertNoLeak();
     }
 

@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 /** Two ends of a real fd channel inside this process, to give descriptors a real SCM_RIGHTS trip. */
 public final class Loopback implements Closeable {
 
-    private final FdServer server;
+    public final FdServer server;
     public final FdChannel client;
     public final FdChannel accepted;
 
