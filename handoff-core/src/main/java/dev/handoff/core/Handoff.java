@@ -379,8 +379,10 @@ public final class Handoff implements Closeable {
                 long peerPid = peerPid(wire);
                 IncumbentSession.sendBusy(wire, options.stepTimeout());
                 closeQuietly(wire);
-                record(HandoffResult.of(HandoffResult.Outcome.BUSY, "a handoff was already under way", peerPid,
-                        System.nanoTime(), 0));
+                HandoffResult busy = HandoffResult.of(HandoffResult.Outcome.BUSY, "a handoff was already under way",
+                        peerPid, System.nanoTime(), 0);
+                record(busy);
+                announce(busy);
                 continue;
             }
             Thread session = new Thread(() -> runSession(wire), "handoff-session");
@@ -398,24 +400,27 @@ public final class Handoff implements Closeable {
     }
 
     private void runSession(WireChannel wire) {
-        HandoffResult result = new IncumbentSession(wire, config, generation).run(this::snapshot);
+        HandoffResult result;
         try {
+            result = new IncumbentSession(wire, config, generation).run(this::snapshot);
             if (result.succeeded()) {
                 successor = wire;
                 log.info("handed over to pid {} in {} ms ({} descriptors)", result.peerPid(),
                         result.duration().toNanos() / 1e6, result.fds());
+                exit.countDown();
             } else {
                 closeQuietly(wire);
                 log.warn("handoff to pid {} {}: {}; still serving", result.peerPid(), result.outcome(), result.reason());
                 reclaimRendezvous();
             }
             record(result);
-            if (result.succeeded()) {
-                exit.countDown();
-                exitCallbacks.forEach(callback -> callback.accept(result));
-            }
         } finally {
             sessionActive.set(false);
+        }
+        // Only now: whoever a callback tells about a failure may send the next successor at once.
+        announce(result);
+        if (result.succeeded()) {
+            exitCallbacks.forEach(callback -> callback.accept(result));
         }
     }
 
@@ -439,6 +444,9 @@ public final class Handoff implements Closeable {
             results.add(result);
             results.notifyAll();
         }
+    }
+
+    private void announce(HandoffResult result) {
         handoffCallbacks.forEach(callback -> callback.accept(result));
     }
 
