@@ -5,6 +5,7 @@ import dev.handoff.core.fd.FdLimits;
 import dev.handoff.core.session.HandoffRejectedException;
 import dev.handoff.core.session.HandoffResult;
 import dev.handoff.core.testing.JavaChild;
+import dev.handoff.core.testing.OpenFds;
 import dev.handoff.core.testing.RawSuccessor;
 import dev.handoff.core.testing.ServerChild;
 import dev.handoff.core.wire.Message;
@@ -128,26 +129,11 @@ class HandoffProcessTest {
         String[] before = fetch();
         // Twice: the first attempt may open one-time descriptors of the JDK's; the second must not add any.
         killSuccessorAt(step, incumbent);
-        List<String> afterFirst = openFds(incumbent.pid());
+        OpenFds afterFirst = OpenFds.of(incumbent.pid());
         killSuccessorAt(step, incumbent);
-        assertSameFds(incumbent.pid(), afterFirst);
+        afterFirst.assertNoLeak();
         assertEquals(before[0], fetch()[0], "the incumbent still answers");
         assertTrue(incumbent.process().isAlive());
-    }
-
-    /**
-     * No descriptor of an idle process beyond those it had before, as /proc shows them from outside
-     * (number and target, so a reused number with a new socket counts); retried while closes settle.
-     */
-    private static void assertSameFds(long pid, List<String> before) throws Exception {
-        List<String> added = new ArrayList<>(openFds(pid));
-        added.removeAll(before);
-        for (int i = 0; i < 100 && !added.isEmpty(); i++) {
-            Thread.sleep(20);
-            added = new ArrayList<>(openFds(pid));
-            added.removeAll(before);
-        }
-        assertEquals(List.of(), added, "descriptors opened and not closed in pid " + pid);
     }
 
     private void killSuccessorAt(String step, JavaChild incumbent) throws Exception {
@@ -192,7 +178,7 @@ class HandoffProcessTest {
         incumbent.awaitLine("READY", START);
         sendGarbage(incumbent);
         String[] before = fetch();
-        List<String> fdsBefore = openFds(incumbent.pid());
+        OpenFds fdsBefore = OpenFds.of(incumbent.pid());
         sendGarbage(incumbent);
         try (WireChannel wire = new WireChannel(FdChannel.connect(socket, FdLimits.DEFAULT))) {
             wire.send(new Message.Hello(List.of(99), ProcessHandle.current().pid(), 60, List.of()));
@@ -203,21 +189,7 @@ class HandoffProcessTest {
         }
         assertTrue(incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10)).startsWith("HANDOFF REFUSED"));
         assertEquals(before[0], fetch()[0]);
-        assertSameFds(incumbent.pid(), fdsBefore);
-    }
-
-    private static List<String> openFds(long pid) throws IOException {
-        List<String> result = new ArrayList<>();
-        try (var entries = java.nio.file.Files.list(Path.of("/proc/" + pid + "/fd"))) {
-            for (Path entry : (Iterable<Path>) entries::iterator) {
-                try {
-                    result.add(entry.getFileName() + "=" + java.nio.file.Files.readSymbolicLink(entry));
-                } catch (IOException gone) {
-                    // closed meanwhile
-                }
-            }
-        }
-        return result;
+        fdsBefore.assertNoLeak();
     }
 
     private void sendGarbage(JavaChild incumbent) throws Exception {

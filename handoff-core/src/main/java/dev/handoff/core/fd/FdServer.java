@@ -15,6 +15,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Objects;
@@ -39,7 +40,8 @@ public final class FdServer implements Closeable {
     private final Path bound;
     private final Object fileKey;
     private final FdLimits limits;
-    private volatile boolean closing;
+    private boolean closing; // guarded by this
+    private int accepting; // guarded by this: threads inside server.accept()
 
     private FdServer(AFUNIXServerSocket server, Path path, Path bound, Object fileKey, FdLimits limits) {
         this.server = server;
@@ -144,10 +146,26 @@ public final class FdServer implements Closeable {
 
     /** Waits for the next connection; throws once {@link #close()} was called. */
     public FdChannel accept() throws IOException {
-        AFUNIXSocket socket = server.accept();
-        if (closing) {
+        synchronized (this) {
+            if (closing) {
+                throw closed();
+            }
+            accepting++;
+        }
+        AFUNIXSocket socket;
+        boolean closingNow;
+        try {
+            socket = server.accept();
+        } finally {
+            synchronized (this) {
+                accepting--;
+                closingNow = closing;
+                notifyAll();
+            }
+        }
+        if (closingNow) {
             socket.close();
-            throw new SocketException("rendezvous socket " + path + " is closed");
+            throw closed();
         }
         try {
             return new FdChannel(socket, limits);
@@ -155,6 +173,25 @@ public final class FdServer implements Closeable {
             socket.close();
             throw e;
         }
+    }
+
+    private synchronized void awaitAcceptorsGone(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            while (accepting > 0) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                wait(Math.max(1, left / 1_000_000));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private SocketException closed() {
+        return new SocketException("rendezvous socket " + path + " is closed");
     }
 
     /** Whether the path still names this server's socket (a successor may have renamed its own over it). */
@@ -170,14 +207,19 @@ public final class FdServer implements Closeable {
     /** Stops listening; removes the socket file only if it is still this server's. */
     @Override
     public void close() throws IOException {
-        closing = true;
+        synchronized (this) {
+            closing = true;
+        }
         // A thread blocked in accept(2) is not woken by close(2), and keeps the socket alive while it
-        // waits: connect once so that it returns, sees the flag, and lets go.
+        // waits: connect once so that it returns, sees the flag, and lets go. The server socket is closed
+        // only after it has returned: junixsocket drops (and leaks) a socket it accepted if its server
+        // was closed meanwhile.
         try (AFUNIXSocket wake = AFUNIXSocket.newInstance()) {
             wake.connect(AFUNIXSocketAddress.of(bound));
         } catch (IOException nobodyWaiting) {
             // already closed, or the backlog is gone: nothing to wake
         }
+        awaitAcceptorsGone(Duration.ofSeconds(1));
         try {
             if (ownsPath()) {
                 try {
