@@ -407,13 +407,15 @@ public final class Handoff implements Closeable {
                 successor = wire;
                 log.info("handed over to pid {} in {} ms ({} descriptors)", result.peerPid(),
                         result.duration().toNanos() / 1e6, result.fds());
-                exit.countDown();
             } else {
                 closeQuietly(wire);
                 log.warn("handoff to pid {} {}: {}; still serving", result.peerPid(), result.outcome(), result.reason());
                 reclaimRendezvous();
             }
-            record(result);
+            record(result); // before the exit signal: whoever it wakes reads lastHandoff()
+            if (result.succeeded()) {
+                exit.countDown();
+            }
         } finally {
             sessionActive.set(false);
         }
