@@ -41,15 +41,16 @@ public final class FdChannel implements Closeable {
     private final InputStream in;
     private final OutputStream out;
     private final FdLimits limits;
+    private final JunixsocketInternals.Receiver receiver;
     private final Object sendLock = new Object();
     private final Object receiveLock = new Object();
-    private volatile int sendBatch = AncillaryBuffer.maxFdsPerMessage();
+    private volatile int sendBatch = JunixsocketInternals.maxFdsPerMessage();
     private volatile boolean shutdown;
 
     FdChannel(AFUNIXSocket socket, FdLimits limits) throws IOException {
         this.socket = socket;
         this.limits = limits;
-        AncillaryBuffer.configure(socket);
+        this.receiver = JunixsocketInternals.prepare(socket);
         this.in = socket.getInputStream();
         this.out = socket.getOutputStream();
     }
@@ -69,7 +70,7 @@ public final class FdChannel implements Closeable {
 
     /** The largest number of descriptors this process receives in one SCM_RIGHTS message. */
     public static int maxFdsPerMessage() {
-        return AncillaryBuffer.maxFdsPerMessage();
+        return JunixsocketInternals.maxFdsPerMessage();
     }
 
     /** Limits the batches this side sends to what the peer said it can receive. */
@@ -77,7 +78,7 @@ public final class FdChannel implements Closeable {
         if (peerMaxFdsPerMessage < 1) {
             throw new IllegalArgumentException("batch size must be positive: " + peerMaxFdsPerMessage);
         }
-        sendBatch = Math.min(AncillaryBuffer.KERNEL_MAX_FDS, peerMaxFdsPerMessage);
+        sendBatch = Math.min(JunixsocketInternals.KERNEL_MAX_FDS, peerMaxFdsPerMessage);
     }
 
     public FdLimits limits() {
@@ -281,7 +282,7 @@ public final class FdChannel implements Closeable {
 
     private void adoptReceived(List<FileDescriptor> fds) throws IOException {
         for (FileDescriptor received : socket.getReceivedFileDescriptors()) {
-            fds.add(Fds.adopt(received));
+            fds.add(receiver.adopt(received));
         }
     }
 
