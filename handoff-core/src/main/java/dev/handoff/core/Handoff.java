@@ -2,9 +2,9 @@ package dev.handoff.core;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.handoff.core.channel.Channels;
-import dev.handoff.core.channel.FdDescription;
-import dev.handoff.core.channel.FdInspector;
-import dev.handoff.core.channel.FdType;
+import dev.handoff.core.fd.FdDescription;
+import dev.handoff.core.fd.FdInspector;
+import dev.handoff.core.fd.FdType;
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdServer;
 import dev.handoff.core.fd.Fds;
@@ -12,6 +12,7 @@ import dev.handoff.core.internal.JdkInternals;
 import dev.handoff.core.manifest.FileEntry;
 import dev.handoff.core.manifest.ListenerEntry;
 import dev.handoff.core.manifest.Manifest;
+import dev.handoff.core.manifest.ManifestJson;
 import dev.handoff.core.session.HandoffResult;
 import dev.handoff.core.session.IncumbentSession;
 import dev.handoff.core.session.Inheritance;
@@ -101,6 +102,7 @@ public final class Handoff implements Closeable {
     public static Handoff start(HandoffOptions options) throws IOException {
         JdkInternals.checkAvailable();
         WireChannel.warmUp();
+        ManifestJson.warmUp();
         SessionConfig config = new SessionConfig(options.stepTimeout(), options.readyTimeout(), options.probation(),
                 options.allowedPeerUids(), options.limits());
         SuccessorSession predecessor = SuccessorSession.connect(options.socketPath(), config);

@@ -2,7 +2,7 @@ package dev.handoff.core;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.handoff.core.channel.FdType;
+import dev.handoff.core.fd.FdType;
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdLimits;
 import dev.handoff.core.fd.FdMessage;
@@ -11,6 +11,7 @@ import dev.handoff.core.manifest.FileEntry;
 import dev.handoff.core.manifest.InvalidManifestException;
 import dev.handoff.core.manifest.ListenerEntry;
 import dev.handoff.core.manifest.Manifest;
+import dev.handoff.core.manifest.ManifestJson;
 import dev.handoff.core.internal.JdkInternals;
 import dev.handoff.core.testing.FileSenderChild;
 import dev.handoff.core.testing.JavaChild;
@@ -131,7 +132,7 @@ class HandoffInProcessTest {
                 try (WireChannel wire = new WireChannel(server.accept())) {
                     wire.receive(Duration.ofSeconds(10), Message.Hello.class).close();
                     wire.send(new Message.Welcome(1, 1, 1, FdChannel.maxFdsPerMessage(), List.of()));
-                    wire.send(new Message.Handover(manifest), fds);
+                    wire.send(new Message.Handover(ManifestJson.toTree(manifest)), fds);
                     try (WireChannel.Received<Message> answer = wire.receive(Duration.ofSeconds(10), Message.Failed.class)) {
                         return answer.message();
                     }

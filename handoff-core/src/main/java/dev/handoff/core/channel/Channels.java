@@ -1,5 +1,8 @@
 package dev.handoff.core.channel;
 
+import dev.handoff.core.fd.FdDescription;
+import dev.handoff.core.fd.FdInspector;
+import dev.handoff.core.fd.FdType;
 import dev.handoff.core.internal.JdkInternals;
 
 import java.io.FileDescriptor;

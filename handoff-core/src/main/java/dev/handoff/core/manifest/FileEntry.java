@@ -1,6 +1,6 @@
 package dev.handoff.core.manifest;
 
-import dev.handoff.core.channel.FdType;
+import dev.handoff.core.fd.FdType;
 
 /**
  * Any other descriptor the application hands over (a file, a pipe, a Unix socket...).

@@ -1,8 +1,8 @@
 package dev.handoff.core.manifest;
 
-import dev.handoff.core.channel.FdDescription;
-import dev.handoff.core.channel.FdInspector;
-import dev.handoff.core.channel.FdType;
+import dev.handoff.core.fd.FdDescription;
+import dev.handoff.core.fd.FdInspector;
+import dev.handoff.core.fd.FdType;
 
 import java.io.FileDescriptor;
 import java.io.IOException;

@@ -3,6 +3,7 @@ package dev.handoff.core.session;
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdChannelException;
 import dev.handoff.core.fd.PeerCredentials;
+import dev.handoff.core.manifest.ManifestJson;
 import dev.handoff.core.wire.Message;
 import dev.handoff.core.wire.ProtocolVersions;
 import dev.handoff.core.wire.WireChannel;
@@ -79,7 +80,7 @@ public final class IncumbentSession {
                     FdChannel.maxFdsPerMessage(), List.of()));
             step = "sending the manifest";
             Snapshot handover = snapshot.call();
-            wire.send(new Message.Handover(handover.manifest()), handover.fds());
+            wire.send(new Message.Handover(ManifestJson.toTree(handover.manifest())), handover.fds());
             sent = handover.fds().size();
             step = "waiting for READY";
             Message answer;

@@ -1,6 +1,6 @@
 package dev.handoff.core.session;
 
-import dev.handoff.core.channel.FdDescription;
+import dev.handoff.core.fd.FdDescription;
 import dev.handoff.core.fd.Fds;
 import dev.handoff.core.manifest.FileEntry;
 import dev.handoff.core.manifest.ListenerEntry;

@@ -1,11 +1,13 @@
 package dev.handoff.core.session;
 
-import dev.handoff.core.channel.FdDescription;
+import dev.handoff.core.fd.FdDescription;
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdChannelException;
 import dev.handoff.core.fd.FdServer;
 import dev.handoff.core.fd.Fds;
 import dev.handoff.core.fd.PeerCredentials;
+import dev.handoff.core.manifest.Manifest;
+import dev.handoff.core.manifest.ManifestJson;
 import dev.handoff.core.manifest.ManifestValidator;
 import dev.handoff.core.wire.Message;
 import dev.handoff.core.wire.ProtocolVersions;
@@ -95,8 +97,9 @@ public final class SuccessorSession implements Closeable {
             Message.Handover handover = (Message.Handover) received.message();
             List<FileDescriptor> fds = received.fds().takeAll();
             try {
-                List<FdDescription> descriptions = ManifestValidator.validate(handover.manifest(), fds);
-                return new Inheritance(handover.manifest(), fds, descriptions);
+                Manifest manifest = ManifestJson.fromTree(handover.manifest());
+                List<FdDescription> descriptions = ManifestValidator.validate(manifest, fds);
+                return new Inheritance(manifest, fds, descriptions);
             } catch (IOException | RuntimeException e) {
                 Fds.closeQuietly(fds);
                 tellFailed(wire, e.getMessage());

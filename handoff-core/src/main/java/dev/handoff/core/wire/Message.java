@@ -2,7 +2,7 @@ package dev.handoff.core.wire;
 
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
-import dev.handoff.core.manifest.Manifest;
+import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.List;
 
@@ -40,8 +40,8 @@ public sealed interface Message {
     record Refused(String reason) implements Message {
     }
 
-    /** Incumbent → successor, with the descriptors attached. */
-    record Handover(Manifest manifest) implements Message {
+    /** Incumbent → successor, with the descriptors attached; the manifest layer reads the tree. */
+    record Handover(JsonNode manifest) implements Message {
     }
 
     /** Successor → incumbent: serving. */

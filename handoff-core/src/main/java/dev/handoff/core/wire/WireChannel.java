@@ -79,8 +79,8 @@ public final class WireChannel implements Closeable {
     public static void warmUp() {
         try {
             for (Message message : List.<Message>of(new Message.Hello(List.of(1), 1, 1, List.of()),
-                    new Message.Welcome(1, 1, 1, 1, List.of()), new Message.Ready(1), new Message.Goodbye("warm-up"),
-                    new Message.Handover(new dev.handoff.core.manifest.Manifest(1, 1, 1, List.of(), List.of(), null)))) {
+                    new Message.Welcome(1, 1, 1, 1, List.of()), new Message.Handover(JSON.createObjectNode().put("schema", 1)), new Message.Ready(1),
+                    new Message.Failed("warm-up"), new Message.Goodbye("warm-up"))) {
                 decode(JSON.writeValueAsBytes(message));
             }
         } catch (IOException e) {

@@ -1,5 +1,7 @@
 package dev.handoff.core.channel;
 
+import dev.handoff.core.fd.FdInspector;
+import dev.handoff.core.fd.FdType;
 import dev.handoff.core.fd.Fds;
 import dev.handoff.core.testing.Loopback;
 import dev.handoff.core.testing.OpenFds;

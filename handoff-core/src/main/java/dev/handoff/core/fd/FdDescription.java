@@ -1,4 +1,4 @@
-package dev.handoff.core.channel;
+package dev.handoff.core.fd;
 
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;

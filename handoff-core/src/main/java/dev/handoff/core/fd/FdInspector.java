@@ -1,6 +1,5 @@
-package dev.handoff.core.channel;
+package dev.handoff.core.fd;
 
-import dev.handoff.core.fd.Fds;
 import dev.handoff.core.internal.JdkInternals;
 
 import java.io.FileDescriptor;

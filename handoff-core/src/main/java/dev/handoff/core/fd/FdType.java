@@ -1,4 +1,4 @@
-package dev.handoff.core.channel;
+package dev.handoff.core.fd;
 
 /** What a file descriptor refers to. */
 public enum FdType {
