@@ -1,5 +1,6 @@
 package dev.handoff.core;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.handoff.core.fd.FdType;
@@ -107,7 +108,8 @@ class HandoffInProcessTest {
             Manifest manifest = new Manifest(Manifest.SCHEMA, 1, 1,
                     List.of(new ListenerEntry("http", ListenerEntry.Protocol.TCP, "INET", "127.0.0.1", 8080, 0, Map.of())),
                     List.of(), null);
-            Message.Failed failed = rejectedByHandoffStart(manifest, List.of(in.getFD()), "should be a TCP_LISTENER");
+            Message.Failed failed = rejectedByHandoffStart(ManifestJson.toTree(manifest), List.of(in.getFD()),
+                    "should be a TCP_LISTENER");
             assertTrue(failed.reason().contains("should be a TCP_LISTENER"), failed.reason());
         }
     }
@@ -118,12 +120,21 @@ class HandoffInProcessTest {
         try (FileInputStream in = new FileInputStream(file.toFile())) {
             Manifest manifest = new Manifest(Manifest.SCHEMA, 1, 1, List.of(),
                     List.of(new FileEntry("a", FdType.FILE, 0), new FileEntry("b", FdType.FILE, 1)), null);
-            rejectedByHandoffStart(manifest, List.of(in.getFD()), "2 file descriptors but 1 arrived");
+            rejectedByHandoffStart(ManifestJson.toTree(manifest), List.of(in.getFD()), "2 file descriptors but 1 arrived");
+        }
+    }
+
+    @Test
+    void aManifestThatIsNotAManifestIsRejected() throws Exception {
+        Path file = Files.writeString(temp.resolve("f"), "x");
+        try (FileInputStream in = new FileInputStream(file.toFile())) {
+            ObjectNode garbage = new ObjectMapper().createObjectNode().put("schema", "one").put("listeners", "none");
+            rejectedByHandoffStart(garbage, List.of(in.getFD()), "unreadable manifest");
         }
     }
 
     /** Plays the incumbent by hand; Handoff.start must refuse the manifest, tell us, and leak nothing. */
-    private Message.Failed rejectedByHandoffStart(Manifest manifest, List<FileDescriptor> fds, String expected)
+    private Message.Failed rejectedByHandoffStart(JsonNode manifest, List<FileDescriptor> fds, String expected)
             throws Exception {
         OpenFds before = OpenFds.snapshot();
         Path socket = temp.resolve("run").resolve("fake.sock");
@@ -132,7 +143,7 @@ class HandoffInProcessTest {
                 try (WireChannel wire = new WireChannel(server.accept())) {
                     wire.receive(Duration.ofSeconds(10), Message.Hello.class).close();
                     wire.send(new Message.Welcome(1, 1, 1, FdChannel.maxFdsPerMessage(), List.of()));
-                    wire.send(new Message.Handover(ManifestJson.toTree(manifest)), fds);
+                    wire.send(new Message.Handover(manifest), fds);
                     try (WireChannel.Received<Message> answer = wire.receive(Duration.ofSeconds(10), Message.Failed.class)) {
                         return answer.message();
                     }
