@@ -86,12 +86,13 @@ public final class Handoff implements Closeable {
     private volatile boolean closed;
     private Thread acceptor;
 
-    private Handoff(HandoffOptions options, SessionConfig config, SuccessorSession predecessor) {
+    private Handoff(HandoffOptions options, SessionConfig config, HandoffMetrics metrics, SuccessorSession predecessor) {
         this.options = options;
         this.config = config;
         this.predecessor = predecessor;
         this.generation = predecessor == null ? 1 : predecessor.incumbentGeneration() + 1;
-        this.metrics = new HandoffMetrics(options.meterRegistry(), this);
+        this.metrics = metrics;
+        metrics.bindGeneration(this);
     }
 
     /**
@@ -101,12 +102,14 @@ public final class Handoff implements Closeable {
      */
     public static Handoff start(HandoffOptions options) throws IOException {
         JdkInternals.checkAvailable();
+        FdChannel.warmUp();
         WireChannel.warmUp();
         ManifestJson.warmUp();
         SessionConfig config = new SessionConfig(options.stepTimeout(), options.readyTimeout(), options.probation(),
                 options.allowedPeerUids(), options.limits());
+        HandoffMetrics metrics = new HandoffMetrics(options.meterRegistry());
         SuccessorSession predecessor = SuccessorSession.connect(options.socketPath(), config);
-        Handoff handoff = new Handoff(options, config, predecessor);
+        Handoff handoff = new Handoff(options, config, metrics, predecessor);
         if (predecessor != null) {
             log.info("inherited {} from pid {} (generation {})", predecessor.inheritance().unclaimedNames(),
                     predecessor.incumbentPid(), predecessor.incumbentGeneration());
@@ -237,6 +240,8 @@ public final class Handoff implements Closeable {
             rendezvous = FdServer.bind(options.socketPath(), options.limits());
             log.info("READY generation {} (cold start)", generation);
         }
+        // Describe the listeners once now: the first handoff then runs warm code while its successor waits.
+        snapshot();
         acceptor = new Thread(this::acceptSuccessors, "handoff-rendezvous");
         acceptor.setDaemon(true);
         acceptor.start();

@@ -19,8 +19,25 @@ final class HandoffMetrics {
 
     private final MeterRegistry registry;
 
-    HandoffMetrics(MeterRegistry registry, Handoff handoff) {
+    /**
+     * Registers every handoff meter at zero, before the first handoff, so that dashboards see them from
+     * the start and a successor does not set them up while its incumbent waits.
+     */
+    HandoffMetrics(MeterRegistry registry) {
         this.registry = registry;
+        for (String role : new String[] {"incumbent", "successor"}) {
+            for (HandoffResult.Outcome outcome : HandoffResult.Outcome.values()) {
+                handoffs(role, outcome);
+            }
+            duration(role);
+            fds(role);
+        }
+        for (HandoffResult.Outcome outcome : HandoffResult.Outcome.values()) {
+            upgrades(outcome);
+        }
+    }
+
+    void bindGeneration(Handoff handoff) {
         Gauge.builder(GENERATION, handoff, Handoff::generation)
                 .description("Generation of this process (the first process is 1)")
                 .strongReference(false)
@@ -29,19 +46,37 @@ final class HandoffMetrics {
 
     /** One handoff ended; {@code role} is incumbent or successor. */
     void record(String role, HandoffResult result) {
-        String outcome = result.outcome().name().toLowerCase(Locale.ROOT);
-        Counter.builder(HANDOFFS).description("Handoffs by role and outcome")
-                .tag("role", role).tag("outcome", outcome).register(registry).increment();
+        handoffs(role, result.outcome()).increment();
         if (result.succeeded()) {
-            Timer.builder(DURATION).description("From the successor's connection to its READY")
-                    .tag("role", role).register(registry).record(result.duration());
-            Counter.builder(FDS).description("File descriptors handed over")
-                    .tag("role", role).register(registry).increment(result.fds());
+            duration(role).record(result.duration());
+            fds(role).increment(result.fds());
         }
     }
 
     void upgrade(HandoffResult result) {
-        Counter.builder(UPGRADES).description("Upgrades started by this process, by outcome")
-                .tag("outcome", result.outcome().name().toLowerCase(Locale.ROOT)).register(registry).increment();
+        upgrades(result.outcome()).increment();
+    }
+
+    private Counter handoffs(String role, HandoffResult.Outcome outcome) {
+        return Counter.builder(HANDOFFS).description("Handoffs by role and outcome")
+                .tag("role", role).tag("outcome", name(outcome)).register(registry);
+    }
+
+    private Timer duration(String role) {
+        return Timer.builder(DURATION).description("From the successor's connection to its READY")
+                .tag("role", role).register(registry);
+    }
+
+    private Counter fds(String role) {
+        return Counter.builder(FDS).description("File descriptors handed over").tag("role", role).register(registry);
+    }
+
+    private Counter upgrades(HandoffResult.Outcome outcome) {
+        return Counter.builder(UPGRADES).description("Upgrades started by this process, by outcome")
+                .tag("outcome", name(outcome)).register(registry);
+    }
+
+    private static String name(HandoffResult.Outcome outcome) {
+        return outcome.name().toLowerCase(Locale.ROOT);
     }
 }

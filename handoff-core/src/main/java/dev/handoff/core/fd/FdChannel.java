@@ -68,6 +68,16 @@ public final class FdChannel implements Closeable {
         }
     }
 
+    /**
+     * Loads junixsocket's native library (it unpacks and links it on first use, tens of milliseconds),
+     * so that a successor does not pay for it while the incumbent waits.
+     */
+    public static void warmUp() {
+        if (!AFUNIXSocket.isSupported()) {
+            throw new IllegalStateException("junixsocket cannot load its native library on this machine");
+        }
+    }
+
     /** The largest number of descriptors this process receives in one SCM_RIGHTS message. */
     public static int maxFdsPerMessage() {
         return JunixsocketInternals.maxFdsPerMessage();
