@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.handoff.core.fd.FdType;
 import dev.handoff.core.fd.FdChannel;
+import dev.handoff.core.fd.FdChannelException;
+import dev.handoff.core.fd.FdChannelPair;
 import dev.handoff.core.fd.FdLimits;
 import dev.handoff.core.fd.FdMessage;
 import dev.handoff.core.fd.FdServer;
@@ -162,22 +164,44 @@ class HandoffInProcessTest {
     }
 
     @Test
-    void aFileOpenedByAChildIsReadByItsParent() throws Exception {
+    void aFileOpenedByAChildIsReadByItsParentOverASocketPath() throws Exception {
         Path file = Files.writeString(temp.resolve("child.txt"), "content the parent cannot open itself");
         try (FdServer server = FdServer.bind(temp.resolve("run").resolve("child.sock"), FdLimits.DEFAULT);
              JavaChild child = JavaChild.start(FileSenderChild.class, file.toString(), server.path().toString());
              FdChannel channel = server.accept()) {
             assertEquals(child.pid(), channel.peer().pid());
-            try (FdMessage message = channel.receive(Duration.ofSeconds(60))) {
-                Files.delete(file); // only the child's open descriptor still reaches the content
-                try (FileInputStream in = new FileInputStream(message.take(0))) {
-                    assertEquals("opened by the child", new String(message.payload(), StandardCharsets.UTF_8));
-                    assertEquals("content the parent cannot open itself", new String(in.readAllBytes(), StandardCharsets.UTF_8));
-                }
-            }
-            channel.send(new byte[]{1});
-            assertEquals(0, child.awaitExit(Duration.ofSeconds(30)));
+            readFileSentByChild(channel, file, child);
         }
+    }
+
+    @Test
+    void aFileOpenedByAChildIsReadByItsParentOverAnInheritedSocketPair() throws Exception {
+        Path file = Files.writeString(temp.resolve("child.txt"), "content the parent cannot open itself");
+        try (FdChannelPair pair = FdChannel.pair(FdLimits.DEFAULT)) {
+            ProcessBuilder builder = new ProcessBuilder(JavaChild.command(FileSenderChild.class, file.toString(), "stdin"))
+                    .redirectInput(pair.childStdin());
+            try (JavaChild child = JavaChild.start(builder)) {
+                pair.childStarted();
+                readFileSentByChild(pair.parent(), file, child);
+                // The parent let go of the child's end, so the child's exit is an end of stream here.
+                FdChannelException closed = assertThrows(FdChannelException.class,
+                        () -> pair.parent().receive(Duration.ofSeconds(10)));
+                assertEquals(FdChannelException.Kind.CLOSED, closed.kind());
+            }
+        }
+    }
+
+    /** The child sends one open file; the parent reads it after the file is gone from the directory. */
+    private static void readFileSentByChild(FdChannel channel, Path file, JavaChild child) throws Exception {
+        try (FdMessage message = channel.receive(Duration.ofSeconds(60))) {
+            Files.delete(file); // only the child's open descriptor still reaches the content
+            try (FileInputStream in = new FileInputStream(message.take(0))) {
+                assertEquals("opened by the child", new String(message.payload(), StandardCharsets.UTF_8));
+                assertEquals("content the parent cannot open itself", new String(in.readAllBytes(), StandardCharsets.UTF_8));
+            }
+        }
+        channel.send(new byte[]{1});
+        assertEquals(0, child.awaitExit(Duration.ofSeconds(30)));
     }
 
     @Test

@@ -2,7 +2,10 @@ package dev.handoff.core.fd;
 
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.newsclub.net.unix.AFUNIXSocketPair;
+import org.newsclub.net.unix.FileDescriptorCast;
 
 import java.io.Closeable;
 import java.io.FileDescriptor;
@@ -66,6 +69,22 @@ public final class FdChannel implements Closeable {
             socket.close();
             throw e;
         }
+    }
+
+    /** A connected pair, for a parent and the child it starts; see {@link FdChannelPair}. */
+    public static FdChannelPair pair(FdLimits limits) throws IOException {
+        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+        try {
+            return new FdChannelPair(pair, limits);
+        } catch (IOException | RuntimeException e) {
+            pair.close();
+            throw e;
+        }
+    }
+
+    /** The channel a parent handed to this process as its standard input (see {@link FdChannelPair}). */
+    public static FdChannel inheritedFromStdin(FdLimits limits) throws IOException {
+        return new FdChannel(FileDescriptorCast.using(FileDescriptor.in).as(AFUNIXSocket.class), limits);
     }
 
     /**
