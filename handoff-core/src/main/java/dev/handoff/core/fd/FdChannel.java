@@ -311,7 +311,9 @@ public final class FdChannel implements Closeable {
 
     private void adoptReceived(List<FileDescriptor> fds) throws IOException {
         for (FileDescriptor received : socket.getReceivedFileDescriptors()) {
-            fds.add(receiver.adopt(received));
+            FileDescriptor adopted = receiver.adopt(received);
+            fds.add(adopted);
+            CloseOnExec.mark(Fds.number(adopted));
         }
     }
 

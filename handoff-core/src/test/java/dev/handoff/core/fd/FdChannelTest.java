@@ -87,6 +87,28 @@ class FdChannelTest {
     }
 
     @Test
+    void receivedDescriptorsDoNotReachAChildProcess() throws Exception {
+        Path file = Files.writeString(temp.resolve("secret.txt"), "not for children");
+        try (FileInputStream in = new FileInputStream(file.toFile())) {
+            client.send(new byte[0], List.of(in.getFD()));
+        }
+        try (FdMessage message = accepted.receive(Duration.ofSeconds(5));
+             FileInputStream received = new FileInputStream(message.take(0))) {
+            Process ls = new ProcessBuilder("ls", "-l", "/proc/self/fd").redirectErrorStream(true).start();
+            String childFds = new String(ls.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, ls.waitFor());
+            assertTrue(!childFds.contains("secret.txt"), "a child saw the received descriptor: " + childFds);
+            boolean jdk22 = Runtime.version().feature() >= 22;
+            assertEquals(jdk22, CloseOnExec.available(), "fcntl through the foreign-function API from JDK 22 on");
+            if (jdk22) {
+                String info = Files.readString(Path.of("/proc/self/fdinfo/" + Fds.number(received.getFD())));
+                int flags = Integer.parseInt(info.replaceAll("(?s).*flags:\\s*([0-7]+).*", "$1"), 8);
+                assertTrue((flags & 02000000) != 0, "O_CLOEXEC in " + info);
+            }
+        }
+    }
+
+    @Test
     void thousandsOfDescriptorsInOneCall() throws Exception {
         int count = 5000;
         Path file = Files.writeString(temp.resolve("many.txt"), "x");
