@@ -10,6 +10,7 @@ import dev.handoff.core.fd.FdChannelPair;
 import dev.handoff.core.fd.FdLimits;
 import dev.handoff.core.fd.FdMessage;
 import dev.handoff.core.fd.FdServer;
+import dev.handoff.core.session.HandoffResult;
 import dev.handoff.core.manifest.FileEntry;
 import dev.handoff.core.manifest.InvalidManifestException;
 import dev.handoff.core.manifest.ListenerEntry;
@@ -202,6 +203,23 @@ class HandoffInProcessTest {
         }
         channel.send(new byte[]{1});
         assertEquals(0, child.awaitExit(Duration.ofSeconds(30)));
+    }
+
+    @Test
+    void anUpgradeWhoseSuccessorExitsEarlyIsReportedAndTheIncumbentKeepsServing() throws Exception {
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("u.sock"))
+                .upgradeCommand(List.of("sh", "-c", "exit 7")).build();
+        try (Handoff incumbent = Handoff.start(options);
+             ServerSocketChannel http = incumbent.listen("http", new InetSocketAddress("127.0.0.1", 0))) {
+            incumbent.ready();
+            HandoffResult result = incumbent.upgrade();
+            assertEquals(HandoffResult.Outcome.FAILED, result.outcome());
+            assertTrue(result.reason().contains("exited with status 7"), result.reason());
+            assertFalse(incumbent.awaitExit(Duration.ZERO));
+            try (java.net.Socket client = new java.net.Socket()) {
+                client.connect(http.getLocalAddress(), 5000); // still listening
+            }
+        }
     }
 
     @Test

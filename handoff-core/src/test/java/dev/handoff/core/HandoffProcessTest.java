@@ -173,13 +173,18 @@ class HandoffProcessTest {
     }
 
     @Test
-    void garbageAndAWrongProtocolVersionAreClearErrorsAndTheIncumbentKeepsServing() throws Exception {
+    void garbageMalformedJsonAndAWrongProtocolVersionAreClearErrorsAndTheIncumbentKeepsServing() throws Exception {
         JavaChild incumbent = server();
         incumbent.awaitLine("READY", START);
         sendGarbage(incumbent);
         String[] before = fetch();
         OpenFds fdsBefore = OpenFds.of(incumbent.pid());
         sendGarbage(incumbent);
+        try (FdChannel frames = FdChannel.connect(socket, FdLimits.DEFAULT)) {
+            frames.send("{\"type\": \"hello\", \"versions\": [1".getBytes(StandardCharsets.UTF_8));
+            String failure = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
+            assertTrue(failure.contains("malformed frame"), failure);
+        }
         try (WireChannel wire = new WireChannel(FdChannel.connect(socket, FdLimits.DEFAULT))) {
             wire.send(new Message.Hello(List.of(99), ProcessHandle.current().pid(), 60, List.of()));
             try (WireChannel.Received<Message> answer = wire.receive(Duration.ofSeconds(10), Message.Refused.class)) {

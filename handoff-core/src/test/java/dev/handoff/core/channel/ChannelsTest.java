@@ -129,8 +129,14 @@ class ChannelsTest {
         }
         Pipe pipe = Pipe.open();
         try (Pipe.SourceChannel source = pipe.source(); Pipe.SinkChannel sink = pipe.sink()) {
-            FileDescriptor fd = Channels.fileDescriptor(source);
-            assertEquals(FdType.PIPE, FdInspector.describe(fd).type());
+            FileDescriptor received = loopback.roundTrip(Channels.fileDescriptor(sink));
+            assertEquals(FdType.PIPE, FdInspector.describe(received).type());
+            try (java.io.FileOutputStream writer = new java.io.FileOutputStream(received)) {
+                writer.write(9); // through the pipe end that made the trip
+            }
+            ByteBuffer read = ByteBuffer.allocate(1);
+            source.read(read);
+            assertEquals(9, read.get(0));
         }
     }
 
