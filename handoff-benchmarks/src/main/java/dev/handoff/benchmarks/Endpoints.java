@@ -1,5 +1,6 @@
 package dev.handoff.benchmarks;
 
+import java.io.Closeable;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.IOException;
@@ -31,6 +32,12 @@ final class Endpoints {
 
     static FileInputStream openFile(Path directory) throws IOException {
         return new FileInputStream(Files.writeString(directory.resolve("file"), "x").toFile());
+    }
+
+    static void close(Closeable... resources) throws IOException {
+        for (Closeable resource : resources) {
+            resource.close();
+        }
     }
 
     /** Runs {@code accept} on another thread while {@code connect} runs here; returns what accept got. */

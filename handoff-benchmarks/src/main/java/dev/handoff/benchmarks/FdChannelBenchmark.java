@@ -46,10 +46,7 @@ public class FdChannelBenchmark extends FdBenchmarkSettings {
 
     @TearDown
     public void tearDown() throws IOException {
-        sender.close();
-        receiver.close();
-        server.close();
-        file.close();
+        Endpoints.close(sender, receiver, server, file);
     }
 
     @Benchmark

@@ -57,10 +57,7 @@ public class JunixsocketBaselineBenchmark extends FdBenchmarkSettings {
 
     @TearDown
     public void tearDown() throws IOException {
-        sender.close();
-        receiver.close();
-        server.close();
-        file.close();
+        Endpoints.close(sender, receiver, server, file);
     }
 
     @Benchmark
