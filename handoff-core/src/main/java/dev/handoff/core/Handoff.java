@@ -9,17 +9,18 @@ import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdServer;
 import dev.handoff.core.fd.Fds;
 import dev.handoff.core.internal.JdkInternals;
+import dev.handoff.core.manifest.ConnectionEntry;
 import dev.handoff.core.manifest.FileEntry;
 import dev.handoff.core.manifest.ListenerEntry;
 import dev.handoff.core.manifest.Manifest;
 import dev.handoff.core.manifest.ManifestJson;
+import dev.handoff.core.session.ConnectionTransfer;
 import dev.handoff.core.session.HandoffResult;
 import dev.handoff.core.session.IncumbentSession;
 import dev.handoff.core.session.Inheritance;
 import dev.handoff.core.session.SessionConfig;
 import dev.handoff.core.session.Snapshot;
 import dev.handoff.core.session.SuccessorSession;
-import dev.handoff.core.wire.Message;
 import dev.handoff.core.wire.WireChannel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,11 +33,14 @@ import java.net.InetSocketAddress;
 import java.net.SocketOption;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.NetworkChannel;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -59,8 +63,11 @@ import java.util.function.Supplier;
  *   <li>{@link #ready()} once it serves: unclaimed inherited descriptors are closed, the predecessor is
  *       told READY, and this process now accepts successors itself;</li>
  *   <li>{@link #awaitExit()} (or {@link #onExit(Consumer)}): returns when a successor has taken over; the
- *       server then stops accepting, drains, and exits.</li>
+ *       server then stops accepting, finishes in-flight requests, {@linkplain #handOver(Collection) hands
+ *       its established connections over} between requests, and exits.</li>
  * </ol>
+ * A successor that registers {@link #onConnection(Consumer)} before {@code ready()} adopts those
+ * connections; one that does not gets none, and its predecessor closes them itself.
  * {@link #upgrade()} starts a successor with the configured command and reports how the handoff went.
  */
 public final class Handoff implements Closeable {
@@ -81,7 +88,9 @@ public final class Handoff implements Closeable {
     private final AtomicBoolean sessionActive = new AtomicBoolean();
     private volatile Supplier<? extends JsonNode> stateProvider = () -> null;
     private volatile FdServer rendezvous;
-    private volatile WireChannel successor;
+    private volatile IncumbentSession successor;
+    private volatile Consumer<Connection> connectionHandler;
+    private volatile boolean receivingConnections;
     private volatile boolean ready;
     private volatile boolean closed;
     private Thread acceptor;
@@ -117,6 +126,10 @@ public final class Handoff implements Closeable {
             log.info("cold start: no incumbent at {}", options.socketPath());
         }
         return handoff;
+    }
+
+    public HandoffOptions options() {
+        return options;
     }
 
     /** 1 for a cold start, the predecessor's generation + 1 after a handoff. */
@@ -229,7 +242,9 @@ public final class Handoff implements Closeable {
                 log.info("closed inherited descriptors nobody claimed: {}", unclaimed);
             }
             rendezvous = FdServer.takeOver(options.socketPath(), options.limits());
-            HandoffResult result = predecessor.ready();
+            Consumer<Connection> handler = connectionHandler;
+            receivingConnections = true;
+            HandoffResult result = predecessor.ready(handler != null);
             metrics.record("successor", result);
             log.info("READY generation {} after handoff from pid {} in {} ms", generation, result.peerPid(),
                     result.duration().toNanos() / 1e6);
@@ -275,6 +290,93 @@ public final class Handoff implements Closeable {
         synchronized (results) {
             return results.isEmpty() ? Optional.empty() : Optional.of(results.get(results.size() - 1));
         }
+    }
+
+    /**
+     * Adopts the connections the predecessor hands over: {@code handler} gets each one (on a handoff
+     * thread) as a blocking-mode channel this process now owns, with its attachment and unread bytes.
+     * Register it before {@link #ready()}: READY tells the predecessor whether to send connections at all.
+     */
+    public void onConnection(Consumer<Connection> handler) {
+        if (ready) {
+            throw new IllegalStateException("register the connection handler before ready()");
+        }
+        this.connectionHandler = handler;
+    }
+
+    /** Whether the predecessor may still hand connections over (until it says goodbye or goes away). */
+    public boolean isReceivingConnections() {
+        return receivingConnections;
+    }
+
+    /** Whether the successor that took over from this process adopts established connections. */
+    public boolean successorAdoptsConnections() {
+        IncumbentSession next = successor;
+        return next != null && next.successorAdoptsConnections();
+    }
+
+    /**
+     * Hands established connections to the successor, at a point where no request is in flight on them.
+     * Each channel must be open, connected and no longer registered with any selector (cancel its key
+     * and let the selector run once), with no thread blocked on it. The successor adopts them in batches;
+     * those it took are closed here, which leaves the connection itself open.
+     *
+     * @return the connections the successor did not take (none took over, or it refused or failed):
+     *         still open, still this process's, not a byte read by anyone else
+     */
+    public List<Connection> handOver(Collection<Connection> connections) {
+        List<Connection> offered = List.copyOf(connections);
+        for (Connection connection : offered) {
+            if (connection.channel().isRegistered()) {
+                throw new IllegalArgumentException(connection.channel() + " is still registered with a selector: cancel "
+                        + "its key and let the selector run (selectNow) before handing it over");
+            }
+        }
+        IncumbentSession next = successor;
+        if (offered.isEmpty() || next == null || !next.successorAdoptsConnections()) {
+            return offered;
+        }
+        List<ConnectionEntry> entries = new ArrayList<>(offered.size());
+        List<FileDescriptor> fds = new ArrayList<>(offered.size());
+        for (Connection connection : offered) {
+            entries.add(entryFor(connection));
+            fds.add(Channels.fileDescriptor(connection.channel()));
+        }
+        ConnectionTransfer transfer = next.handOverConnections(entries, fds);
+        List<Connection> kept = new ArrayList<>();
+        for (int i = 0; i < offered.size(); i++) {
+            if (transfer.adopted().get(i)) {
+                closeQuietly(offered.get(i).channel()); // not registered, nobody blocked: no FIN, only our descriptor goes
+            } else {
+                kept.add(offered.get(i));
+            }
+        }
+        metrics.connections("incumbent", "adopted", offered.size() - kept.size());
+        metrics.connections("incumbent", "kept", kept.size());
+        if (!transfer.problems().isEmpty()) {
+            log.warn("{} of {} connections stay here: {}", kept.size(), offered.size(), transfer.problems());
+        }
+        return kept;
+    }
+
+    private static ConnectionEntry entryFor(Connection connection) {
+        SocketChannel channel = connection.channel();
+        InetSocketAddress local;
+        InetSocketAddress remote;
+        try {
+            local = (InetSocketAddress) channel.getLocalAddress();
+            remote = (InetSocketAddress) channel.getRemoteAddress();
+        } catch (IOException e) {
+            throw new IllegalArgumentException(channel + " is closed", e);
+        }
+        if (remote == null) {
+            throw new IllegalArgumentException(channel + " is not connected");
+        }
+        ByteBuffer unread = connection.unread().duplicate();
+        byte[] bytes = new byte[unread.remaining()];
+        unread.get(bytes);
+        return new ConnectionEntry(connection.listener(), 0, local.getAddress().getHostAddress(), local.getPort(),
+                remote.getAddress().getHostAddress(), remote.getPort(), connection.attachment(), bytes);
     }
 
     /**
@@ -353,14 +455,9 @@ public final class Handoff implements Closeable {
         if (server != null) {
             server.close();
         }
-        WireChannel next = successor;
+        IncumbentSession next = successor;
         if (next != null) {
-            try {
-                next.send(new Message.Goodbye("incumbent exits"));
-            } catch (IOException e) {
-                log.debug("successor went away before goodbye", e);
-            }
-            next.close();
+            next.goodbye("incumbent exits");
         }
         if (predecessor != null) {
             predecessor.inheritance().closeUnclaimed();
@@ -409,9 +506,10 @@ public final class Handoff implements Closeable {
     private void runSession(WireChannel wire) {
         HandoffResult result;
         try {
-            result = new IncumbentSession(wire, config, generation).run(this::snapshot);
+            IncumbentSession session = new IncumbentSession(wire, config, generation);
+            result = session.run(this::snapshot);
             if (result.succeeded()) {
-                successor = wire;
+                successor = session;
                 log.info("handed over to pid {} in {} ms ({} descriptors)", result.peerPid(),
                         result.duration().toNanos() / 1e6, result.fds());
             } else {
@@ -460,8 +558,16 @@ public final class Handoff implements Closeable {
     }
 
     private void watchPredecessor() {
-        predecessor.awaitIncumbentExit();
-        closeQuietly(predecessor);
+        Consumer<Connection> handler = connectionHandler;
+        try {
+            predecessor.receiveConnections(handler == null ? null : (entry, channel) -> {
+                metrics.connections("successor", "adopted", 1);
+                handler.accept(new Connection(entry.listener(), channel, entry.attachment(), ByteBuffer.wrap(entry.unread())));
+            });
+        } finally {
+            receivingConnections = false;
+            closeQuietly(predecessor);
+        }
     }
 
     private synchronized Snapshot snapshot() throws IOException {

@@ -16,6 +16,7 @@ final class HandoffMetrics {
     static final String FDS = "handoff.fds";
     static final String GENERATION = "handoff.generation";
     static final String UPGRADES = "handoff.upgrades";
+    static final String CONNECTIONS = "handoff.connections";
 
     private final MeterRegistry registry;
 
@@ -35,6 +36,9 @@ final class HandoffMetrics {
         for (HandoffResult.Outcome outcome : HandoffResult.Outcome.values()) {
             upgrades(outcome);
         }
+        connections("incumbent", "adopted");
+        connections("incumbent", "kept");
+        connections("successor", "adopted");
     }
 
     void bindGeneration(Handoff handoff) {
@@ -55,6 +59,18 @@ final class HandoffMetrics {
 
     void upgrade(HandoffResult result) {
         upgrades(result.outcome()).increment();
+    }
+
+    /** Connections handed over: adopted by the successor, or kept by the incumbent because it could not be. */
+    void connections(String role, String outcome, int count) {
+        if (count > 0) {
+            connections(role, outcome).increment(count);
+        }
+    }
+
+    private Counter connections(String role, String outcome) {
+        return Counter.builder(CONNECTIONS).description("Established connections handed over, by role and outcome")
+                .tag("role", role).tag("outcome", outcome).register(registry);
     }
 
     private Counter handoffs(String role, HandoffResult.Outcome outcome) {

@@ -24,6 +24,7 @@ public final class HandoffOptions {
     private final Set<Long> allowedPeerUids;
     private final List<String> upgradeCommand;
     private final Duration upgradeTimeout;
+    private final Duration drainTimeout;
     private final FdLimits limits;
     private final int backlog;
     private final MeterRegistry meterRegistry;
@@ -36,6 +37,7 @@ public final class HandoffOptions {
         this.allowedPeerUids = builder.allowedPeerUids == null ? Set.of(PeerCredentials.ownUid()) : Set.copyOf(builder.allowedPeerUids);
         this.upgradeCommand = List.copyOf(builder.upgradeCommand);
         this.upgradeTimeout = builder.upgradeTimeout;
+        this.drainTimeout = builder.drainTimeout;
         this.limits = builder.limits;
         this.backlog = builder.backlog;
         this.meterRegistry = builder.meterRegistry;
@@ -74,6 +76,10 @@ public final class HandoffOptions {
         return upgradeTimeout;
     }
 
+    public Duration drainTimeout() {
+        return drainTimeout;
+    }
+
     public FdLimits limits() {
         return limits;
     }
@@ -95,6 +101,7 @@ public final class HandoffOptions {
         private Set<Long> allowedPeerUids;
         private List<String> upgradeCommand = List.of();
         private Duration upgradeTimeout = Duration.ofSeconds(120);
+        private Duration drainTimeout = Duration.ofSeconds(30);
         private FdLimits limits = FdLimits.DEFAULT;
         private int backlog = 1024;
         private MeterRegistry meterRegistry = Metrics.globalRegistry;
@@ -145,6 +152,15 @@ public final class HandoffOptions {
         /** How long {@link Handoff#upgrade()} waits for its successor to be READY. Default 120 s. */
         public Builder upgradeTimeout(Duration value) {
             this.upgradeTimeout = positive(value, "upgradeTimeout");
+            return this;
+        }
+
+        /**
+         * How long an incumbent that was taken over may spend finishing in-flight requests and handing
+         * its connections over before it closes what is left and exits. Default 30 s.
+         */
+        public Builder drainTimeout(Duration value) {
+            this.drainTimeout = positive(value, "drainTimeout");
             return this;
         }
 

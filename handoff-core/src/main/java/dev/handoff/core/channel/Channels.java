@@ -7,6 +7,8 @@ import dev.handoff.core.internal.JdkInternals;
 
 import java.io.FileDescriptor;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.Channel;
 import java.nio.channels.ServerSocketChannel;
@@ -31,6 +33,16 @@ public final class Channels {
     public static SocketChannel socketChannel(FileDescriptor fd) throws IOException {
         FdDescription description = expect(fd, FdType.TCP_CONNECTION);
         return JdkInternals.socketChannel(fd, description.family(), JdkInternals.remoteAddress(fd));
+    }
+
+    /**
+     * A connected channel around a descriptor already checked to be a TCP connection of {@code family}
+     * to {@code remote}: the fast path for thousands of handed-over connections, which the manifest
+     * layer validates one by one.
+     */
+    public static SocketChannel socketChannel(FileDescriptor fd, StandardProtocolFamily family, InetSocketAddress remote)
+            throws IOException {
+        return JdkInternals.socketChannel(fd, family, remote);
     }
 
     public static DatagramChannel datagramChannel(FileDescriptor fd) throws IOException {

@@ -24,23 +24,22 @@ public final class FdInspector {
     private FdInspector() {
     }
 
+    /**
+     * Sockets are asked first with {@code getsockopt} (a few cheap syscalls, which matters when
+     * thousands of connections arrive at once); only what is not a socket is looked up in /proc.
+     */
     public static FdDescription describe(FileDescriptor fd) throws IOException {
-        String target = Fds.target(fd);
-        if (target.startsWith("pipe:")) {
-            return new FdDescription(FdType.PIPE, null, null, target);
+        int domain;
+        try {
+            domain = JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_DOMAIN);
+        } catch (IOException notASocket) {
+            return describeNonSocket(fd);
         }
-        if (target.startsWith("/")) {
-            return new FdDescription(FdType.FILE, null, null, target);
-        }
-        if (!target.startsWith("socket:")) {
-            return new FdDescription(FdType.OTHER, null, null, target);
-        }
-        int domain = JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_DOMAIN);
         if (domain == AF_UNIX) {
-            return new FdDescription(FdType.UNIX_SOCKET, null, null, target);
+            return new FdDescription(FdType.UNIX_SOCKET, null, null, Fds.target(fd));
         }
         if (domain != AF_INET && domain != AF_INET6) {
-            return new FdDescription(FdType.OTHER_SOCKET, null, null, target);
+            return new FdDescription(FdType.OTHER_SOCKET, null, null, Fds.target(fd));
         }
         StandardProtocolFamily family = domain == AF_INET6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
         int type = JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_TYPE);
@@ -54,6 +53,22 @@ public final class FdInspector {
         } else {
             fdType = FdType.OTHER_SOCKET;
         }
-        return new FdDescription(fdType, family, local, target);
+        return new FdDescription(fdType, family, local, "socket");
+    }
+
+    /** The peer of a connected socket. */
+    public static InetSocketAddress remoteAddress(FileDescriptor fd) throws IOException {
+        return JdkInternals.remoteAddress(fd);
+    }
+
+    private static FdDescription describeNonSocket(FileDescriptor fd) throws IOException {
+        String target = Fds.target(fd);
+        if (target.startsWith("pipe:")) {
+            return new FdDescription(FdType.PIPE, null, null, target);
+        }
+        if (target.startsWith("/")) {
+            return new FdDescription(FdType.FILE, null, null, target);
+        }
+        return new FdDescription(FdType.OTHER, null, null, target);
     }
 }

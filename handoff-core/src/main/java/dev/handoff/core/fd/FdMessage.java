@@ -31,6 +31,10 @@ public final class FdMessage implements Closeable {
         return fds.size();
     }
 
+    public synchronized boolean isTaken(int index) {
+        return taken[index];
+    }
+
     /** Takes ownership of descriptor {@code index}: the caller must close it (or wrap it in a channel). */
     public synchronized FileDescriptor take(int index) {
         if (taken[index]) {

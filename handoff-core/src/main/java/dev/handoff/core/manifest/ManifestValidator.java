@@ -63,6 +63,26 @@ public final class ManifestValidator {
         return descriptions;
     }
 
+    /**
+     * Checks one handed-over connection against its descriptor: a connected TCP socket with the local and
+     * remote addresses the entry names. Returns the kernel's description, or throws with the problem.
+     */
+    public static FdDescription validateConnection(ConnectionEntry entry, FileDescriptor fd) throws IOException {
+        FdDescription actual = FdInspector.describe(fd);
+        String what = "connection " + entry.remoteAddress() + ":" + entry.remotePort() + " on '" + entry.listener() + "'";
+        if (actual.type() != FdType.TCP_CONNECTION) {
+            throw new InvalidManifestException(List.of(what + " should be a " + FdType.TCP_CONNECTION + " but is a " + actual));
+        }
+        InetSocketAddress local = actual.localAddress();
+        InetSocketAddress remote = FdInspector.remoteAddress(fd);
+        if (local.getPort() != entry.localPort() || !sameAddress(local.getAddress(), entry.localAddress())
+                || remote == null || remote.getPort() != entry.remotePort()
+                || !sameAddress(remote.getAddress(), entry.remoteAddress())) {
+            throw new InvalidManifestException(List.of(what + " is really " + local + " <-> " + remote));
+        }
+        return actual;
+    }
+
     private static void checkName(String name, Set<String> names, List<String> problems) {
         if (name == null || name.isBlank()) {
             problems.add("an entry has no name");

@@ -3,6 +3,7 @@ package dev.handoff.core.session;
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdChannelException;
 import dev.handoff.core.fd.PeerCredentials;
+import dev.handoff.core.manifest.ConnectionEntry;
 import dev.handoff.core.manifest.ManifestJson;
 import dev.handoff.core.wire.Message;
 import dev.handoff.core.wire.ProtocolVersions;
@@ -10,8 +11,11 @@ import dev.handoff.core.wire.WireChannel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.FileDescriptor;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.OptionalInt;
 import java.util.concurrent.Callable;
@@ -20,6 +24,7 @@ import java.util.concurrent.Callable;
  * The incumbent's side of one handoff: check the peer, agree on a version, send the manifest and the
  * descriptors, wait for READY, then watch the successor through a short probation. The incumbent keeps
  * serving throughout; nothing here touches its listeners, so any failure simply leaves it as it was.
+ * After a successful handoff the same session hands over established connections, batch by batch.
  */
 public final class IncumbentSession {
 
@@ -28,6 +33,8 @@ public final class IncumbentSession {
     private final WireChannel wire;
     private final SessionConfig config;
     private final int generation;
+    private volatile List<String> successorCapabilities = List.of();
+    private int peerMaxFdsPerMessage = 1;
 
     public IncumbentSession(WireChannel wire, SessionConfig config, int generation) {
         this.wire = wire;
@@ -76,6 +83,7 @@ public final class IncumbentSession {
                 return HandoffResult.of(HandoffResult.Outcome.REFUSED, reason, peerPid, start, 0);
             }
             wire.fdChannel().limitSendBatch(hello.maxFdsPerMessage());
+            peerMaxFdsPerMessage = Math.max(1, Math.min(hello.maxFdsPerMessage(), FdChannel.maxFdsPerMessage()));
             wire.send(new Message.Welcome(version.getAsInt(), ProcessHandle.current().pid(), generation,
                     FdChannel.maxFdsPerMessage(), List.of()));
             step = "sending the manifest";
@@ -92,6 +100,7 @@ public final class IncumbentSession {
                 return HandoffResult.of(HandoffResult.Outcome.FAILED, "successor failed: " + failed.reason(), peerPid,
                         start, sent);
             }
+            successorCapabilities = ((Message.Ready) answer).capabilities();
             HandoffResult ready = HandoffResult.of(HandoffResult.Outcome.SUCCEEDED, "ok", peerPid, start, sent);
             step = "probation";
             String probationFailure = watchProbation();
@@ -104,6 +113,80 @@ public final class IncumbentSession {
         } catch (Exception e) {
             return HandoffResult.of(HandoffResult.Outcome.FAILED, step + ": " + e, peerPid, start, sent);
         }
+    }
+
+    /** Whether the READY successor said it adopts established connections. */
+    public boolean successorAdoptsConnections() {
+        return successorCapabilities.contains(Message.CONNECTIONS);
+    }
+
+    /**
+     * Hands established connections to the READY successor: one message per batch (as many descriptors
+     * as one message carries), each answered before the next goes. Stops at the first batch without an
+     * answer and shuts the channel, so that a slow successor cannot adopt that batch late: the caller
+     * keeps every connection not marked adopted, and no byte of them was read on the other side.
+     *
+     * @param entries one per connection; the {@code fd} index is filled in here
+     * @param fds     the connections' descriptors, in the same order; they stay open here
+     */
+    public synchronized ConnectionTransfer handOverConnections(List<ConnectionEntry> entries, List<FileDescriptor> fds) {
+        BitSet adopted = new BitSet(entries.size());
+        List<String> problems = new ArrayList<>();
+        int from = 0;
+        while (from < entries.size()) {
+            int to = batchEnd(entries, from);
+            List<ConnectionEntry> batch = new ArrayList<>(to - from);
+            for (int i = from; i < to; i++) {
+                ConnectionEntry entry = entries.get(i);
+                batch.add(new ConnectionEntry(entry.listener(), i - from, entry.localAddress(), entry.localPort(),
+                        entry.remoteAddress(), entry.remotePort(), entry.attachment(), entry.unread()));
+            }
+            try {
+                wire.send(new Message.Connections(ManifestJson.connectionsToTree(batch)), fds.subList(from, to));
+                Message.Adopted answer;
+                try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Adopted.class)) {
+                    answer = (Message.Adopted) received.message();
+                }
+                adopted.set(from, to);
+                for (Message.Rejection rejection : answer.rejected()) {
+                    if (rejection.index() >= 0 && rejection.index() < to - from) {
+                        adopted.clear(from + rejection.index());
+                        problems.add("successor rejected a connection: " + rejection.reason());
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                problems.add((entries.size() - from) + " connections not handed over: " + e.getMessage());
+                wire.shutdown();
+                break;
+            }
+            from = to;
+        }
+        return new ConnectionTransfer(adopted, problems);
+    }
+
+    /** Tells the successor this process is done, after any hand-over under way, and closes the channel. */
+    public synchronized void goodbye(String reason) {
+        try {
+            wire.send(new Message.Goodbye(reason));
+        } catch (IOException e) {
+            log.debug("successor went away before goodbye", e);
+        }
+        try {
+            wire.close();
+        } catch (IOException e) {
+            log.debug("close failed", e);
+        }
+    }
+
+    /** Where the batch that starts at {@code from} ends: the peer's descriptor limit or about 1 MiB of JSON. */
+    private int batchEnd(List<ConnectionEntry> entries, int from) {
+        int to = from;
+        long bytes = 0;
+        while (to < entries.size() && to - from < peerMaxFdsPerMessage && (to == from || bytes < (1 << 20))) {
+            bytes += 256 + entries.get(to).unread().length * 4L / 3;
+            to++;
+        }
+        return to;
     }
 
     /** Null if the successor is still there after the probation period, else what happened. */

@@ -1,11 +1,16 @@
 package dev.handoff.core.session;
 
+import dev.handoff.core.channel.Channels;
 import dev.handoff.core.fd.FdDescription;
+import dev.handoff.core.fd.FdInspector;
+import dev.handoff.core.fd.FdMessage;
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdChannelException;
 import dev.handoff.core.fd.FdServer;
 import dev.handoff.core.fd.Fds;
 import dev.handoff.core.fd.PeerCredentials;
+import dev.handoff.core.manifest.ConnectionEntry;
+import dev.handoff.core.manifest.InvalidManifestException;
 import dev.handoff.core.manifest.Manifest;
 import dev.handoff.core.manifest.ManifestJson;
 import dev.handoff.core.manifest.ManifestValidator;
@@ -20,7 +25,9 @@ import java.io.FileDescriptor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -129,21 +136,114 @@ public final class SuccessorSession implements Closeable {
         return welcome.pid();
     }
 
-    /** Says READY; returns how long the handoff took from connecting to now. */
-    public HandoffResult ready() throws IOException {
-        wire.send(new Message.Ready(ProcessHandle.current().pid()));
+    /**
+     * Says READY; returns how long the handoff took from connecting to now. With
+     * {@code adoptsConnections} the incumbent may then hand over established connections, which
+     * {@link #receiveConnections(ConnectionHandler)} takes.
+     */
+    public HandoffResult ready(boolean adoptsConnections) throws IOException {
+        wire.send(new Message.Ready(ProcessHandle.current().pid(),
+                adoptsConnections ? List.of(Message.CONNECTIONS) : List.of()));
         return HandoffResult.of(HandoffResult.Outcome.SUCCEEDED, "ok", welcome.pid(), startNanos,
                 inheritance.manifest().fdCount());
     }
 
-    /** Waits until the incumbent says goodbye or goes away. */
-    public void awaitIncumbentExit() {
-        try (WireChannel.Received<Message> goodbye = wire.receive(Duration.ZERO, Message.Goodbye.class)) {
-            log.debug("incumbent said goodbye: {}", goodbye.message());
-        } catch (FdChannelException e) {
-            log.debug("incumbent went away: {}", e.getMessage());
+    /** Takes one connection the incumbent handed over; from then on the handler owns the channel. */
+    public interface ConnectionHandler {
+        void adopt(ConnectionEntry entry, SocketChannel channel);
+    }
+
+    /**
+     * Receives handed-over connections until the incumbent says goodbye or goes away. Each batch is
+     * checked descriptor by descriptor; the answer names the connections refused (they stay the
+     * incumbent's), and only once it is sent does {@code handler} get the others. With no handler every
+     * connection is refused.
+     */
+    public void receiveConnections(ConnectionHandler handler) {
+        while (true) {
+            try (WireChannel.Received<Message> received = wire.receive(Duration.ZERO, Message.Connections.class,
+                    Message.Goodbye.class)) {
+                if (received.message() instanceof Message.Goodbye goodbye) {
+                    log.debug("incumbent said goodbye: {}", goodbye.reason());
+                    return;
+                }
+                if (!adoptBatch((Message.Connections) received.message(), received.fds(), handler)) {
+                    return;
+                }
+            } catch (FdChannelException e) {
+                log.debug("incumbent went away: {}", e.getMessage());
+                return;
+            } catch (IOException e) {
+                log.warn("unexpected message from the incumbent after READY: {}", e.getMessage());
+                return;
+            }
+        }
+    }
+
+    /** False when the answer could not be sent: then nothing of the batch was adopted. */
+    private boolean adoptBatch(Message.Connections batch, FdMessage fds, ConnectionHandler handler) {
+        List<Message.Rejection> rejected = new ArrayList<>();
+        List<ConnectionEntry> entries;
+        try {
+            entries = ManifestJson.connectionsFromTree(batch.connections());
+        } catch (InvalidManifestException e) {
+            entries = List.of();
+            for (int i = 0; i < fds.fdCount(); i++) {
+                rejected.add(new Message.Rejection(i, e.getMessage()));
+            }
+        }
+        List<ConnectionEntry> adoptedEntries = new ArrayList<>(entries.size());
+        List<SocketChannel> channels = new ArrayList<>(entries.size());
+        for (int i = 0; i < entries.size(); i++) {
+            ConnectionEntry entry = entries.get(i);
+            String problem = handler == null ? "this process does not adopt connections"
+                    : entry.fd() < 0 || entry.fd() >= fds.fdCount() ? "no file descriptor " + entry.fd() + " in the batch"
+                    : fds.isTaken(entry.fd()) ? "file descriptor " + entry.fd() + " is named twice"
+                    : null;
+            if (problem == null) {
+                FileDescriptor fd = fds.take(entry.fd());
+                try {
+                    FdDescription description = ManifestValidator.validateConnection(entry, fd);
+                    channels.add(Channels.socketChannel(fd, description.family(), FdInspector.remoteAddress(fd)));
+                    adoptedEntries.add(entry);
+                    continue;
+                } catch (IOException | RuntimeException e) {
+                    Fds.closeQuietly(fd);
+                    problem = e.getMessage();
+                }
+            }
+            rejected.add(new Message.Rejection(i, problem));
+        }
+        fds.close(); // descriptors no entry named
+        if (!rejected.isEmpty()) {
+            log.warn("refused {} of {} handed-over connections, e.g. {}", rejected.size(), entries.size(),
+                    rejected.get(0).reason());
+        }
+        try {
+            wire.send(new Message.Adopted(rejected));
         } catch (IOException e) {
-            log.warn("unexpected message from the incumbent after READY: {}", e.getMessage());
+            // The incumbent did not hear that we took them, so it keeps them: ours must go, unread.
+            log.warn("could not confirm {} handed-over connections; the incumbent keeps them: {}", channels.size(),
+                    e.getMessage());
+            channels.forEach(SuccessorSession::closeQuietly);
+            return false;
+        }
+        for (int i = 0; i < channels.size(); i++) {
+            try {
+                handler.adopt(adoptedEntries.get(i), channels.get(i));
+            } catch (RuntimeException e) {
+                log.warn("the connection handler failed; closing the connection", e);
+                closeQuietly(channels.get(i));
+            }
+        }
+        return true;
+    }
+
+    private static void closeQuietly(Closeable closeable) {
+        try {
+            closeable.close();
+        } catch (IOException e) {
+            log.debug("close failed", e);
         }
     }
 

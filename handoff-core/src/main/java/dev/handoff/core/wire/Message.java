@@ -19,6 +19,8 @@ import java.util.List;
         @JsonSubTypes.Type(value = Message.Handover.class, name = "manifest"),
         @JsonSubTypes.Type(value = Message.Ready.class, name = "ready"),
         @JsonSubTypes.Type(value = Message.Failed.class, name = "failed"),
+        @JsonSubTypes.Type(value = Message.Connections.class, name = "connections"),
+        @JsonSubTypes.Type(value = Message.Adopted.class, name = "adopted"),
         @JsonSubTypes.Type(value = Message.Goodbye.class, name = "goodbye"),
 })
 public sealed interface Message {
@@ -44,12 +46,41 @@ public sealed interface Message {
     record Handover(JsonNode manifest) implements Message {
     }
 
-    /** Successor → incumbent: serving. */
-    record Ready(long pid) implements Message {
+    /** The capability a successor names in READY when it adopts established connections. */
+    String CONNECTIONS = "connections";
+
+    /** Successor → incumbent: serving; {@code capabilities} may name {@link #CONNECTIONS}. */
+    record Ready(long pid, List<String> capabilities) implements Message {
+
+        public Ready {
+            capabilities = capabilities == null ? List.of() : List.copyOf(capabilities);
+        }
     }
 
     /** Successor → incumbent: the handoff failed on this side; the incumbent keeps serving. */
     record Failed(String reason) implements Message {
+    }
+
+    /**
+     * Incumbent → successor, after READY, with one descriptor per connection attached; the manifest
+     * layer reads the array.
+     */
+    record Connections(JsonNode connections) implements Message {
+    }
+
+    /**
+     * Successor → incumbent, in answer to each {@link Connections}: every connection of the batch is now
+     * the successor's except those {@code rejected} (by index in the batch), which stay the incumbent's.
+     */
+    record Adopted(List<Rejection> rejected) implements Message {
+
+        public Adopted {
+            rejected = rejected == null ? List.of() : List.copyOf(rejected);
+        }
+    }
+
+    /** A connection the successor would not take, and why. */
+    record Rejection(int index, String reason) {
     }
 
     /** Incumbent → successor: the incumbent is done and exits. */

@@ -79,7 +79,8 @@ public final class WireChannel implements Closeable {
     public static void warmUp() {
         try {
             for (Message message : List.<Message>of(new Message.Hello(List.of(1), 1, 1, List.of()),
-                    new Message.Welcome(1, 1, 1, 1, List.of()), new Message.Handover(JSON.createObjectNode().put("schema", 1)), new Message.Ready(1),
+                    new Message.Welcome(1, 1, 1, 1, List.of()), new Message.Handover(JSON.createObjectNode().put("schema", 1)), new Message.Ready(1, List.of(Message.CONNECTIONS)),
+                    new Message.Connections(JSON.createArrayNode()), new Message.Adopted(List.of(new Message.Rejection(0, "r"))),
                     new Message.Failed("warm-up"), new Message.Goodbye("warm-up"))) {
                 decode(JSON.writeValueAsBytes(message));
             }

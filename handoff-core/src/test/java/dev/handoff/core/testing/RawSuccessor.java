@@ -28,7 +28,7 @@ public final class RawSuccessor {
         WireChannel.Received<Message> manifest = wire.receive(Duration.ofSeconds(10), Message.Handover.class);
         manifest.fds().takeAll(); // hold them, as a real successor would, until killed
         pause("manifest", stopAt);
-        wire.send(new Message.Ready(ProcessHandle.current().pid()));
+        wire.send(new Message.Ready(ProcessHandle.current().pid(), java.util.List.of()));
         pause("ready", stopAt);
     }
 

@@ -1,0 +1,338 @@
+package dev.handoff.core;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.handoff.core.channel.Channels;
+import dev.handoff.core.fd.FdChannel;
+import dev.handoff.core.fd.FdLimits;
+import dev.handoff.core.fd.FdServer;
+import dev.handoff.core.manifest.ConnectionEntry;
+import dev.handoff.core.manifest.Manifest;
+import dev.handoff.core.manifest.ManifestJson;
+import dev.handoff.core.testing.OpenFds;
+import dev.handoff.core.wire.Message;
+import dev.handoff.core.wire.ProtocolVersions;
+import dev.handoff.core.wire.WireChannel;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Established connections moving between two generations (both in this process): state and unread
+ * bytes travel, the client notices nothing, and whatever the successor does not take stays usable here.
+ */
+class ConnectionHandoffTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path temp;
+
+    @Test
+    void connectionsMoveWithStateAndUnreadBytesAndTheClientNoticesNothing() throws Exception {
+        moveConnections(temp.resolve("warm-up"), 3);
+        OpenFds before = OpenFds.snapshot();
+        // More than one message's worth of descriptors (253), so several batches go and are answered.
+        moveConnections(temp.resolve("measured"), 300);
+        before.assertNoLeak();
+    }
+
+    private void moveConnections(Path directory, int count) throws Exception {
+        Files.createDirectories(directory);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        HandoffOptions options = HandoffOptions.builder(directory.resolve("run").resolve("h.sock"))
+                .probation(Duration.ZERO).meterRegistry(registry).build();
+        List<Socket> clients = new ArrayList<>();
+        try (Handoff incumbent = Handoff.start(options)) {
+            ServerSocketChannel listener = incumbent.listen("echo", new InetSocketAddress("127.0.0.1", 0));
+            incumbent.ready();
+            List<Connection> offered = new ArrayList<>();
+            try (Selector selector = Selector.open()) {
+                for (int i = 0; i < count; i++) {
+                    Socket client = new Socket();
+                    client.connect(listener.getLocalAddress());
+                    client.setSoTimeout(10_000);
+                    clients.add(client);
+                    SocketChannel accepted = listener.accept();
+                    accepted.configureBlocking(false);
+                    // Half a line arrives before the handoff: the incumbent reads it but cannot act on it yet.
+                    client.getOutputStream().write(("line-" + i + "-").getBytes(StandardCharsets.US_ASCII));
+                    ByteBuffer buffer = ByteBuffer.allocate(64);
+                    while (buffer.position() < ("line-" + i + "-").length()) {
+                        accepted.read(buffer);
+                    }
+                    buffer.flip();
+                    accepted.register(selector, SelectionKey.OP_READ);
+                    ObjectNode state = JSON.createObjectNode().put("client", i);
+                    offered.add(new Connection("echo", accepted, state, buffer));
+                }
+                Connection registered = offered.get(0);
+                IllegalArgumentException notReleased = assertThrows(IllegalArgumentException.class,
+                        () -> incumbent.handOver(List.of(registered)));
+                assertTrue(notReleased.getMessage().contains("registered with a selector"), notReleased.getMessage());
+                selector.keys().forEach(SelectionKey::cancel);
+                selector.selectNow();
+            }
+
+            BlockingQueue<Connection> adopted = new LinkedBlockingQueue<>();
+            try (Handoff successor = Handoff.start(options);
+                 ServerSocketChannel inherited = successor.listen("echo", (InetSocketAddress) listener.getLocalAddress())) {
+                successor.onConnection(adopted::add);
+                successor.ready();
+                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
+                assertTrue(incumbent.successorAdoptsConnections());
+                listener.close();
+
+                assertEquals(List.of(), incumbent.handOver(offered));
+                for (Connection connection : offered) {
+                    assertFalse(connection.channel().isOpen(), "the incumbent's copy is closed once adopted");
+                }
+                incumbent.close(); // goodbye: the successor stops listening for connections
+                for (int i = 0; i < count; i++) {
+                    clients.get(i).getOutputStream().write("rest\n".getBytes(StandardCharsets.US_ASCII));
+                }
+                for (int i = 0; i < count; i++) {
+                    Connection connection = adopted.poll(10, TimeUnit.SECONDS);
+                    assertNotNull(connection, "connection " + i + " was not adopted");
+                    int client = connection.attachment().get("client").asInt();
+                    assertEquals("echo", connection.listener());
+                    String unread = StandardCharsets.US_ASCII.decode(connection.unread()).toString();
+                    assertEquals("line-" + client + "-", unread);
+                    String rest = readLine(connection.channel());
+                    connection.channel().write(ByteBuffer.wrap(("got " + unread + rest + "\n").getBytes(StandardCharsets.US_ASCII)));
+                    connection.channel().close();
+                }
+                for (int i = 0; i < count; i++) {
+                    BufferedReader in = new BufferedReader(new InputStreamReader(clients.get(i).getInputStream(), StandardCharsets.US_ASCII));
+                    assertEquals("got line-" + i + "-rest", in.readLine());
+                }
+                awaitFalse(successor::isReceivingConnections);
+            }
+        } finally {
+            for (Socket client : clients) {
+                client.close();
+            }
+        }
+        assertEquals(count, registry.get("handoff.connections").tag("role", "incumbent").tag("outcome", "adopted").counter().count());
+        assertEquals(count, registry.get("handoff.connections").tag("role", "successor").tag("outcome", "adopted").counter().count());
+    }
+
+    @Test
+    void aSuccessorWithoutAConnectionHandlerGetsNoneAndTheIncumbentKeepsServingThem() throws Exception {
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("h.sock")).probation(Duration.ZERO).build();
+        try (Handoff incumbent = Handoff.start(options);
+             Socket client = new Socket()) {
+            ServerSocketChannel listener = incumbent.listen("echo", new InetSocketAddress("127.0.0.1", 0));
+            incumbent.ready();
+            client.connect(listener.getLocalAddress());
+            SocketChannel accepted = listener.accept();
+            try (Handoff successor = Handoff.start(options)) {
+                successor.ready();
+                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
+                assertFalse(incumbent.successorAdoptsConnections());
+                Connection connection = new Connection("echo", accepted);
+                assertEquals(List.of(connection), incumbent.handOver(List.of(connection)));
+                assertEchoesThroughIncumbent(client, accepted);
+            }
+        }
+    }
+
+    @Test
+    void aSuccessorThatDiesBeforeAnsweringLeavesEveryConnectionWithTheIncumbent() throws Exception {
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("h.sock"))
+                .probation(Duration.ZERO).stepTimeout(Duration.ofSeconds(5)).build();
+        try (Handoff incumbent = Handoff.start(options);
+             Socket client = new Socket()) {
+            ServerSocketChannel listener = incumbent.listen("echo", new InetSocketAddress("127.0.0.1", 0));
+            incumbent.ready();
+            client.connect(listener.getLocalAddress());
+            client.setSoTimeout(10_000);
+            SocketChannel accepted = listener.accept();
+            WireChannel successor = rawSuccessorAtReady(options.socketPath());
+            assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
+            CompletableFuture<Void> dies = CompletableFuture.runAsync(() -> {
+                try (WireChannel.Received<Message> batch = successor.receive(Duration.ofSeconds(10), Message.Connections.class)) {
+                    assertEquals(1, batch.fds().fdCount());
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                } finally {
+                    close(successor); // crashes: its copies of the descriptors close, unanswered
+                }
+            });
+            Connection connection = new Connection("echo", accepted);
+            assertEquals(List.of(connection), incumbent.handOver(List.of(connection)));
+            dies.get(10, TimeUnit.SECONDS);
+            assertEchoesThroughIncumbent(client, accepted);
+        }
+    }
+
+    @Test
+    void eachBadEntryIsRefusedAloneAndTheGoodOneIsAdopted() throws Exception {
+        Path socketPath = temp.resolve("run").resolve("h.sock");
+        Path file = Files.writeString(temp.resolve("not-a-socket"), "x");
+        try (FdServer server = FdServer.bind(socketPath, FdLimits.DEFAULT);
+             ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+             Socket good = new Socket();
+             Socket other = new Socket();
+             FileInputStream notASocket = new FileInputStream(file.toFile())) {
+            good.connect(listener.getLocalAddress());
+            other.connect(listener.getLocalAddress());
+            SocketChannel goodServerSide = listener.accept();
+            SocketChannel otherServerSide = listener.accept();
+            CompletableFuture<FdChannel> accept = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return server.accept();
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            BlockingQueue<Connection> adopted = new LinkedBlockingQueue<>();
+            CompletableFuture<Handoff> successorStart = CompletableFuture.supplyAsync(() -> {
+                try {
+                    Handoff successor = Handoff.start(HandoffOptions.builder(socketPath).build());
+                    successor.onConnection(adopted::add);
+                    return successor;
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            try (WireChannel incumbent = new WireChannel(accept.get(10, TimeUnit.SECONDS))) {
+                incumbent.receive(Duration.ofSeconds(10), Message.Hello.class).close();
+                incumbent.send(new Message.Welcome(ProtocolVersions.SUPPORTED.get(0), ProcessHandle.current().pid(), 1,
+                        FdChannel.maxFdsPerMessage(), List.of()));
+                incumbent.send(new Message.Handover(ManifestJson.toTree(new Manifest(Manifest.SCHEMA, 1, 1, List.of(), List.of(), null))));
+                try (Handoff successor = successorStart.get(10, TimeUnit.SECONDS)) {
+                    CompletableFuture<Void> ready = CompletableFuture.runAsync(() -> {
+                        try {
+                            successor.ready();
+                        } catch (IOException e) {
+                            throw new RuntimeException(e);
+                        }
+                    });
+                    try (WireChannel.Received<Message> answer = incumbent.receive(Duration.ofSeconds(10), Message.Ready.class)) {
+                        assertTrue(((Message.Ready) answer.message()).capabilities().contains(Message.CONNECTIONS));
+                    }
+                    ready.get(10, TimeUnit.SECONDS);
+                    InetSocketAddress local = (InetSocketAddress) goodServerSide.getLocalAddress();
+                    InetSocketAddress goodRemote = (InetSocketAddress) goodServerSide.getRemoteAddress();
+                    InetSocketAddress otherRemote = (InetSocketAddress) otherServerSide.getRemoteAddress();
+                    List<ConnectionEntry> entries = List.of(
+                            entry(0, local, goodRemote),
+                            entry(1, local, goodRemote),   // says it is the good client, but is the other one
+                            entry(2, local, otherRemote),  // a regular file
+                            entry(0, local, goodRemote),   // the good descriptor again
+                            entry(7, local, otherRemote)); // no such descriptor
+                    incumbent.send(new Message.Connections(ManifestJson.connectionsToTree(entries)), List.of(
+                            Channels.fileDescriptor(goodServerSide), Channels.fileDescriptor(otherServerSide),
+                            notASocket.getFD()));
+                    Message.Adopted answer;
+                    try (WireChannel.Received<Message> received = incumbent.receive(Duration.ofSeconds(10), Message.Adopted.class)) {
+                        answer = (Message.Adopted) received.message();
+                    }
+                    assertEquals(List.of(1, 2, 3, 4), answer.rejected().stream().map(Message.Rejection::index).toList());
+                    assertTrue(answer.rejected().get(0).reason().contains("is really"), answer.rejected().get(0).reason());
+                    assertTrue(answer.rejected().get(1).reason().contains("should be a TCP_CONNECTION"), answer.rejected().get(1).reason());
+                    assertTrue(answer.rejected().get(2).reason().contains("named twice"), answer.rejected().get(2).reason());
+                    assertTrue(answer.rejected().get(3).reason().contains("no file descriptor 7"), answer.rejected().get(3).reason());
+                    Connection connection = adopted.poll(10, TimeUnit.SECONDS);
+                    assertNotNull(connection);
+                    assertEquals(goodRemote, connection.channel().getRemoteAddress());
+                    connection.channel().close();
+                    assertTrue(adopted.isEmpty());
+                    // The refused connection is still whole on this side.
+                    other.setSoTimeout(10_000);
+                    assertEchoesThroughIncumbent(other, otherServerSide);
+                    incumbent.send(new Message.Goodbye("done"));
+                    awaitFalse(successor::isReceivingConnections);
+                }
+            }
+        }
+    }
+
+    private static ConnectionEntry entry(int fd, InetSocketAddress local, InetSocketAddress remote) {
+        return new ConnectionEntry("echo", fd, local.getAddress().getHostAddress(), local.getPort(),
+                remote.getAddress().getHostAddress(), remote.getPort(), null, null);
+    }
+
+    /** A successor that speaks the protocol by hand up to READY and says it adopts connections. */
+    private static WireChannel rawSuccessorAtReady(Path socket) throws IOException {
+        WireChannel wire = new WireChannel(FdChannel.connect(socket, FdLimits.DEFAULT));
+        wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(), FdChannel.maxFdsPerMessage(), List.of()));
+        wire.receive(Duration.ofSeconds(10), Message.Welcome.class).close();
+        wire.receive(Duration.ofSeconds(10), Message.Handover.class).close();
+        wire.send(new Message.Ready(ProcessHandle.current().pid(), List.of(Message.CONNECTIONS)));
+        return wire;
+    }
+
+    /** The connection still carries data both ways on the incumbent's side, and was never shut down. */
+    private static void assertEchoesThroughIncumbent(Socket client, SocketChannel serverSide) throws IOException {
+        serverSide.configureBlocking(true);
+        client.getOutputStream().write("still here\n".getBytes(StandardCharsets.US_ASCII));
+        assertEquals("still here", readLine(serverSide));
+        serverSide.write(ByteBuffer.wrap("yes\n".getBytes(StandardCharsets.US_ASCII)));
+        assertEquals("yes", new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.US_ASCII)).readLine());
+    }
+
+    private static String readLine(SocketChannel channel) throws IOException {
+        StringBuilder line = new StringBuilder();
+        ByteBuffer one = ByteBuffer.allocate(1);
+        while (true) {
+            one.clear();
+            if (channel.read(one) < 0) {
+                throw new IOException("end of stream after '" + line + "'");
+            }
+            if (one.position() == 0) {
+                continue;
+            }
+            char c = (char) one.get(0);
+            if (c == '\n') {
+                return line.toString();
+            }
+            line.append(c);
+        }
+    }
+
+    private static void awaitFalse(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, "condition still true after 10 s");
+            Thread.sleep(10);
+        }
+    }
+
+    private static void close(WireChannel wire) {
+        try {
+            wire.close();
+        } catch (IOException e) {
+            throw new RuntimeException(e);
+        }
+    }
+}
