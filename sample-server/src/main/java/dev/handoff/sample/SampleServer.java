@@ -3,102 +3,135 @@ package dev.handoff.sample;
 import dev.handoff.core.Handoff;
 import dev.handoff.core.HandoffOptions;
 import dev.handoff.core.session.HandoffResult;
+import sun.misc.Signal;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.Socket;
+import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 
 /**
- * A line echo server on the public Handoff API: every line a client sends is answered with
- * {@code <pid> <line>}. Started again with the same arguments, the new copy takes the listener over
- * and this one exits once its connections are done.
+ * The sample server: HTTP and line echo on one event loop, on the public Handoff API. Started again
+ * with the same arguments, the new copy takes the listeners and the live connections over and this one
+ * exits once drained. SIGHUP makes it start that new copy itself; SIGTERM stops it gracefully.
+ *
+ * <p>Prints {@code READY pid=<pid> generation=<n>} when it serves and an {@code EXIT ...} line when it
+ * leaves; logs go to stderr.
  */
 final class SampleServer {
 
-    private SampleServer() {
+    private final ServerArguments arguments;
+    private final long pid = ProcessHandle.current().pid();
+    private Handoff handoff;
+    private EventLoop loop;
+
+    private SampleServer(ServerArguments arguments) {
+        this.arguments = arguments;
     }
 
     static void run(String[] args) throws Exception {
-        InetSocketAddress echo = null;
-        Path socket = null;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--echo" -> echo = address(args[++i]);
-                case "--socket" -> socket = Path.of(args[++i]);
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: --echo host:port --socket path | demo [restarts]");
+        new SampleServer(ServerArguments.parse(args)).serve();
+    }
+
+    private void serve() throws Exception {
+        if (arguments.mode() == ServerArguments.Mode.HANDOFF) {
+            HandoffOptions options = HandoffOptions.builder(arguments.socket())
+                    .upgradeCommand(command(arguments.raw().toArray(new String[0])))
+                    .drainTimeout(arguments.drain())
+                    .build();
+            try {
+                handoff = Handoff.start(options);
+            } catch (IOException e) {
+                System.out.println("FAILED " + e.getMessage());
+                System.exit(2);
             }
         }
-        if (echo == null || socket == null) {
-            throw new IllegalArgumentException("usage: --echo host:port --socket path | demo [restarts]");
+        int generation = handoff == null ? 1 : handoff.generation();
+        loop = new EventLoop(Map.of("http", new HttpProtocol(pid, generation), "echo", new EchoProtocol(pid)));
+        if (arguments.http() != null) {
+            loop.listen("http", listen("http", arguments.http()));
         }
-        Handoff handoff = Handoff.start(HandoffOptions.builder(socket).build());
-        ServerSocketChannel listener = handoff.listen("echo", echo);
-        ExecutorService connections = Executors.newCachedThreadPool();
-        Thread acceptor = new Thread(() -> accept(listener, connections), "echo-accept");
-        acceptor.start();
-        handoff.ready();
-        System.out.println("READY pid=" + ProcessHandle.current().pid() + " generation=" + handoff.generation());
-        HandoffResult result = awaitSuccessor(handoff);
-        listener.close();
-        acceptor.join();
-        connections.shutdown();
-        connections.awaitTermination(30, TimeUnit.SECONDS);
-        handoff.close();
-        System.out.println("EXIT pid=" + ProcessHandle.current().pid() + " handed over to pid " + result.peerPid()
-                + " in " + String.format("%.2f", result.duration().toNanos() / 1e6) + " ms");
+        if (arguments.echo() != null) {
+            loop.listen("echo", listen("echo", arguments.echo()));
+        }
+        if (handoff != null) {
+            handoff.onConnection(loop::adopt);
+        }
+        new Thread(loop, "event-loop").start();
+        if (handoff != null) {
+            handoff.ready();
+            handoff.onExit(this::handedOver);
+            Signal.handle(new Signal("HUP"), signal -> upgrade());
+        }
+        Signal.handle(new Signal("TERM"), signal -> stop());
+        System.out.println("READY pid=" + pid + " generation=" + generation);
+    }
+
+    private ServerSocketChannel listen(String name, InetSocketAddress address) throws IOException {
+        if (handoff != null) {
+            return handoff.listen(name, address);
+        }
+        ServerSocketChannel channel = ServerSocketChannel.open();
+        channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+        if (arguments.mode() == ServerArguments.Mode.REUSEPORT) {
+            channel.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+        }
+        channel.bind(address, 1024);
+        return channel;
+    }
+
+    private void handedOver(HandoffResult result) {
+        loop.drain(handoff, arguments.drain(), report -> exit(String.format(
+                "handed over to pid %d in %.2f ms; drained in %d ms: %d connections handed over, %d closed, %d cut at the deadline",
+                result.peerPid(), result.duration().toNanos() / 1e6, report.took().toMillis(), report.handedOver(),
+                report.closedQuiet(), report.closedAtDeadline())));
+    }
+
+    private void stop() {
+        if (handoff != null) {
+            closeQuietly(handoff); // no successor may arrive while we stop
+        }
+        loop.drain(null, arguments.drain(), report -> exit(String.format(
+                "stopped; drained in %d ms: %d connections closed, %d cut at the deadline", report.took().toMillis(),
+                report.closedQuiet(), report.closedAtDeadline())));
+    }
+
+    private void upgrade() {
+        Thread upgrade = new Thread(() -> {
+            try {
+                HandoffResult result = handoff.upgrade();
+                System.out.println("UPGRADE " + result.outcome() + " pid=" + result.peerPid() + " " + result.reason());
+            } catch (IOException | RuntimeException e) {
+                System.out.println("UPGRADE FAILED " + e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "upgrade");
+        upgrade.start();
+    }
+
+    private void exit(String what) {
+        if (handoff != null) {
+            closeQuietly(handoff);
+        }
+        System.out.println("EXIT pid=" + pid + " " + what);
+        System.out.flush();
         System.exit(0);
     }
 
-    private static HandoffResult awaitSuccessor(Handoff handoff) throws InterruptedException {
-        handoff.awaitExit();
-        return handoff.lastHandoff().orElseThrow();
-    }
-
-    private static void accept(ServerSocketChannel listener, ExecutorService connections) {
-        while (listener.isOpen()) {
-            try {
-                SocketChannel connection = listener.accept();
-                connections.execute(() -> echo(connection.socket()));
-            } catch (IOException e) {
-                if (listener.isOpen()) {
-                    System.err.println("accept failed: " + e);
-                }
-            }
-        }
-    }
-
-    private static void echo(Socket connection) {
-        String pid = Long.toString(ProcessHandle.current().pid());
-        try (connection;
-             BufferedReader in = new BufferedReader(new InputStreamReader(connection.getInputStream(), StandardCharsets.UTF_8))) {
-            OutputStream out = connection.getOutputStream();
-            String line;
-            while ((line = in.readLine()) != null) {
-                out.write((pid + " " + line + "\n").getBytes(StandardCharsets.UTF_8));
-            }
+    private static void closeQuietly(Handoff handoff) {
+        try {
+            handoff.close();
         } catch (IOException e) {
-            System.err.println("connection failed: " + e);
+            System.err.println("closing the handoff failed: " + e);
         }
     }
 
-    static InetSocketAddress address(String hostPort) {
-        int colon = hostPort.lastIndexOf(':');
-        return new InetSocketAddress(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)));
-    }
-
+    /** The command line that starts this jar with {@code args}, on the same JVM. */
     static List<String> command(String... args) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
