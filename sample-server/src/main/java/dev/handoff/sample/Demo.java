@@ -1,185 +1,151 @@
 package dev.handoff.sample;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The zero-downtime demo: starts the sample server, keeps clients connecting to it, restarts it a number
- * of times by starting a new copy beside the running one, and prints what happened. Exits non-zero if
- * any request failed or any restart did not complete.
+ * The zero-downtime demo: starts the sample server, drives HTTP keep-alive load and a set of long-lived
+ * echo connections at it, restarts it again and again (alternately as a deploy script would, by starting
+ * the same command again, and by SIGHUP), with a slow request in flight across each restart, and prints
+ * what happened. Exits non-zero if a request failed, a connection was reset or lost, or a restart did
+ * not complete.
  */
 final class Demo {
 
-    private static final int CLIENTS = 4;
-    private static final Pattern EXIT = Pattern.compile("EXIT pid=(\\d+) handed over to pid (\\d+) in ([0-9.]+) ms");
-
-    private final AtomicBoolean running = new AtomicBoolean(true);
-    private final AtomicLong requests = new AtomicLong();
-    private final AtomicLong failures = new AtomicLong();
-    private final List<String> failureSamples = Collections.synchronizedList(new ArrayList<>());
-    private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-    private final List<Process> servers = new ArrayList<>();
-    private InetSocketAddress address;
+    static final Pattern EXIT = Pattern.compile(
+            "EXIT pid=(\\d+) handed over to pid (\\d+) in ([0-9.]+) ms; drained in (\\d+) ms: (\\d+) connections handed over, (\\d+) closed, (\\d+) cut");
+    private static final int HTTP_CLIENTS = 8;
+    private static final int ECHO_CONNECTIONS = 16;
 
     private Demo() {
     }
 
     static int run(String[] args) throws Exception {
         int restarts = args.length > 0 ? Integer.parseInt(args[0]) : 10;
-        return new Demo().demo(restarts);
+        Path dir = Files.createTempDirectory("handoff-demo");
+        InetSocketAddress http = new InetSocketAddress("127.0.0.1", freePort());
+        InetSocketAddress echo = new InetSocketAddress("127.0.0.1", freePort());
+        List<String> serverArgs = List.of("--http", "127.0.0.1:" + http.getPort(), "--echo", "127.0.0.1:" + echo.getPort(),
+                "--socket", dir.resolve("run").resolve("sample.sock").toString());
+        System.out.printf("Handoff demo: %d restarts of `sample-server.jar %s`%n", restarts, String.join(" ", serverArgs));
+        System.out.printf("  load: %d HTTP keep-alive clients, %d long-lived echo connections, one slow request across each restart%n",
+                HTTP_CLIENTS, ECHO_CONNECTIONS);
+        try (ServerProcesses servers = new ServerProcesses(dir.resolve("servers.log"))) {
+            System.out.println("  server logs: " + servers.log());
+            return new Demo().drive(servers, serverArgs, http, echo, restarts);
+        }
     }
 
-    private int demo(int restarts) throws Exception {
-        Path dir = Files.createTempDirectory("handoff-demo");
-        Path socket = dir.resolve("run").resolve("sample.sock");
-        Path log = dir.resolve("servers.log");
-        try (ServerSocket probe = new ServerSocket(0)) {
-            address = new InetSocketAddress("127.0.0.1", probe.getLocalPort());
-        }
-        String[] serverArgs = {"--echo", "127.0.0.1:" + address.getPort(), "--socket", socket.toString()};
-        System.out.printf("Handoff demo: echo server on %s, rendezvous %s, %d restarts, %d clients (server logs: %s)%n",
-                address, socket, restarts, CLIENTS, log);
-        Process first = startServer(serverArgs, log);
-        String ready = awaitLine("READY", 60);
-        System.out.println("  " + ready);
-        List<Thread> clients = new ArrayList<>();
-        for (int i = 0; i < CLIENTS; i++) {
-            Thread client = new Thread(this::clientLoop, "client-" + i);
-            client.start();
-            clients.add(client);
-        }
-        Thread.sleep(500);
+    private int drive(ServerProcesses servers, List<String> serverArgs, InetSocketAddress httpAddress,
+                      InetSocketAddress echoAddress, int restarts) throws Exception {
+        servers.start(serverArgs);
+        long incumbent = servers.awaitReady(1, Duration.ofSeconds(60));
+        System.out.printf("  READY pid=%d generation=1%n", incumbent);
+        HttpLoad http = new HttpLoad(httpAddress, "/", HTTP_CLIENTS, 1000);
+        EchoFleet echo = new EchoFleet(echoAddress, ECHO_CONNECTIONS, 50);
+        HttpClient slowClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         List<Double> handoffMillis = new ArrayList<>();
-        Process incumbent = first;
         int completed = 0;
+        int slowOk = 0;
+        int slowAcross = 0;
+        long handedOver = 0;
+        String failure = null;
+        // The first request of a JDK HttpClient loads a lot of classes; do it before the restarts.
+        slowClient.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpAddress.getPort() + "/")).build(),
+                HttpResponse.BodyHandlers.discarding());
+        Thread.sleep(500);
         try {
             for (int i = 1; i <= restarts; i++) {
-                Process successor = startServer(serverArgs, log);
-                String successorReady = awaitLine("READY pid=" + successor.pid(), 60);
-                String exit = awaitLine("EXIT pid=" + incumbent.pid(), 60);
-                if (!incumbent.waitFor(30, TimeUnit.SECONDS) || incumbent.exitValue() != 0) {
-                    throw new IllegalStateException("pid " + incumbent.pid() + " did not exit cleanly");
+                int generation = i + 1;
+                CompletableFuture<HttpResponse<String>> slow = slowClient.sendAsync(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpAddress.getPort() + "/slow?ms=400")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                Thread.sleep(100); // the slow request is in the incumbent's hands now
+                boolean bySignal = i % 2 == 0;
+                if (bySignal) {
+                    ServerProcesses.signal(incumbent, "HUP");
+                } else {
+                    servers.start(serverArgs);
                 }
-                Matcher matcher = EXIT.matcher(exit);
-                double millis = matcher.find() ? Double.parseDouble(matcher.group(3)) : Double.NaN;
+                long successor = servers.awaitReady(generation, Duration.ofSeconds(60));
+                Matcher exit = EXIT.matcher(servers.awaitExit(incumbent, Duration.ofSeconds(60)));
+                if (!exit.lookingAt()) {
+                    throw new IllegalStateException("pid " + incumbent + " did not hand over");
+                }
+                Optional<Integer> status = servers.exitStatus(incumbent, Duration.ofSeconds(30));
+                if (status.isPresent() && status.get() != 0) {
+                    throw new IllegalStateException("pid " + incumbent + " exited with status " + status.get());
+                }
+                HttpResponse<String> slowResponse = slow.get();
+                if (slowResponse.statusCode() == 200) {
+                    slowOk++;
+                    slowAcross += slowResponse.body().contains("\"pid\":" + incumbent) ? 1 : 0;
+                }
+                double millis = Double.parseDouble(exit.group(3));
                 handoffMillis.add(millis);
+                handedOver += Long.parseLong(exit.group(5));
                 completed++;
-                System.out.printf("  restart %d/%d: pid %d -> %s, handoff %.2f ms, requests %d, failed %d%n", i, restarts,
-                        incumbent.pid(), successorReady.substring("READY ".length()), millis, requests.get(), failures.get());
+                System.out.printf("  restart %2d/%d (%s): pid %d -> %d (generation %d), handoff %.1f ms, %s connections handed over;"
+                                + " requests %d, failed %d, echo connections alive %d/%d%n",
+                        i, restarts, bySignal ? "SIGHUP" : "deploy", incumbent, successor, generation, millis, exit.group(5),
+                        http.requests(), http.failures(), echo.alive(), echo.size());
                 incumbent = successor;
                 Thread.sleep(300);
             }
-        } catch (RuntimeException | InterruptedException e) {
-            System.out.println("  restart failed: " + e.getMessage());
+        } catch (IOException | RuntimeException | TimeoutException | java.util.concurrent.ExecutionException e) {
+            failure = e.toString();
+            System.out.println("  restart failed: " + failure);
         } finally {
-            running.set(false);
-            for (Thread client : clients) {
-                client.join();
-            }
-            for (Process server : servers) {
-                server.destroy();
-                server.waitFor(10, TimeUnit.SECONDS);
-            }
+            http.close();
+            echo.close();
         }
         Collections.sort(handoffMillis);
         System.out.println();
-        System.out.printf("restarts:        %d of %d%n", completed, restarts);
-        System.out.printf("requests:        %d%n", requests.get());
-        System.out.printf("failed requests: %d%s%n", failures.get(), failureSamples.isEmpty() ? "" : " e.g. " + failureSamples.get(0));
+        System.out.printf("restarts:                 %d of %d%n", completed, restarts);
+        System.out.printf("HTTP requests:            %d (answered by %d different pids)%n", http.requests(), http.pids().size());
+        System.out.printf("failed requests:          %d%s%n", http.failures(),
+                http.failureSamples().isEmpty() ? "" : " e.g. " + http.failureSamples().get(0));
+        System.out.printf("connection resets:        %d%n", http.resets());
+        System.out.printf("slow requests completed:  %d of %d (%d answered by the old pid after its successor was READY)%n",
+                slowOk, completed, slowAcross);
+        System.out.printf("echo connections alive:   %d of %d (%d exchanges; each answered by at least %d pids)%s%n",
+                echo.alive(), echo.size(), echo.exchanges(), echo.fewestPidsSeen(),
+                echo.losses().isEmpty() ? "" : " lost: " + echo.losses().get(0));
+        System.out.printf("connections handed over:  %d%n", handedOver);
         if (!handoffMillis.isEmpty()) {
-            System.out.printf("handoff time:    p50 %.2f ms, p99 %.2f ms (successor connect -> READY)%n",
+            System.out.printf("handoff time:             p50 %.1f ms, p99 %.1f ms (successor connects -> READY, JVM start-up excluded)%n",
                     percentile(handoffMillis, 50), percentile(handoffMillis, 99));
         }
-        boolean ok = completed == restarts && failures.get() == 0;
+        System.out.printf("HTTP latency:             p50 %.2f ms, p99 %.2f ms%n", http.percentileMillis(50), http.percentileMillis(99));
+        boolean ok = failure == null && completed == restarts && http.failures() == 0 && echo.alive() == echo.size()
+                && slowOk == completed;
         System.out.println(ok ? "RESULT: zero downtime" : "RESULT: FAILED");
         return ok ? 0 : 1;
     }
 
-    private Process startServer(String[] args, Path log) throws IOException {
-        Process process = new ProcessBuilder(SampleServer.command(args))
-                .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                .start();
-        servers.add(process);
-        Thread reader = new Thread(() -> {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = in.readLine()) != null) {
-                    lines.add(line);
-                }
-            } catch (IOException ignored) {
-                // process gone
-            }
-        });
-        reader.setDaemon(true);
-        reader.start();
-        return process;
-    }
-
-    private String awaitLine(String prefix, int seconds) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        List<String> skipped = new ArrayList<>();
-        while (true) {
-            String line = lines.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-            if (line == null) {
-                lines.addAll(skipped);
-                throw new IllegalStateException("no '" + prefix + "' line within " + seconds + " s");
-            }
-            if (line.startsWith(prefix)) {
-                lines.addAll(skipped);
-                return line;
-            }
-            skipped.add(line);
+    static int freePort() throws IOException {
+        try (ServerSocket probe = new ServerSocket(0)) {
+            return probe.getLocalPort();
         }
     }
 
-    /** One short connection per request, as a plain HTTP/1.0 client would make. */
-    private void clientLoop() {
-        long n = 0;
-        while (running.get()) {
-            String payload = Thread.currentThread().getName() + "-" + n++;
-            try (Socket socket = new Socket()) {
-                socket.connect(address, 5000);
-                socket.setSoTimeout(5000);
-                OutputStream out = socket.getOutputStream();
-                out.write((payload + "\n").getBytes(StandardCharsets.UTF_8));
-                String answer = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8)).readLine();
-                if (answer == null || !answer.endsWith(" " + payload)) {
-                    fail("bad answer: " + answer);
-                } else {
-                    requests.incrementAndGet();
-                }
-            } catch (IOException e) {
-                fail(e.toString());
-            }
-        }
-    }
-
-    private void fail(String what) {
-        failures.incrementAndGet();
-        if (failureSamples.size() < 10) {
-            failureSamples.add(what);
-        }
-    }
-
-    private static double percentile(List<Double> sorted, int percentile) {
+    static double percentile(List<Double> sorted, int percentile) {
         int index = (int) Math.ceil(percentile / 100.0 * sorted.size()) - 1;
         return sorted.get(Math.max(0, Math.min(sorted.size() - 1, index)));
     }

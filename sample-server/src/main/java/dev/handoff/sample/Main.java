@@ -2,14 +2,26 @@ package dev.handoff.sample;
 
 import java.util.Arrays;
 
-/** {@code java -jar sample-server.jar [demo [restarts]] | --echo host:port --socket path}. */
+/**
+ * {@code java -jar sample-server.jar --http host:port --echo host:port --socket path}, or
+ * {@code demo [restarts]}, or {@code compare [options]}.
+ */
 public final class Main {
 
     public static void main(String[] args) throws Exception {
-        if (args.length > 0 && args[0].equals("demo")) {
-            System.exit(Demo.run(Arrays.copyOfRange(args, 1, args.length)));
+        String[] rest = args.length > 0 ? Arrays.copyOfRange(args, 1, args.length) : args;
+        try {
+            if (args.length > 0 && args[0].equals("demo")) {
+                System.exit(Demo.run(rest));
+            }
+            if (args.length > 0 && args[0].equals("compare")) {
+                System.exit(RestartComparison.run(rest));
+            }
+            SampleServer.run(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.exit(64);
         }
-        SampleServer.run(args);
     }
 
     private Main() {

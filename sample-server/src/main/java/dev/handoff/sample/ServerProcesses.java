@@ -1,0 +1,155 @@
+package dev.handoff.sample;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Sample-server processes started by the demo, the comparison and the tests: their stdout lines in one
+ * queue (a copy started by SIGHUP writes to its parent's stdout, so its lines arrive there too), their
+ * stderr appended to a log file, and every copy that said READY stopped at the end.
+ */
+final class ServerProcesses implements AutoCloseable {
+
+    private static final Pattern READY = Pattern.compile("READY pid=(\\d+) generation=(\\d+)");
+    private static final Pattern EXIT = Pattern.compile("EXIT pid=(\\d+)");
+
+    private final Path log;
+    private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+    private final List<String> held = new ArrayList<>();
+    private final Map<Long, Process> started = new ConcurrentHashMap<>();
+    private final Set<Long> serving = ConcurrentHashMap.newKeySet();
+
+    ServerProcesses(Path log) {
+        this.log = log;
+    }
+
+    Path log() {
+        return log;
+    }
+
+    /** Starts {@code java -jar sample-server.jar args...}. */
+    Process start(List<String> args) throws IOException {
+        Process process = new ProcessBuilder(SampleServer.command(args.toArray(new String[0])))
+                .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .start();
+        started.put(process.pid(), process);
+        Thread reader = new Thread(() -> read(process), "stdout-" + process.pid());
+        reader.setDaemon(true);
+        reader.start();
+        return process;
+    }
+
+    private void read(Process process) {
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                Matcher ready = READY.matcher(line);
+                if (ready.lookingAt()) {
+                    serving.add(Long.parseLong(ready.group(1)));
+                }
+                Matcher exit = EXIT.matcher(line);
+                if (exit.lookingAt()) {
+                    serving.remove(Long.parseLong(exit.group(1)));
+                }
+                lines.add(line);
+            }
+        } catch (IOException ignored) {
+            // the process is gone
+        }
+    }
+
+    /** The next line (from any process) that matches, waiting up to {@code timeout}; others stay queued. */
+    String await(Predicate<String> wanted, String what, Duration timeout) throws InterruptedException, TimeoutException {
+        synchronized (held) {
+            for (int i = 0; i < held.size(); i++) {
+                if (wanted.test(held.get(i))) {
+                    return held.remove(i);
+                }
+            }
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (true) {
+                String line = lines.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                if (line == null) {
+                    throw new TimeoutException("no " + what + " within " + timeout.toSeconds() + " s (server log: " + log + ")");
+                }
+                if (wanted.test(line)) {
+                    return line;
+                }
+                held.add(line);
+            }
+        }
+    }
+
+    /** Waits for {@code READY ... generation=<generation>}; returns that process's pid. */
+    long awaitReady(int generation, Duration timeout) throws InterruptedException, TimeoutException {
+        String line = await(l -> l.startsWith("READY ") && l.endsWith(" generation=" + generation),
+                "READY of generation " + generation, timeout);
+        Matcher matcher = READY.matcher(line);
+        if (!matcher.lookingAt()) {
+            throw new IllegalStateException("unreadable READY line: " + line);
+        }
+        return Long.parseLong(matcher.group(1));
+    }
+
+    /** Waits for {@code pid}'s EXIT line and returns it. */
+    String awaitExit(long pid, Duration timeout) throws InterruptedException, TimeoutException {
+        return await(l -> l.startsWith("EXIT pid=" + pid + " "), "EXIT of pid " + pid, timeout);
+    }
+
+    /** The exit status of a process this object started, once it ended. */
+    Optional<Integer> exitStatus(long pid, Duration timeout) throws InterruptedException {
+        Process process = started.get(pid);
+        if (process == null || !process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            return Optional.empty();
+        }
+        return Optional.of(process.exitValue());
+    }
+
+    /** Sends {@code signal} (HUP, TERM, ...) to {@code pid}. */
+    static void signal(long pid, String signal) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new IOException("kill -" + signal + " " + pid + " failed");
+        }
+    }
+
+    /** Stops every copy still serving (SIGTERM, then SIGKILL after 15 s). */
+    @Override
+    public void close() throws InterruptedException {
+        for (long pid : Set.copyOf(serving)) {
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
+        }
+        for (long pid : Set.copyOf(serving)) {
+            Optional<ProcessHandle> handle = ProcessHandle.of(pid);
+            if (handle.isPresent()) {
+                try {
+                    handle.get().onExit().get(15, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+                    handle.get().destroyForcibly();
+                }
+            }
+        }
+        for (Process process : started.values()) {
+            if (!process.waitFor(15, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        }
+    }
+}
