@@ -1,6 +1,7 @@
 package dev.handoff.core;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.handoff.core.channel.Channels;
 import dev.handoff.core.fd.FdDescription;
 import dev.handoff.core.fd.FdInspector;
@@ -14,6 +15,7 @@ import dev.handoff.core.manifest.FileEntry;
 import dev.handoff.core.manifest.ListenerEntry;
 import dev.handoff.core.manifest.Manifest;
 import dev.handoff.core.manifest.ManifestJson;
+import dev.handoff.core.manifest.ManifestValidator;
 import dev.handoff.core.session.ConnectionTransfer;
 import dev.handoff.core.session.HandoffResult;
 import dev.handoff.core.session.IncumbentSession;
@@ -29,6 +31,7 @@ import java.io.Closeable;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketOption;
 import java.net.StandardProtocolFamily;
@@ -73,6 +76,7 @@ import java.util.function.Supplier;
 public final class Handoff implements Closeable {
 
     private static final Logger log = LoggerFactory.getLogger(Handoff.class);
+    private static final int WARM_UP_ROUNDS = 500;
 
     private final HandoffOptions options;
     private final SessionConfig config;
@@ -114,6 +118,7 @@ public final class Handoff implements Closeable {
         FdChannel.warmUp();
         WireChannel.warmUp();
         ManifestJson.warmUp();
+        warmUpConnectionPath();
         SessionConfig config = new SessionConfig(options.stepTimeout(), options.readyTimeout(), options.probation(),
                 options.allowedPeerUids(), options.limits());
         HandoffMetrics metrics = new HandoffMetrics(options.meterRegistry());
@@ -130,6 +135,36 @@ public final class Handoff implements Closeable {
 
     public HandoffOptions options() {
         return options;
+    }
+
+    /**
+     * Runs both halves of a connection hand-over once on a loopback connection of our own: the first
+     * real one happens exactly once per process, so without this it would run on cold code (class
+     * loading, reflection set-up, codec introspection) while every connection in the batch waits.
+     */
+    private static void warmUpConnectionPath() throws IOException {
+        try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+             SocketChannel client = SocketChannel.open(server.getLocalAddress());
+             SocketChannel accepted = server.accept()) {
+            Connection connection = new Connection("warm-up", accepted, JsonNodeFactory.instance.objectNode().put("k", 1),
+                    ByteBuffer.wrap(new byte[] {1}));
+            FileDescriptor copy = FdChannel.roundTrip(List.of(Channels.fileDescriptor(accepted))).get(0);
+            try {
+                // Enough rounds for the JIT's first tier to compile the path (and, on JDK 17, for reflection
+                // to replace its native accessors, which it does after 15 calls).
+                for (int i = 0; i < WARM_UP_ROUNDS; i++) {
+                    ConnectionEntry entry = ManifestJson.connectionsFromTree(ManifestJson.connectionsToTree(
+                            List.of(entryFor(connection)))).get(0);
+                    ManifestValidator.validateConnection(entry, copy);
+                    FdInspector.remoteAddress(copy);
+                }
+            } catch (IOException | RuntimeException e) {
+                Fds.closeQuietly(copy);
+                throw e;
+            }
+            FdDescription description = FdInspector.describe(copy);
+            Channels.socketChannel(copy, description.family(), FdInspector.remoteAddress(copy)).close();
+        }
     }
 
     /** 1 for a cold start, the predecessor's generation + 1 after a handoff. */
@@ -336,6 +371,7 @@ public final class Handoff implements Closeable {
         if (offered.isEmpty() || next == null || !next.successorAdoptsConnections()) {
             return offered;
         }
+        long start = System.nanoTime();
         List<ConnectionEntry> entries = new ArrayList<>(offered.size());
         List<FileDescriptor> fds = new ArrayList<>(offered.size());
         for (Connection connection : offered) {
@@ -356,6 +392,8 @@ public final class Handoff implements Closeable {
         if (!transfer.problems().isEmpty()) {
             log.warn("{} of {} connections stay here: {}", kept.size(), offered.size(), transfer.problems());
         }
+        log.info("handed over {} of {} connections in {} ms", offered.size() - kept.size(), offered.size(),
+                (System.nanoTime() - start) / 1e6);
         return kept;
     }
 

@@ -129,6 +129,7 @@ final class EventLoop implements Runnable {
                     }
                 }
                 if (drain != null && drain.step()) {
+                    selector.close();
                     return;
                 }
             }

@@ -38,6 +38,7 @@ final class SampleServer {
     }
 
     private void serve() throws Exception {
+        Warmup.run(pid);
         if (arguments.mode() == ServerArguments.Mode.HANDOFF) {
             HandoffOptions options = HandoffOptions.builder(arguments.socket())
                     .upgradeCommand(command(arguments.raw().toArray(new String[0])))

@@ -82,6 +82,21 @@ public final class FdChannel implements Closeable {
         }
     }
 
+    /**
+     * Sends {@code fds} through a socket pair inside this process and returns the copies that arrive
+     * (the caller owns them). The descriptors take the real SCM_RIGHTS path; used to warm that path up.
+     */
+    public static List<FileDescriptor> roundTrip(List<FileDescriptor> fds) throws IOException {
+        try (AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+             FdChannel sender = new FdChannel((AFUNIXSocket) pair.getSocket1().socket(), FdLimits.DEFAULT);
+             FdChannel receiver = new FdChannel((AFUNIXSocket) pair.getSocket2().socket(), FdLimits.DEFAULT)) {
+            sender.send(new byte[] {1}, fds);
+            try (FdMessage message = receiver.receive(Duration.ofSeconds(5))) {
+                return message.takeAll();
+            }
+        }
+    }
+
     /** The channel a parent handed to this process as its standard input (see {@link FdChannelPair}). */
     public static FdChannel inheritedFromStdin(FdLimits limits) throws IOException {
         return new FdChannel(FileDescriptorCast.using(FileDescriptor.in).as(AFUNIXSocket.class), limits);

@@ -182,6 +182,7 @@ public final class SuccessorSession implements Closeable {
 
     /** False when the answer could not be sent: then nothing of the batch was adopted. */
     private boolean adoptBatch(Message.Connections batch, FdMessage fds, ConnectionHandler handler) {
+        long start = System.nanoTime();
         List<Message.Rejection> rejected = new ArrayList<>();
         List<ConnectionEntry> entries;
         try {
@@ -228,6 +229,7 @@ public final class SuccessorSession implements Closeable {
             channels.forEach(SuccessorSession::closeQuietly);
             return false;
         }
+        log.debug("adopted {} connections in {} ms", channels.size(), (System.nanoTime() - start) / 1e6);
         for (int i = 0; i < channels.size(); i++) {
             try {
                 handler.adopt(adoptedEntries.get(i), channels.get(i));
