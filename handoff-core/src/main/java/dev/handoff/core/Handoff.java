@@ -85,7 +85,7 @@ public final class Handoff implements Closeable {
     private final HandoffMetrics metrics;
     private final Map<String, NetworkChannel> listeners = new LinkedHashMap<>();
     private final Map<String, FileDescriptor> files = new LinkedHashMap<>();
-    private final CountDownLatch exit = new CountDownLatch(1);
+    private volatile CountDownLatch exit = new CountDownLatch(1);
     private final List<Consumer<HandoffResult>> exitCallbacks = new CopyOnWriteArrayList<>();
     private final List<Consumer<HandoffResult>> handoffCallbacks = new CopyOnWriteArrayList<>();
     private final List<HandoffResult> results = new ArrayList<>();
@@ -344,10 +344,32 @@ public final class Handoff implements Closeable {
         return receivingConnections;
     }
 
-    /** Whether the successor that took over from this process adopts established connections. */
+    /** Whether the successor that took over from this process adopts established connections (and is still there). */
     public boolean successorAdoptsConnections() {
         IncumbentSession next = successor;
         return next != null && next.successorAdoptsConnections();
+    }
+
+    /**
+     * Makes this process the incumbent again after the successor that took over went away while
+     * connections were being handed over to it: successors may connect again and {@link #awaitExit()}
+     * waits for the next one. The application should go back to accepting on its listeners (which it
+     * keeps open until its drain is over for this reason) and serve the connections it still has.
+     *
+     * @return false, changing nothing, when no successor took over or it is still there
+     */
+    public synchronized boolean resume() {
+        IncumbentSession next = successor;
+        if (next == null || !next.isLost()) {
+            return false;
+        }
+        successor = null;
+        next.goodbye("resuming");
+        reclaimRendezvous();
+        exit = new CountDownLatch(1);
+        log.warn("the successor went away while connections were handed over to it; serving again as generation {}",
+                generation);
+        return true;
     }
 
     /**

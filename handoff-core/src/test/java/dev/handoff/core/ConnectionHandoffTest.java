@@ -190,7 +190,25 @@ class ConnectionHandoffTest {
             Connection connection = new Connection("echo", accepted);
             assertEquals(List.of(connection), incumbent.handOver(List.of(connection)));
             dies.get(10, TimeUnit.SECONDS);
+            assertFalse(incumbent.successorAdoptsConnections());
             assertEchoesThroughIncumbent(client, accepted);
+
+            // This process is the incumbent again: the next successor gets everything.
+            assertTrue(incumbent.resume());
+            assertFalse(incumbent.resume(), "nothing to resume twice");
+            BlockingQueue<Connection> adopted = new LinkedBlockingQueue<>();
+            try (Handoff next = Handoff.start(options);
+                 ServerSocketChannel inherited = next.listen("echo", (InetSocketAddress) listener.getLocalAddress())) {
+                assertEquals(2, next.generation());
+                next.onConnection(adopted::add);
+                next.ready();
+                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
+                assertEquals(List.of(), incumbent.handOver(List.of(new Connection("echo", accepted))));
+                try (SocketChannel moved = adopted.poll(10, TimeUnit.SECONDS).channel()) {
+                    assertEchoesThroughIncumbent(client, moved);
+                }
+                incumbent.close();
+            }
         }
     }
 

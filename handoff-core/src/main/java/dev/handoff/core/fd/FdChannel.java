@@ -1,10 +1,9 @@
 package dev.handoff.core.fd;
 
+import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
-import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
-import org.newsclub.net.unix.AFUNIXSocketPair;
 import org.newsclub.net.unix.FileDescriptorCast;
 
 import java.io.Closeable;
@@ -71,14 +70,24 @@ public final class FdChannel implements Closeable {
         }
     }
 
-    /** A connected pair, for a parent and the child it starts; see {@link FdChannelPair}. */
+    private static final java.util.concurrent.atomic.AtomicLong PAIRS = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * A connected pair, for a parent and the child it starts; see {@link FdChannelPair}. Made by a
+     * connect to a short-lived listener in Linux's abstract namespace (no file, gone on close):
+     * junixsocket's own socket pair leaks two descriptors per pair in 2.11.1.
+     */
     public static FdChannelPair pair(FdLimits limits) throws IOException {
-        AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
-        try {
-            return new FdChannelPair(pair, limits);
-        } catch (IOException | RuntimeException e) {
-            pair.close();
-            throw e;
+        AFUNIXSocketAddress address = AFUNIXSocketAddress.inAbstractNamespace("handoff-pair-"
+                + ProcessHandle.current().pid() + "-" + PAIRS.incrementAndGet() + "-" + System.nanoTime());
+        try (AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(address)) {
+            AFUNIXSocket parent = AFUNIXSocket.connectTo(address);
+            try {
+                return new FdChannelPair(new FdChannel(parent, limits), server.accept());
+            } catch (IOException | RuntimeException e) {
+                parent.close();
+                throw e;
+            }
         }
     }
 
@@ -87,10 +96,10 @@ public final class FdChannel implements Closeable {
      * (the caller owns them). The descriptors take the real SCM_RIGHTS path; used to warm that path up.
      */
     public static List<FileDescriptor> roundTrip(List<FileDescriptor> fds) throws IOException {
-        try (AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
-             FdChannel sender = new FdChannel((AFUNIXSocket) pair.getSocket1().socket(), FdLimits.DEFAULT);
-             FdChannel receiver = new FdChannel((AFUNIXSocket) pair.getSocket2().socket(), FdLimits.DEFAULT)) {
-            sender.send(new byte[] {1}, fds);
+        try (FdChannelPair pair = pair(FdLimits.DEFAULT)) {
+            // Not closed itself: the pair closes the descriptor under it.
+            FdChannel receiver = new FdChannel(pair.child(), FdLimits.DEFAULT);
+            pair.parent().send(new byte[] {1}, fds);
             try (FdMessage message = receiver.receive(Duration.ofSeconds(5))) {
                 return message.takeAll();
             }

@@ -1,8 +1,6 @@
 package dev.handoff.core.fd;
 
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketChannel;
-import org.newsclub.net.unix.AFUNIXSocketPair;
 import org.newsclub.net.unix.FileDescriptorCast;
 
 import java.io.Closeable;
@@ -17,19 +15,21 @@ import java.io.IOException;
  */
 public final class FdChannelPair implements Closeable {
 
-    // Held for as long as the pair is used: junixsocket closes both sockets once the pair is unreachable.
-    private final AFUNIXSocketPair<AFUNIXSocketChannel> pair;
     private final FdChannel parent;
+    // Held for as long as the pair is used: junixsocket closes a socket once it is unreachable.
     private final AFUNIXSocket child;
 
-    FdChannelPair(AFUNIXSocketPair<AFUNIXSocketChannel> pair, FdLimits limits) throws IOException {
-        this.pair = pair;
-        this.parent = new FdChannel((AFUNIXSocket) pair.getSocket1().socket(), limits);
-        this.child = (AFUNIXSocket) pair.getSocket2().socket();
+    FdChannelPair(FdChannel parent, AFUNIXSocket child) {
+        this.parent = parent;
+        this.child = child;
     }
 
     public FdChannel parent() {
         return parent;
+    }
+
+    AFUNIXSocket child() {
+        return child;
     }
 
     /** The child's end, as a redirect for the child's standard input. */
@@ -51,7 +51,6 @@ public final class FdChannelPair implements Closeable {
             childStarted();
         } finally {
             parent.close();
-            pair.close();
         }
     }
 }

@@ -34,6 +34,7 @@ public final class IncumbentSession {
     private final SessionConfig config;
     private final int generation;
     private volatile List<String> successorCapabilities = List.of();
+    private volatile boolean lost;
     private int peerMaxFdsPerMessage = 1;
 
     public IncumbentSession(WireChannel wire, SessionConfig config, int generation) {
@@ -115,9 +116,14 @@ public final class IncumbentSession {
         }
     }
 
-    /** Whether the READY successor said it adopts established connections. */
+    /** Whether the READY successor said it adopts established connections, and no hand-over to it failed. */
     public boolean successorAdoptsConnections() {
-        return successorCapabilities.contains(Message.CONNECTIONS);
+        return !lost && successorCapabilities.contains(Message.CONNECTIONS);
+    }
+
+    /** Whether a hand-over of connections found the successor gone (or unresponsive) after READY. */
+    public boolean isLost() {
+        return lost;
     }
 
     /**
@@ -156,6 +162,7 @@ public final class IncumbentSession {
                 }
             } catch (IOException | RuntimeException e) {
                 problems.add((entries.size() - from) + " connections not handed over: " + e.getMessage());
+                lost = true;
                 wire.shutdown();
                 break;
             }
