@@ -97,18 +97,29 @@ final class EventLoop implements Runnable {
     /**
      * Stops accepting and drains within {@code timeout}: quiet connections go to {@code handoff}'s
      * successor when it takes them, else they are closed. {@code done} runs on the loop thread at the end.
+     * Should the successor vanish while connections move to it, {@code resumed} runs instead and this
+     * loop serves on as before. The listeners stay open (not accepting) until the end for that reason.
      */
-    void drain(Handoff handoff, Duration timeout, Consumer<DrainReport> done) {
+    void drain(Handoff handoff, Duration timeout, Consumer<DrainReport> done, Runnable resumed) {
         execute(() -> {
             if (drain != null) {
                 return;
             }
             for (ServerSocketChannel listener : listeners.values()) {
-                closeQuietly(listener);
+                listener.keyFor(selector).cancel();
             }
-            listeners.clear();
-            drain = new Drain(handoff, System.nanoTime(), System.nanoTime() + timeout.toNanos(), done);
+            drain = new Drain(handoff, System.nanoTime(), System.nanoTime() + timeout.toNanos(), done, resumed);
         });
+    }
+
+    private void resume() throws IOException {
+        selector.selectNow(); // lets the cancelled listener keys go before they register again
+        for (Map.Entry<String, ServerSocketChannel> listener : listeners.entrySet()) {
+            listener.getValue().register(selector, SelectionKey.OP_ACCEPT, listener.getKey());
+        }
+        Runnable resumed = drain.resumed;
+        drain = null;
+        resumed.run();
     }
 
     @Override
@@ -129,6 +140,7 @@ final class EventLoop implements Runnable {
                     }
                 }
                 if (drain != null && drain.step()) {
+                    listeners.values().forEach(EventLoop::closeQuietly);
                     selector.close();
                     return;
                 }
@@ -211,32 +223,36 @@ final class EventLoop implements Runnable {
         private final long start;
         private final long deadline;
         private final Consumer<DrainReport> done;
-        private boolean transferFailed;
+        private final Runnable resumed;
+        private final Set<ClientConnection> refused = new java.util.HashSet<>();
         private int handedOver;
         private int closedQuiet;
 
-        Drain(Handoff handoff, long start, long deadline, Consumer<DrainReport> done) {
+        Drain(Handoff handoff, long start, long deadline, Consumer<DrainReport> done, Runnable resumed) {
             this.handoff = handoff;
             this.start = start;
             this.deadline = deadline;
             this.done = done;
+            this.resumed = resumed;
         }
 
         /** One pass: moves or closes what is quiet; true once the drain is over. */
         boolean step() throws IOException {
-            List<ClientConnection> quiet = new ArrayList<>();
-            for (ClientConnection connection : connections) {
-                if (connection.isQuiet()) {
-                    quiet.add(connection);
+            List<ClientConnection> toMove = new ArrayList<>();
+            for (ClientConnection connection : new ArrayList<>(connections)) {
+                if (!connection.isQuiet()) {
+                    continue;
+                }
+                if (handoff != null && handoff.successorAdoptsConnections() && !refused.contains(connection)) {
+                    toMove.add(connection);
+                } else {
+                    close(connection);
+                    closedQuiet++;
                 }
             }
-            if (!quiet.isEmpty()) {
-                if (handoff != null && handoff.successorAdoptsConnections() && !transferFailed) {
-                    handOver(quiet);
-                } else {
-                    quiet.forEach(EventLoop.this::close);
-                    closedQuiet += quiet.size();
-                }
+            if (!toMove.isEmpty() && !handOver(toMove)) {
+                resume();
+                return false;
             }
             boolean predecessorDone = handoff == null || !handoff.isReceivingConnections();
             if (connections.isEmpty() && predecessorDone) {
@@ -252,7 +268,8 @@ final class EventLoop implements Runnable {
             return false;
         }
 
-        private void handOver(List<ClientConnection> quiet) throws IOException {
+        /** False when the successor went away and this process serves on instead. */
+        private boolean handOver(List<ClientConnection> quiet) throws IOException {
             for (ClientConnection connection : quiet) {
                 connection.key().cancel();
             }
@@ -268,12 +285,13 @@ final class EventLoop implements Runnable {
             for (ClientConnection connection : quiet) {
                 connections.remove(connection);
                 if (kept.contains(connection.channel())) {
-                    transferFailed = true; // serve it here until it is quiet again, then close it
+                    refused.add(connection); // served here until quiet again, then closed
                     register(connection);
                 } else {
                     handedOver++;
                 }
             }
+            return kept.isEmpty() || !handoff.resume();
         }
 
         private void finish(int closedAtDeadline) {

@@ -89,7 +89,8 @@ final class SampleServer {
         loop.drain(handoff, arguments.drain(), report -> exit(String.format(
                 "handed over to pid %d in %.2f ms; drained in %d ms: %d connections handed over, %d closed, %d cut at the deadline",
                 result.peerPid(), result.duration().toNanos() / 1e6, report.took().toMillis(), report.handedOver(),
-                report.closedQuiet(), report.closedAtDeadline())));
+                report.closedQuiet(), report.closedAtDeadline())), () -> System.out.println("RESUMED pid=" + pid
+                + " generation=" + handoff.generation() + ": the successor went away during the drain; serving again"));
     }
 
     private void stop() {
@@ -98,7 +99,7 @@ final class SampleServer {
         }
         loop.drain(null, arguments.drain(), report -> exit(String.format(
                 "stopped; drained in %d ms: %d connections closed, %d cut at the deadline", report.took().toMillis(),
-                report.closedQuiet(), report.closedAtDeadline())));
+                report.closedQuiet(), report.closedAtDeadline())), () -> { });
     }
 
     private void upgrade() {

@@ -12,7 +12,8 @@ import java.util.List;
 
 /**
  * A successor that speaks the protocol by hand and stops at a given step, printing {@code AT <step>},
- * so that a test can kill it there. Steps: connect, hello, manifest, ready.
+ * so that a test can kill it there. Steps: connect, hello, manifest, ready, connections (READY saying it
+ * adopts connections, then stopped as the first batch arrives, before it answers).
  */
 public final class RawSuccessor {
 
@@ -28,8 +29,14 @@ public final class RawSuccessor {
         WireChannel.Received<Message> manifest = wire.receive(Duration.ofSeconds(10), Message.Handover.class);
         manifest.fds().takeAll(); // hold them, as a real successor would, until killed
         pause("manifest", stopAt);
-        wire.send(new Message.Ready(ProcessHandle.current().pid(), java.util.List.of()));
+        boolean adopts = stopAt.equals("connections");
+        wire.send(new Message.Ready(ProcessHandle.current().pid(), adopts ? List.of(Message.CONNECTIONS) : List.of()));
         pause("ready", stopAt);
+        if (adopts) {
+            WireChannel.Received<Message> batch = wire.receive(Duration.ZERO, Message.Connections.class);
+            batch.fds().takeAll();
+            pause("connections", stopAt);
+        }
     }
 
     private static void pause(String step, String stopAt) throws InterruptedException {
