@@ -156,14 +156,13 @@ public final class Handoff implements Closeable {
                     ConnectionEntry entry = ManifestJson.connectionsFromTree(ManifestJson.connectionsToTree(
                             List.of(entryFor(connection)))).get(0);
                     ManifestValidator.validateConnection(entry, copy);
-                    FdInspector.remoteAddress(copy);
                 }
             } catch (IOException | RuntimeException e) {
                 Fds.closeQuietly(copy);
                 throw e;
             }
-            FdDescription description = FdInspector.describe(copy);
-            Channels.socketChannel(copy, description.family(), FdInspector.remoteAddress(copy)).close();
+            FdDescription description = FdInspector.describeConnection(copy);
+            Channels.socketChannel(copy, description.family(), description.remoteAddress()).close();
         }
     }
 
@@ -400,12 +399,12 @@ public final class Handoff implements Closeable {
             entries.add(entryFor(connection));
             fds.add(Channels.fileDescriptor(connection.channel()));
         }
-        ConnectionTransfer transfer = next.handOverConnections(entries, fds);
+        // Each adopted channel is closed as soon as its batch is answered: not registered, nobody blocked
+        // on it, so only our descriptor goes and the connection stays up.
+        ConnectionTransfer transfer = next.handOverConnections(entries, fds, i -> closeQuietly(offered.get(i).channel()));
         List<Connection> kept = new ArrayList<>();
         for (int i = 0; i < offered.size(); i++) {
-            if (transfer.adopted().get(i)) {
-                closeQuietly(offered.get(i).channel()); // not registered, nobody blocked: no FIN, only our descriptor goes
-            } else {
+            if (!transfer.adopted().get(i)) {
                 kept.add(offered.get(i));
             }
         }
@@ -621,7 +620,7 @@ public final class Handoff implements Closeable {
         Consumer<Connection> handler = connectionHandler;
         try {
             predecessor.receiveConnections(handler == null ? null : (entry, channel) -> {
-                metrics.connections("successor", "adopted", 1);
+                metrics.adopted();
                 handler.accept(new Connection(entry.listener(), channel, entry.attachment(), ByteBuffer.wrap(entry.unread())));
             });
         } finally {

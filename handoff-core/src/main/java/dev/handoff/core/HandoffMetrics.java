@@ -19,6 +19,7 @@ final class HandoffMetrics {
     static final String CONNECTIONS = "handoff.connections";
 
     private final MeterRegistry registry;
+    private final Counter adoptedHere;
 
     /**
      * Registers every handoff meter at zero, before the first handoff, so that dashboards see them from
@@ -38,7 +39,12 @@ final class HandoffMetrics {
         }
         connections("incumbent", "adopted");
         connections("incumbent", "kept");
-        connections("successor", "adopted");
+        adoptedHere = connections("successor", "adopted");
+    }
+
+    /** One connection adopted from the predecessor (counted one by one, so the counter is kept at hand). */
+    void adopted() {
+        adoptedHere.increment();
     }
 
     void bindGeneration(Handoff handoff) {

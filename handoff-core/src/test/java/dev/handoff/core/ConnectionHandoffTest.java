@@ -288,10 +288,37 @@ class ConnectionHandoffTest {
                     // The refused connection is still whole on this side.
                     other.setSoTimeout(10_000);
                     assertEchoesThroughIncumbent(other, otherServerSide);
+                    // A batch that cannot be read at all: every descriptor in it is refused, and closed there.
+                    incumbent.send(new Message.Connections(JSON.readTree("[[\"echo\", \"zero\"]]")),
+                            List.of(Channels.fileDescriptor(otherServerSide)));
+                    try (WireChannel.Received<Message> received = incumbent.receive(Duration.ofSeconds(10), Message.Adopted.class)) {
+                        Message.Adopted unreadable = (Message.Adopted) received.message();
+                        assertEquals(1, unreadable.rejected().size());
+                        assertTrue(unreadable.rejected().get(0).reason().contains("expected an array of 8 values"),
+                                unreadable.rejected().get(0).reason());
+                    }
+                    assertEchoesThroughIncumbent(other, otherServerSide);
                     incumbent.send(new Message.Goodbye("done"));
                     awaitFalse(successor::isReceivingConnections);
                 }
             }
+        }
+    }
+
+    @Test
+    void theBatchCodecRoundTripsAndNamesWhatIsWrong() throws Exception {
+        ConnectionEntry entry = new ConnectionEntry("http", 3, "127.0.0.1", 80, "::1", 5000,
+                JSON.createObjectNode().put("served", 7), new byte[] {0, 1, (byte) 255});
+        ConnectionEntry back = ManifestJson.connectionsFromTree(ManifestJson.connectionsToTree(List.of(entry))).get(0);
+        assertEquals(List.of(entry.listener(), entry.fd(), entry.localAddress(), entry.localPort(), entry.remoteAddress(),
+                entry.remotePort(), entry.attachment()), List.of(back.listener(), back.fd(), back.localAddress(),
+                back.localPort(), back.remoteAddress(), back.remotePort(), back.attachment()));
+        assertEquals(List.of((byte) 0, (byte) 1, (byte) 255), List.of(back.unread()[0], back.unread()[1], back.unread()[2]));
+        for (String bad : List.of("{\"a\": 1}", "[{\"listener\": \"http\"}]", "[[\"http\", 1, \"a\", 2, \"b\", 3, null]]",
+                "[[\"http\", \"1\", \"a\", 2, \"b\", 3, null, null]]", "[[\"http\", 1, \"a\", 2, \"b\", 3, null, \"%%%\"]]")) {
+            dev.handoff.core.manifest.InvalidManifestException e = assertThrows(
+                    dev.handoff.core.manifest.InvalidManifestException.class, () -> ManifestJson.connectionsFromTree(JSON.readTree(bad)));
+            assertTrue(e.getMessage().contains("connection"), e.getMessage());
         }
     }
 

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.handoff.core.fd.FdType;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -39,10 +40,23 @@ public final class ManifestJson {
         }
     }
 
+    /**
+     * Each connection travels as an array of eight values, in the order of {@link ConnectionEntry}'s
+     * components (listener, fd, localAddress, localPort, remoteAddress, remotePort, attachment, unread as
+     * base64): a batch has hundreds of them, and arrays cost much less to write and read than objects.
+     */
     public static JsonNode connectionsToTree(List<ConnectionEntry> connections) {
         ArrayNode array = JSON.createArrayNode();
         for (ConnectionEntry connection : connections) {
-            array.add(JSON.valueToTree(connection));
+            ArrayNode entry = array.addArray();
+            entry.add(connection.listener());
+            entry.add(connection.fd());
+            entry.add(connection.localAddress());
+            entry.add(connection.localPort());
+            entry.add(connection.remoteAddress());
+            entry.add(connection.remotePort());
+            entry.add(connection.attachment());
+            entry.add(connection.unread());
         }
         return array;
     }
@@ -53,14 +67,38 @@ public final class ManifestJson {
             throw new InvalidManifestException(List.of("the connection batch is not a JSON array: " + tree));
         }
         List<ConnectionEntry> connections = new ArrayList<>(tree.size());
-        try {
-            for (JsonNode node : tree) {
-                connections.add(JSON.treeToValue(node, ConnectionEntry.class));
+        for (JsonNode node : tree) {
+            try {
+                if (!node.isArray() || node.size() != 8) {
+                    throw new IllegalArgumentException("expected an array of 8 values");
+                }
+                JsonNode attachment = node.get(6);
+                JsonNode unread = node.get(7);
+                connections.add(new ConnectionEntry(text(node, 0, "listener"), integer(node, 1, "fd"),
+                        text(node, 2, "localAddress"), integer(node, 3, "localPort"), text(node, 4, "remoteAddress"),
+                        integer(node, 5, "remotePort"), attachment.isNull() ? null : attachment,
+                        unread.isNull() ? null : unread.binaryValue()));
+            } catch (IOException | IllegalArgumentException e) {
+                throw new InvalidManifestException(List.of("unreadable connection entry " + node + ": " + e.getMessage()));
             }
-        } catch (JsonProcessingException | IllegalArgumentException e) {
-            throw new InvalidManifestException(List.of("unreadable connection entry: " + e.getMessage()));
         }
         return connections;
+    }
+
+    private static String text(JsonNode node, int index, String field) {
+        JsonNode value = node.get(index);
+        if (value == null || !value.isTextual()) {
+            throw new IllegalArgumentException("'" + field + "' must be a string");
+        }
+        return value.textValue();
+    }
+
+    private static int integer(JsonNode node, int index, String field) {
+        JsonNode value = node.get(index);
+        if (value == null || !value.canConvertToInt() || !value.isIntegralNumber()) {
+            throw new IllegalArgumentException("'" + field + "' must be an integer");
+        }
+        return value.intValue();
     }
 
     /**

@@ -68,16 +68,15 @@ public final class ManifestValidator {
      * remote addresses the entry names. Returns the kernel's description, or throws with the problem.
      */
     public static FdDescription validateConnection(ConnectionEntry entry, FileDescriptor fd) throws IOException {
-        FdDescription actual = FdInspector.describe(fd);
+        FdDescription actual = FdInspector.describeConnection(fd);
         String what = "connection " + entry.remoteAddress() + ":" + entry.remotePort() + " on '" + entry.listener() + "'";
         if (actual.type() != FdType.TCP_CONNECTION) {
             throw new InvalidManifestException(List.of(what + " should be a " + FdType.TCP_CONNECTION + " but is a " + actual));
         }
         InetSocketAddress local = actual.localAddress();
-        InetSocketAddress remote = FdInspector.remoteAddress(fd);
+        InetSocketAddress remote = actual.remoteAddress();
         if (local.getPort() != entry.localPort() || !sameAddress(local.getAddress(), entry.localAddress())
-                || remote == null || remote.getPort() != entry.remotePort()
-                || !sameAddress(remote.getAddress(), entry.remoteAddress())) {
+                || remote.getPort() != entry.remotePort() || !sameAddress(remote.getAddress(), entry.remoteAddress())) {
             throw new InvalidManifestException(List.of(what + " is really " + local + " <-> " + remote));
         }
         return actual;
@@ -120,6 +119,9 @@ public final class ManifestValidator {
     }
 
     private static boolean sameAddress(InetAddress actual, String announced) {
+        if (announced != null && announced.equals(actual.getHostAddress())) {
+            return true; // the usual case, without parsing: both sides format addresses the same way
+        }
         try {
             // An IP literal never triggers a name lookup.
             return announced != null && actual.equals(InetAddress.getByName(announced));

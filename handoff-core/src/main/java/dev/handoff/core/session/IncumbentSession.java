@@ -14,11 +14,13 @@ import org.slf4j.LoggerFactory;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.OptionalInt;
 import java.util.concurrent.Callable;
+import java.util.function.IntConsumer;
 
 /**
  * The incumbent's side of one handoff: check the peer, agree on a version, send the manifest and the
@@ -29,6 +31,7 @@ import java.util.concurrent.Callable;
 public final class IncumbentSession {
 
     private static final Logger log = LoggerFactory.getLogger(IncumbentSession.class);
+    private static final int BATCHES_IN_FLIGHT = 4;
 
     private final WireChannel wire;
     private final SessionConfig config;
@@ -128,45 +131,53 @@ public final class IncumbentSession {
 
     /**
      * Hands established connections to the READY successor: one message per batch (as many descriptors
-     * as one message carries), each answered before the next goes. Stops at the first batch without an
-     * answer and shuts the channel, so that a slow successor cannot adopt that batch late: the caller
-     * keeps every connection not marked adopted, and no byte of them was read on the other side.
+     * as one message carries), each answered by the successor, with a few batches in flight. Stops at the
+     * first missing answer and shuts the channel, so that a slow successor cannot confirm a batch late:
+     * the caller keeps every connection not marked adopted, and no byte of them was read on the other side.
      *
-     * @param entries one per connection; the {@code fd} index is filled in here
-     * @param fds     the connections' descriptors, in the same order; they stay open here
+     * @param entries   one per connection; the {@code fd} index is filled in here
+     * @param fds       the connections' descriptors, in the same order; they stay open here
+     * @param onAdopted told the index of each connection the successor took, batch by batch, so that the
+     *                  caller can release it at once
      */
-    public synchronized ConnectionTransfer handOverConnections(List<ConnectionEntry> entries, List<FileDescriptor> fds) {
+    public synchronized ConnectionTransfer handOverConnections(List<ConnectionEntry> entries, List<FileDescriptor> fds,
+                                                               IntConsumer onAdopted) {
         BitSet adopted = new BitSet(entries.size());
         List<String> problems = new ArrayList<>();
+        ArrayDeque<int[]> unanswered = new ArrayDeque<>();
         int from = 0;
-        while (from < entries.size()) {
-            int to = batchEnd(entries, from);
-            List<ConnectionEntry> batch = new ArrayList<>(to - from);
-            for (int i = from; i < to; i++) {
-                ConnectionEntry entry = entries.get(i);
-                batch.add(new ConnectionEntry(entry.listener(), i - from, entry.localAddress(), entry.localPort(),
-                        entry.remoteAddress(), entry.remotePort(), entry.attachment(), entry.unread()));
-            }
-            try {
-                wire.send(new Message.Connections(ManifestJson.connectionsToTree(batch)), fds.subList(from, to));
+        try {
+            while (from < entries.size() || !unanswered.isEmpty()) {
+                // A few batches travel ahead of their answers, so that this side prepares the next one
+                // while the successor checks the last.
+                if (from < entries.size() && unanswered.size() < BATCHES_IN_FLIGHT) {
+                    int to = batchEnd(entries, from);
+                    sendBatch(entries, fds, from, to);
+                    unanswered.add(new int[] {from, to});
+                    from = to;
+                    continue;
+                }
+                int[] batch = unanswered.poll();
                 Message.Adopted answer;
                 try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Adopted.class)) {
                     answer = (Message.Adopted) received.message();
                 }
-                adopted.set(from, to);
+                adopted.set(batch[0], batch[1]);
                 for (Message.Rejection rejection : answer.rejected()) {
-                    if (rejection.index() >= 0 && rejection.index() < to - from) {
-                        adopted.clear(from + rejection.index());
+                    if (rejection.index() >= 0 && rejection.index() < batch[1] - batch[0]) {
+                        adopted.clear(batch[0] + rejection.index());
                         problems.add("successor rejected a connection: " + rejection.reason());
                     }
                 }
-            } catch (IOException | RuntimeException e) {
-                problems.add((entries.size() - from) + " connections not handed over: " + e.getMessage());
-                lost = true;
-                wire.shutdown();
-                break;
+                for (int i = adopted.nextSetBit(batch[0]); i >= 0 && i < batch[1]; i = adopted.nextSetBit(i + 1)) {
+                    onAdopted.accept(i);
+                }
             }
-            from = to;
+        } catch (IOException | RuntimeException e) {
+            int answered = unanswered.isEmpty() ? from : unanswered.peek()[0];
+            problems.add((entries.size() - answered) + " connections not handed over: " + e.getMessage());
+            lost = true;
+            wire.shutdown();
         }
         return new ConnectionTransfer(adopted, problems);
     }
@@ -183,6 +194,16 @@ public final class IncumbentSession {
         } catch (IOException e) {
             log.debug("close failed", e);
         }
+    }
+
+    private void sendBatch(List<ConnectionEntry> entries, List<FileDescriptor> fds, int from, int to) throws IOException {
+        List<ConnectionEntry> batch = new ArrayList<>(to - from);
+        for (int i = from; i < to; i++) {
+            ConnectionEntry entry = entries.get(i);
+            batch.add(new ConnectionEntry(entry.listener(), i - from, entry.localAddress(), entry.localPort(),
+                    entry.remoteAddress(), entry.remotePort(), entry.attachment(), entry.unread()));
+        }
+        wire.send(new Message.Connections(ManifestJson.connectionsToTree(batch)), fds.subList(from, to));
     }
 
     /** Where the batch that starts at {@code from} ends: the peer's descriptor limit or about 1 MiB of JSON. */

@@ -2,7 +2,6 @@ package dev.handoff.core.session;
 
 import dev.handoff.core.channel.Channels;
 import dev.handoff.core.fd.FdDescription;
-import dev.handoff.core.fd.FdInspector;
 import dev.handoff.core.fd.FdMessage;
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdChannelException;
@@ -205,7 +204,7 @@ public final class SuccessorSession implements Closeable {
                 FileDescriptor fd = fds.take(entry.fd());
                 try {
                     FdDescription description = ManifestValidator.validateConnection(entry, fd);
-                    channels.add(Channels.socketChannel(fd, description.family(), FdInspector.remoteAddress(fd)));
+                    channels.add(Channels.socketChannel(fd, description.family(), description.remoteAddress()));
                     adoptedEntries.add(entry);
                     continue;
                 } catch (IOException | RuntimeException e) {
