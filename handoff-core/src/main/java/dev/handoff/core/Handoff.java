@@ -77,6 +77,7 @@ public final class Handoff implements Closeable {
 
     private static final Logger log = LoggerFactory.getLogger(Handoff.class);
     private static final int WARM_UP_ROUNDS = 500;
+    private static final int REFLECTION_INFLATION = 15;
 
     private final HandoffOptions options;
     private final SessionConfig config;
@@ -148,21 +149,26 @@ public final class Handoff implements Closeable {
              SocketChannel accepted = server.accept()) {
             Connection connection = new Connection("warm-up", accepted, JsonNodeFactory.instance.objectNode().put("k", 1),
                     ByteBuffer.wrap(new byte[] {1}));
-            FileDescriptor copy = FdChannel.roundTrip(List.of(Channels.fileDescriptor(accepted))).get(0);
+            // One copy per channel to build: on JDK 17 the 16th reflective construction generates an accessor
+            // class, which must not happen during a real hand-over.
+            List<FileDescriptor> copies = new ArrayList<>(FdChannel.roundTrip(
+                    java.util.Collections.nCopies(REFLECTION_INFLATION + 1, Channels.fileDescriptor(accepted))));
             try {
-                // Enough rounds for the JIT's first tier to compile the path (and, on JDK 17, for reflection
-                // to replace its native accessors, which it does after 15 calls).
+                // Enough rounds for the JIT's first tier to compile the path.
                 for (int i = 0; i < WARM_UP_ROUNDS; i++) {
                     ConnectionEntry entry = ManifestJson.connectionsFromTree(ManifestJson.connectionsToTree(
                             List.of(entryFor(connection)))).get(0);
-                    ManifestValidator.validateConnection(entry, copy);
+                    ManifestValidator.validateConnection(entry, copies.get(0));
                 }
-            } catch (IOException | RuntimeException e) {
-                Fds.closeQuietly(copy);
-                throw e;
+                while (!copies.isEmpty()) {
+                    FileDescriptor copy = copies.get(0);
+                    FdDescription description = FdInspector.describeConnection(copy);
+                    Channels.socketChannel(copy, description.family(), description.remoteAddress()).close();
+                    copies.remove(0);
+                }
+            } finally {
+                Fds.closeQuietly(copies);
             }
-            FdDescription description = FdInspector.describeConnection(copy);
-            Channels.socketChannel(copy, description.family(), description.remoteAddress()).close();
         }
     }
 

@@ -20,7 +20,9 @@ import java.util.regex.Pattern;
  * <ul>
  *   <li>{@code plain}: stop the running copy (SIGTERM, graceful), then start the new one;</li>
  *   <li>{@code reuseport}: start the new copy on the same ports with SO_REUSEPORT, then stop the old one;</li>
- *   <li>{@code handoff}: start the new copy, which takes listeners and connections over.</li>
+ *   <li>{@code handoff}: start the new copy, which takes listeners and connections over;</li>
+ *   <li>{@code floor}: no restart at all: a second copy starts beside the server on other ports, says
+ *       READY and stops. What starting a JVM costs the running one on this machine, whatever the strategy.</li>
  * </ul>
  * HTTP load comes from wrk (keep-alive, paced by a Lua delay so that the machine has room for the new
  * JVM), plus this program's own keep-alive clients, which tell resets apart, and long-lived echo
@@ -64,7 +66,7 @@ final class RestartComparison {
         int steady = 10;
         int connections = 32;
         int delay = 2;
-        List<String> strategies = List.of("plain", "reuseport", "handoff");
+        List<String> strategies = List.of("floor", "plain", "reuseport", "handoff");
         for (int i = 0; i + 1 < args.length; i += 2) {
             switch (args[i]) {
                 case "--restarts" -> restarts = Integer.parseInt(args[i + 1]);
@@ -73,11 +75,11 @@ final class RestartComparison {
                 case "--delay-ms" -> delay = Integer.parseInt(args[i + 1]);
                 case "--strategies" -> strategies = List.of(args[i + 1].split(","));
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + "; options: --restarts N --steady-seconds N --connections N --delay-ms N --strategies plain,reuseport,handoff");
+                        + "; options: --restarts N --steady-seconds N --connections N --delay-ms N --strategies floor,plain,reuseport,handoff");
             }
         }
         Path dir = Files.createTempDirectory("handoff-compare");
-        System.out.printf("Restart comparison: %d restarts per strategy; wrk -c%d with %d ms between requests per connection,"
+        System.out.printf("Restart comparison: %d restarts per strategy (for floor: a JVM started beside the server); wrk -c%d with %d ms between requests per connection,"
                 + " %d own keep-alive clients, %d echo connections; steady state measured for %d s (logs in %s)%n",
                 restarts, connections, delay, 2, 16, steady, dir);
         RestartComparison comparison = new RestartComparison(restarts, steady, connections, delay, dir);
@@ -92,11 +94,9 @@ final class RestartComparison {
     private Row measure(String strategy) throws Exception {
         InetSocketAddress http = new InetSocketAddress("127.0.0.1", Demo.freePort());
         InetSocketAddress echo = new InetSocketAddress("127.0.0.1", Demo.freePort());
-        List<String> serverArgs = new ArrayList<>(List.of("--http", "127.0.0.1:" + http.getPort(),
-                "--echo", "127.0.0.1:" + echo.getPort(), "--mode", strategy, "--drain-ms", "10000"));
-        if (strategy.equals("handoff")) {
-            serverArgs.addAll(List.of("--socket", dir.resolve(strategy).resolve("sample.sock").toString()));
-        }
+        List<String> serverArgs = arguments(strategy, http, echo, "sample.sock");
+        List<String> besideArgs = arguments(strategy, new InetSocketAddress("127.0.0.1", Demo.freePort()),
+                new InetSocketAddress("127.0.0.1", Demo.freePort()), "beside.sock");
         System.out.printf("%n[%s] starting%n", strategy);
         try (ServerProcesses servers = new ServerProcesses(dir.resolve(strategy + ".log"))) {
             long incumbent = startAndAwaitReady(servers, serverArgs);
@@ -111,7 +111,8 @@ final class RestartComparison {
                 Thread.sleep(1000);
                 for (int i = 1; i <= restarts; i++) {
                     long start = System.nanoTime();
-                    incumbent = restart(strategy, servers, serverArgs, incumbent);
+                    incumbent = strategy.equals("floor") ? startBeside(servers, besideArgs, incumbent)
+                            : restart(strategy, servers, serverArgs, incumbent);
                     restartMillis.add((System.nanoTime() - start) / 1e6);
                     if (i % 10 == 0 || i == restarts) {
                         System.out.printf("[%s] %d/%d restarts; own clients: %d requests, %d failed; echo alive %d/%d%n",
@@ -129,6 +130,24 @@ final class RestartComparison {
             return new Row(strategy, restarts, steady, during, own.requests(), own.failures(), own.resets(),
                     fleet.alive(), fleet.size(), restartMillis);
         }
+    }
+
+    private List<String> arguments(String strategy, InetSocketAddress http, InetSocketAddress echo, String socket) {
+        List<String> args = new ArrayList<>(List.of("--http", "127.0.0.1:" + http.getPort(), "--echo",
+                "127.0.0.1:" + echo.getPort(), "--mode", strategy.equals("floor") ? "handoff" : strategy, "--drain-ms", "10000"));
+        if (!args.contains("plain") && !args.contains("reuseport")) {
+            args.addAll(List.of("--socket", dir.resolve(strategy).resolve(socket).toString()));
+        }
+        return args;
+    }
+
+    /** The floor: a copy with the same start-up work on other ports and socket, started and stopped. */
+    private long startBeside(ServerProcesses servers, List<String> args, long serving) throws Exception {
+        long beside = startAndAwaitReady(servers, args);
+        ServerProcesses.signal(beside, "TERM");
+        servers.awaitExit(beside, Duration.ofSeconds(60));
+        awaitGone(beside);
+        return serving;
     }
 
     private long startAndAwaitReady(ServerProcesses servers, List<String> args) throws Exception {

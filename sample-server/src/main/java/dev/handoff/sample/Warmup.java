@@ -30,8 +30,8 @@ final class Warmup {
         Thread thread = new Thread(loop, "warm-up-loop");
         thread.setDaemon(true);
         thread.start();
-        HttpLoad load = new HttpLoad((InetSocketAddress) http.getLocalAddress(), "/", 4, 0);
-        EchoFleet fleet = new EchoFleet((InetSocketAddress) echo.getLocalAddress(), 4, 1);
+        HttpLoad load = new HttpLoad((InetSocketAddress) http.getLocalAddress(), "/", 1, 0);
+        EchoFleet fleet = new EchoFleet((InetSocketAddress) echo.getLocalAddress(), 1, 1);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         while (load.requests() < HTTP_REQUESTS && System.nanoTime() < deadline) {
             Thread.sleep(5);
