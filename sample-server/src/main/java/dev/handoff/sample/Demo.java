@@ -61,6 +61,7 @@ final class Demo {
         EchoFleet echo = new EchoFleet(echoAddress, ECHO_CONNECTIONS, 50);
         HttpClient slowClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         List<Double> handoffMillis = new ArrayList<>();
+        List<Double> drainMillis = new ArrayList<>();
         int completed = 0;
         int slowOk = 0;
         int slowAcross = 0;
@@ -99,6 +100,7 @@ final class Demo {
                 }
                 double millis = Double.parseDouble(exit.group(3));
                 handoffMillis.add(millis);
+                drainMillis.add(Double.parseDouble(exit.group(4)));
                 handedOver += Long.parseLong(exit.group(5));
                 completed++;
                 System.out.printf("  restart %2d/%d (%s): pid %d -> %d (generation %d), handoff %.1f ms, %s connections handed over;"
@@ -116,6 +118,7 @@ final class Demo {
             echo.close();
         }
         Collections.sort(handoffMillis);
+        Collections.sort(drainMillis);
         System.out.println();
         System.out.printf("restarts:                 %d of %d%n", completed, restarts);
         System.out.printf("HTTP requests:            %d (answered by %d different pids)%n", http.requests(), http.pids().size());
@@ -131,6 +134,8 @@ final class Demo {
         if (!handoffMillis.isEmpty()) {
             System.out.printf("handoff time:             p50 %.1f ms, p99 %.1f ms (successor connects -> READY, JVM start-up excluded)%n",
                     percentile(handoffMillis, 50), percentile(handoffMillis, 99));
+            System.out.printf("drain time:               p50 %.0f ms, p99 %.0f ms (old process: taken over -> its last connection handed over)%n",
+                    percentile(drainMillis, 50), percentile(drainMillis, 99));
         }
         System.out.printf("HTTP latency:             p50 %.2f ms, p99 %.2f ms%n", http.percentileMillis(50), http.percentileMillis(99));
         boolean ok = failure == null && completed == restarts && http.failures() == 0 && echo.alive() == echo.size()
