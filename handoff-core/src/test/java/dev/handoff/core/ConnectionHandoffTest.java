@@ -52,6 +52,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ConnectionHandoffTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    // Blocking tasks get threads of their own: the common pool may have a single thread on two cores.
+    private static final java.util.concurrent.ExecutorService THREADS = java.util.concurrent.Executors.newCachedThreadPool(runnable -> {
+        Thread thread = new Thread(runnable, "test-task");
+        thread.setDaemon(true);
+        return thread;
+    });
 
     @TempDir
     Path temp;
@@ -186,7 +192,7 @@ class ConnectionHandoffTest {
                 } finally {
                     close(successor); // crashes: its copies of the descriptors close, unanswered
                 }
-            });
+            }, THREADS);
             Connection connection = new Connection("echo", accepted);
             assertEquals(List.of(connection), incumbent.handOver(List.of(connection)));
             dies.get(10, TimeUnit.SECONDS);
@@ -231,7 +237,7 @@ class ConnectionHandoffTest {
                 } catch (IOException e) {
                     throw new RuntimeException(e);
                 }
-            });
+            }, THREADS);
             BlockingQueue<Connection> adopted = new LinkedBlockingQueue<>();
             CompletableFuture<Handoff> successorStart = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -241,7 +247,7 @@ class ConnectionHandoffTest {
                 } catch (IOException e) {
                     throw new RuntimeException(e);
                 }
-            });
+            }, THREADS);
             try (WireChannel incumbent = new WireChannel(accept.get(10, TimeUnit.SECONDS))) {
                 incumbent.receive(Duration.ofSeconds(10), Message.Hello.class).close();
                 incumbent.send(new Message.Welcome(ProtocolVersions.SUPPORTED.get(0), ProcessHandle.current().pid(), 1,
@@ -254,7 +260,7 @@ class ConnectionHandoffTest {
                         } catch (IOException e) {
                             throw new RuntimeException(e);
                         }
-                    });
+                    }, THREADS);
                     try (WireChannel.Received<Message> answer = incumbent.receive(Duration.ofSeconds(10), Message.Ready.class)) {
                         assertTrue(((Message.Ready) answer.message()).capabilities().contains(Message.CONNECTIONS));
                     }
