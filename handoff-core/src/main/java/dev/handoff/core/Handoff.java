@@ -177,6 +177,19 @@ public final class Handoff implements Closeable {
         return generation;
     }
 
+    /** The listeners this process serves, by name, with the address each is bound to. */
+    public synchronized Map<String, InetSocketAddress> listenerAddresses() {
+        Map<String, InetSocketAddress> addresses = new LinkedHashMap<>();
+        for (Map.Entry<String, NetworkChannel> listener : listeners.entrySet()) {
+            try {
+                addresses.put(listener.getKey(), (InetSocketAddress) listener.getValue().getLocalAddress());
+            } catch (IOException e) {
+                // closed: no longer served
+            }
+        }
+        return addresses;
+    }
+
     /** Whether this process received descriptors from a predecessor. */
     public boolean isInherited() {
         return predecessor != null;

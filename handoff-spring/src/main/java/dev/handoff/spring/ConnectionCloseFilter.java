@@ -1,0 +1,41 @@
+package dev.handoff.spring;
+
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import org.springframework.core.Ordered;
+import org.springframework.web.filter.OncePerRequestFilter;
+
+import java.io.IOException;
+
+/**
+ * While the application drains, every response carries {@code Connection: close}: the client closes
+ * the connection after reading the answer, at a point where no request of its own can race with the
+ * close, and sends its next request on a new connection, which the successor accepts.
+ */
+public class ConnectionCloseFilter extends OncePerRequestFilter implements Ordered {
+
+    private final WebServerDrain drain;
+
+    public ConnectionCloseFilter(WebServerDrain drain) {
+        this.drain = drain;
+    }
+
+    @Override
+    protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+            throws ServletException, IOException {
+        if (drain.isDraining()) {
+            response.setHeader("Connection", "close");
+        }
+        chain.doFilter(request, response);
+        if (drain.isDraining() && !response.isCommitted()) {
+            response.setHeader("Connection", "close"); // the drain began while this request was in flight
+        }
+    }
+
+    @Override
+    public int getOrder() {
+        return Ordered.HIGHEST_PRECEDENCE;
+    }
+}

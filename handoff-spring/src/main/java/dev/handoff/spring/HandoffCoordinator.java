@@ -1,0 +1,109 @@
+package dev.handoff.spring;
+
+import dev.handoff.core.Handoff;
+import dev.handoff.core.session.HandoffResult;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.context.ApplicationListener;
+import org.springframework.context.ConfigurableApplicationContext;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Ties the handoff to the application's life: READY only once the context is up and the web server
+ * accepts ({@link ApplicationReadyEvent}); when a successor has taken over, the drain: every
+ * {@link HandoffDrainParticipant}, then the web server (it stops accepting, answers what is in flight with
+ * {@code Connection: close}, and waits for its connections to end), bounded by {@code handoff.drain-timeout};
+ * then the context closes and, with {@code handoff.exit-when-done}, the JVM exits with status 0.
+ */
+public class HandoffCoordinator implements ApplicationListener<ApplicationReadyEvent> {
+
+    private static final Logger log = LoggerFactory.getLogger(HandoffCoordinator.class);
+
+    private final Handoff handoff;
+    private final HandoffProperties properties;
+    private final WebServerDrain webServer;
+    private final List<HandoffDrainParticipant> participants;
+    private final ConfigurableApplicationContext context;
+    private volatile boolean ready;
+
+    public HandoffCoordinator(Handoff handoff, HandoffProperties properties, WebServerDrain webServer,
+                              List<HandoffDrainParticipant> participants, ConfigurableApplicationContext context) {
+        this.handoff = handoff;
+        this.properties = properties;
+        this.webServer = webServer;
+        this.participants = participants;
+        this.context = context;
+    }
+
+    @Override
+    public void onApplicationEvent(ApplicationReadyEvent event) {
+        if (event.getApplicationContext() != context || ready) {
+            return;
+        }
+        ready = true;
+        handoff.onExit(this::handedOver);
+        try {
+            handoff.ready();
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not tell the predecessor READY", e);
+        }
+        context.publishEvent(new HandoffReadyEvent(handoff));
+    }
+
+    public boolean isReady() {
+        return ready;
+    }
+
+    public boolean isDraining() {
+        return webServer.isDraining();
+    }
+
+    private void handedOver(HandoffResult result) {
+        Thread drain = new Thread(() -> drain(result), "handoff-drain");
+        drain.start();
+    }
+
+    private void drain(HandoffResult result) {
+        long start = System.nanoTime();
+        Instant deadline = Instant.now().plus(properties.getDrainTimeout());
+        log.info("pid {} took over; draining (deadline in {})", result.peerPid(), properties.getDrainTimeout());
+        for (HandoffDrainParticipant participant : participants) {
+            try {
+                participant.drain(handoff, deadline);
+            } catch (Exception e) {
+                log.warn("drain participant {} failed", participant, e);
+            }
+        }
+        webServer.start();
+        long open;
+        while ((open = webServer.openConnections()) > 0 && Instant.now().isBefore(deadline)) {
+            sleep(20);
+        }
+        log.info("drained in {} ms ({} connections still open)", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
+                Math.max(0, open));
+        try {
+            handoff.close();
+        } catch (IOException e) {
+            log.warn("closing the handoff failed", e);
+        }
+        if (properties.isExitWhenDone()) {
+            System.exit(0); // the shutdown hook closes the context
+        } else {
+            context.close();
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,128 @@
+package dev.handoff.spring;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * {@code handoff.*}: zero-downtime restarts of this application. Nothing happens without
+ * {@code handoff.socket}.
+ */
+@ConfigurationProperties("handoff")
+public class HandoffProperties {
+
+    /** Whether to take part in handoffs at all. */
+    private boolean enabled = true;
+
+    /** The rendezvous socket (its directory is created 0700). Required. */
+    private Path socket;
+
+    /** How long each protocol step (hello, manifest, each batch of connections) may take. */
+    private Duration stepTimeout = Duration.ofSeconds(10);
+
+    /** How long a successor may take from receiving the manifest to READY (its context starting). */
+    private Duration readyTimeout = Duration.ofSeconds(120);
+
+    /** How long the incumbent watches a READY successor before it starts to drain. */
+    private Duration probation = Duration.ofMillis(200);
+
+    /** How long the incumbent may drain (in-flight requests, then its connections) before it exits anyway. */
+    private Duration drainTimeout = Duration.ofSeconds(30);
+
+    /** User ids a peer may run as; empty means this process's own uid. */
+    private Set<Long> allowedPeerUids = new LinkedHashSet<>();
+
+    /** The command that {@code POST /actuator/handoff} (or Handoff.upgrade()) starts as the successor. */
+    private List<String> upgradeCommand = new ArrayList<>();
+
+    /** How long an upgrade waits for its successor to be READY before it kills it. */
+    private Duration upgradeTimeout = Duration.ofSeconds(180);
+
+    /** Whether the incumbent ends its JVM (status 0) once drained; off, it only closes its context. */
+    private boolean exitWhenDone = true;
+
+    public boolean isEnabled() {
+        return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+        this.enabled = enabled;
+    }
+
+    public Path getSocket() {
+        return socket;
+    }
+
+    public void setSocket(Path socket) {
+        this.socket = socket;
+    }
+
+    public Duration getStepTimeout() {
+        return stepTimeout;
+    }
+
+    public void setStepTimeout(Duration stepTimeout) {
+        this.stepTimeout = stepTimeout;
+    }
+
+    public Duration getReadyTimeout() {
+        return readyTimeout;
+    }
+
+    public void setReadyTimeout(Duration readyTimeout) {
+        this.readyTimeout = readyTimeout;
+    }
+
+    public Duration getProbation() {
+        return probation;
+    }
+
+    public void setProbation(Duration probation) {
+        this.probation = probation;
+    }
+
+    public Duration getDrainTimeout() {
+        return drainTimeout;
+    }
+
+    public void setDrainTimeout(Duration drainTimeout) {
+        this.drainTimeout = drainTimeout;
+    }
+
+    public Set<Long> getAllowedPeerUids() {
+        return allowedPeerUids;
+    }
+
+    public void setAllowedPeerUids(Set<Long> allowedPeerUids) {
+        this.allowedPeerUids = allowedPeerUids;
+    }
+
+    public List<String> getUpgradeCommand() {
+        return upgradeCommand;
+    }
+
+    public void setUpgradeCommand(List<String> upgradeCommand) {
+        this.upgradeCommand = upgradeCommand;
+    }
+
+    public Duration getUpgradeTimeout() {
+        return upgradeTimeout;
+    }
+
+    public void setUpgradeTimeout(Duration upgradeTimeout) {
+        this.upgradeTimeout = upgradeTimeout;
+    }
+
+    public boolean isExitWhenDone() {
+        return exitWhenDone;
+    }
+
+    public void setExitWhenDone(boolean exitWhenDone) {
+        this.exitWhenDone = exitWhenDone;
+    }
+}
