@@ -8,4 +8,17 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol {
     public HandoffHttp11NioProtocol() {
         super(new HandoffNioEndpoint());
     }
+
+    /**
+     * Connections open on the endpoint. (Tomcat's own connection count is gone once the server socket
+     * closes gracefully: it releases the latch that counts.)
+     */
+    public int openConnections() {
+        return getEndpoint().getConnections().size();
+    }
+
+    /** Stops accepting; the connections already open stay as they are. */
+    public void stopAccepting() {
+        ((HandoffNioEndpoint) getEndpoint()).stopAccepting();
+    }
 }

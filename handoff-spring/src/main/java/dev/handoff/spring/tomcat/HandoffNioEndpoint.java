@@ -3,6 +3,9 @@ package dev.handoff.spring.tomcat;
 import dev.handoff.core.Handoff;
 import org.apache.tomcat.util.net.NioEndpoint;
 
+import org.apache.tomcat.util.net.Acceptor;
+
+import java.io.IOException;
 import java.lang.reflect.Field;
 import java.net.InetSocketAddress;
 import java.nio.channels.ServerSocketChannel;
@@ -27,6 +30,24 @@ public class HandoffNioEndpoint extends NioEndpoint {
 
     static void use(Handoff value) {
         handoff = value;
+    }
+
+    /**
+     * Stops accepting and closes this process's copy of the listening socket, and nothing else: Tomcat's
+     * own {@code closeServerSocketGraceful()} also turns keep-alive off for connections whose last
+     * response already promised it, so a client's next request on them would meet the close. Closing the
+     * channel wakes the acceptor blocked in accept(); the successor's copy keeps the socket listening.
+     */
+    void stopAccepting() {
+        Acceptor<?> current = acceptor;
+        if (current != null) {
+            current.stopMillis(0);
+        }
+        try {
+            doCloseServerSocket();
+        } catch (IOException e) {
+            getLog().debug("closing the server socket failed", e);
+        }
     }
 
     @Override

@@ -2,7 +2,6 @@ package dev.handoff.spring.tomcat;
 
 import dev.handoff.core.Handoff;
 import dev.handoff.spring.WebServerDrain;
-import org.apache.coyote.AbstractProtocol;
 import org.springframework.boot.tomcat.TomcatWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 
@@ -26,9 +25,9 @@ public class HandoffTomcatCustomizer implements WebServerFactoryCustomizer<Tomca
         HandoffNioEndpoint.use(handoff);
         factory.setProtocol(HandoffHttp11NioProtocol.class.getName());
         factory.addConnectorCustomizers(connector -> {
-            if (connector.getProtocolHandler() instanceof AbstractProtocol<?> protocol) {
-                drain.openConnections(() -> Math.max(0, protocol.getConnectionCount()));
-                drain.stopAccepting(protocol::closeServerSocketGraceful);
+            if (connector.getProtocolHandler() instanceof HandoffHttp11NioProtocol protocol) {
+                drain.openConnections(protocol::openConnections);
+                drain.stopAccepting(protocol::stopAccepting);
             }
         });
     }

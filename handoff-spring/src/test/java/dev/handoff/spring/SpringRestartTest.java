@@ -1,0 +1,112 @@
+package dev.handoff.spring;
+
+import dev.handoff.core.testing.JavaChild;
+import dev.handoff.spring.app.TestApp;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A real Spring Boot application in child JVMs, restarted under HTTP keep-alive load on each embedded
+ * server: no request may fail, and every generation must have answered.
+ */
+class SpringRestartTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(90);
+
+    @TempDir
+    Path temp;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void restartsUnderKeepAliveLoadFailNoRequest(String server) throws Exception {
+        int port = freePort();
+        String[] args = args(server, port);
+        List<JavaChild> generations = new ArrayList<>();
+        try {
+            generations.add(start(args, 1));
+            KeepAliveClients load = new KeepAliveClients(port, 4);
+            try {
+                for (int generation = 2; generation <= 4; generation++) {
+                    JavaChild incumbent = generations.get(generations.size() - 1);
+                    generations.add(start(args, generation));
+                    assertEquals(0, incumbent.awaitExit(WAIT), "the old generation exits with status 0");
+                }
+                Thread.sleep(500);
+            } finally {
+                load.close();
+            }
+            assertEquals(List.of(), load.failures());
+            assertTrue(load.requests() > 100, "the load ran: " + load.requests());
+            assertEquals(4, load.pids().size(), "every generation answered: " + load.pids());
+            String state = get(port, "/actuator/handoff");
+            assertTrue(state.contains("\"generation\":4") && state.contains("\"inherited\":true"), state);
+            String health = get(port, "/actuator/health");
+            assertTrue(health.contains("\"status\":\"UP\""), health);
+        } finally {
+            generations.forEach(JavaChild::close);
+        }
+    }
+
+    @Test
+    void theActuatorEndpointStartsTheUpgrade() throws Exception {
+        int port = freePort();
+        String[] args = args("tomcat", port);
+        List<String> command = JavaChild.command(TestApp.class, args);
+        List<String> withUpgrade = new ArrayList<>(List.of(args));
+        withUpgrade.add("--handoff.upgrade-command=" + String.join(",", command));
+        try (JavaChild first = start(withUpgrade.toArray(new String[0]), 1)) {
+            HttpResponse<String> upgrade = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + port + "/actuator/handoff")).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, upgrade.statusCode(), upgrade.body());
+            assertTrue(upgrade.body().contains("\"outcome\":\"SUCCEEDED\""), upgrade.body());
+            // The successor was started by the first process: its lines come through the first's stdout.
+            first.awaitLine("READY pid=", WAIT);
+            assertEquals(0, first.awaitExit(WAIT));
+            String state = get(port, "/actuator/handoff");
+            assertTrue(state.contains("\"generation\":2"), state);
+            long successor = Long.parseLong(state.replaceAll(".*\"pid\":(\\d+).*", "$1"));
+            ProcessHandle.of(successor).ifPresent(ProcessHandle::destroy);
+        }
+    }
+
+    private String[] args(String server, int port) {
+        return new String[] {"--server.port=" + port, "--handoff.socket=" + temp.resolve("run").resolve(server + ".sock"),
+                "--spring.profiles.active=" + server, "--management.endpoints.web.exposure.include=handoff,health",
+                "--server.shutdown=graceful", "--handoff.probation=200ms"};
+    }
+
+    private static JavaChild start(String[] args, int generation) throws Exception {
+        JavaChild child = JavaChild.start(TestApp.class, args);
+        String ready = child.awaitLine("READY pid=", WAIT);
+        assertTrue(ready.endsWith("generation=" + generation), ready);
+        return child;
+    }
+
+    private static String get(int port, String path) throws Exception {
+        HttpResponse<String> response = HttpClient.newHttpClient().send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(), HttpResponse.BodyHandlers.ofString());
+        return response.body();
+    }
+
+    private static int freePort() throws Exception {
+        try (ServerSocket probe = new ServerSocket(0)) {
+            return probe.getLocalPort();
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package dev.handoff.spring.app;
+
+import dev.handoff.spring.HandoffReadyEvent;
+import org.springframework.boot.SpringApplication;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.jetty.servlet.JettyServletWebServerFactory;
+import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
+import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
+import org.springframework.context.ApplicationListener;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Profile;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RestController;
+import reactor.core.publisher.Mono;
+
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * A plain Spring Boot application with the starter, run as a child JVM by the tests: {@code GET /} and
+ * {@code GET /slow?ms=N} answer the pid and generation. The profile names the embedded server (tomcat,
+ * jetty, netty); all three are on the test class path, so each profile declares its factory.
+ */
+@SpringBootApplication
+public class TestApp {
+
+    public static void main(String[] args) {
+        SpringApplication application = new SpringApplication(TestApp.class);
+        boolean netty = String.join(" ", args).contains("spring.profiles.active=netty");
+        application.setWebApplicationType(netty ? WebApplicationType.REACTIVE : WebApplicationType.SERVLET);
+        application.run(args);
+    }
+
+    @Bean
+    ApplicationListener<HandoffReadyEvent> printReady() {
+        return event -> System.out.println("READY pid=" + ProcessHandle.current().pid() + " generation="
+                + event.getHandoff().generation());
+    }
+
+    @RestController
+    static class Answers {
+
+        private final org.springframework.context.ApplicationContext context;
+
+        Answers(org.springframework.context.ApplicationContext context) {
+            this.context = context;
+        }
+
+        @GetMapping("/")
+        Map<String, Object> root() {
+            return identity();
+        }
+
+        @GetMapping("/slow")
+        Mono<Map<String, Object>> slow(@RequestParam(defaultValue = "100") long ms) {
+            return Mono.delay(Duration.ofMillis(ms)).map(tick -> identity());
+        }
+
+        private Map<String, Object> identity() {
+            return Map.of("pid", ProcessHandle.current().pid(),
+                    "generation", context.getBean(dev.handoff.core.Handoff.class).generation());
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Profile("tomcat")
+    static class Tomcat {
+        @Bean
+        TomcatServletWebServerFactory tomcat() {
+            return new TomcatServletWebServerFactory();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Profile("jetty")
+    static class Jetty {
+        @Bean
+        JettyServletWebServerFactory jetty() {
+            return new JettyServletWebServerFactory();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Profile("netty")
+    static class Netty {
+        @Bean
+        NettyReactiveWebServerFactory netty() {
+            return new NettyReactiveWebServerFactory();
+        }
+    }
+}
