@@ -8,7 +8,9 @@ import org.apache.tomcat.util.net.Acceptor;
 import java.io.IOException;
 import java.lang.reflect.Field;
 import java.net.InetSocketAddress;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 
 /**
  * A {@link NioEndpoint} whose server socket is the one the {@link Handoff} gives it: the predecessor's,
@@ -18,6 +20,7 @@ public class HandoffNioEndpoint extends NioEndpoint {
 
     private static final Field SERVER_SOCKET;
     private static volatile Handoff handoff;
+    private volatile boolean acceptStopped;
 
     static {
         try {
@@ -39,6 +42,7 @@ public class HandoffNioEndpoint extends NioEndpoint {
      * channel wakes the acceptor blocked in accept(); the successor's copy keeps the socket listening.
      */
     void stopAccepting() {
+        acceptStopped = true;
         Acceptor<?> current = acceptor;
         if (current != null) {
             current.stopMillis(0);
@@ -47,6 +51,23 @@ public class HandoffNioEndpoint extends NioEndpoint {
             doCloseServerSocket();
         } catch (IOException e) {
             getLog().debug("closing the server socket failed", e);
+        }
+    }
+
+    /**
+     * The acceptor wakes from the close in {@link #stopAccepting()} with an exception that Tomcat would log
+     * as a failure while the endpoint runs; it waits here until Tomcat stops the endpoint, and then ends
+     * quietly as Tomcat's own acceptor does at shutdown.
+     */
+    @Override
+    protected SocketChannel serverSocketAccept() throws Exception {
+        try {
+            return super.serverSocketAccept();
+        } catch (ClosedChannelException | NullPointerException e) {
+            while (acceptStopped && isRunning()) {
+                Thread.sleep(50);
+            }
+            throw e;
         }
     }
 

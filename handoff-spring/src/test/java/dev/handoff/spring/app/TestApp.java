@@ -55,7 +55,7 @@ public class TestApp {
         }
 
         @GetMapping("/slow")
-        Mono<Map<String, Object>> slow(@RequestParam(defaultValue = "100") long ms) {
+        Mono<Map<String, Object>> slow(@RequestParam(name = "ms", defaultValue = "100") long ms) {
             return Mono.delay(Duration.ofMillis(ms)).map(tick -> identity());
         }
 

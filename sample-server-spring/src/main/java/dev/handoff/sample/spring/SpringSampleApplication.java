@@ -49,7 +49,7 @@ public class SpringSampleApplication {
 
         /** Answered on a request thread that sleeps, as a slow backend call would keep it. */
         @GetMapping("/slow")
-        Callable<Map<String, Object>> slow(@RequestParam(defaultValue = "100") long ms) {
+        Callable<Map<String, Object>> slow(@RequestParam(name = "ms", defaultValue = "100") long ms) {
             return () -> {
                 Thread.sleep(Math.min(ms, 60_000));
                 return Map.of("pid", ProcessHandle.current().pid(), "generation", handoff.generation(), "sleptMs", ms);
