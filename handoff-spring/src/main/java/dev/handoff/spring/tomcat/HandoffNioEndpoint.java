@@ -3,8 +3,6 @@ package dev.handoff.spring.tomcat;
 import dev.handoff.core.Handoff;
 import org.apache.tomcat.util.net.NioEndpoint;
 
-import org.apache.tomcat.util.net.Acceptor;
-
 import java.io.IOException;
 import java.lang.reflect.Field;
 import java.net.InetSocketAddress;
@@ -36,17 +34,14 @@ public class HandoffNioEndpoint extends NioEndpoint {
     }
 
     /**
-     * Stops accepting and closes this process's copy of the listening socket, and nothing else: Tomcat's
+     * Stops accepting by closing this process's copy of the listening socket, and nothing else. Tomcat's
      * own {@code closeServerSocketGraceful()} also turns keep-alive off for connections whose last
-     * response already promised it, so a client's next request on them would meet the close. Closing the
-     * channel wakes the acceptor blocked in accept(); the successor's copy keeps the socket listening.
+     * response already promised it (a client's next request on them would meet the close), and stopping
+     * the acceptor first would make it destroy a connection it accepted in the meantime. The close wakes
+     * the acceptor blocked in accept(); the successor's copy keeps the socket listening.
      */
     void stopAccepting() {
         acceptStopped = true;
-        Acceptor<?> current = acceptor;
-        if (current != null) {
-            current.stopMillis(0);
-        }
         try {
             doCloseServerSocket();
         } catch (IOException e) {
