@@ -41,6 +41,9 @@ import java.nio.channels.DatagramChannel;
 import java.nio.channels.NetworkChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -308,11 +311,24 @@ public final class Handoff implements Closeable {
             rendezvous = FdServer.bind(options.socketPath(), options.limits());
             log.info("READY generation {} (cold start)", generation);
         }
+        writePidFile();
         // Describe the listeners once now: the first handoff then runs warm code while its successor waits.
         snapshot();
         acceptor = new Thread(this::acceptSuccessors, "handoff-rendezvous");
         acceptor.setDaemon(true);
         acceptor.start();
+    }
+
+    /** Writes the pid file, if one is configured: a temporary file renamed into place, never half written. */
+    private void writePidFile() throws IOException {
+        Path pidFile = options.pidFile();
+        if (pidFile == null) {
+            return;
+        }
+        Files.createDirectories(pidFile.getParent());
+        Path temporary = pidFile.resolveSibling("." + pidFile.getFileName() + "." + ProcessHandle.current().pid());
+        Files.writeString(temporary, ProcessHandle.current().pid() + "\n");
+        Files.move(temporary, pidFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     /** Blocks until a successor has taken over. */

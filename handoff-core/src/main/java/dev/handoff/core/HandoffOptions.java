@@ -25,6 +25,7 @@ public final class HandoffOptions {
     private final List<String> upgradeCommand;
     private final Duration upgradeTimeout;
     private final Duration drainTimeout;
+    private final Path pidFile;
     private final FdLimits limits;
     private final int backlog;
     private final MeterRegistry meterRegistry;
@@ -38,6 +39,7 @@ public final class HandoffOptions {
         this.upgradeCommand = List.copyOf(builder.upgradeCommand);
         this.upgradeTimeout = builder.upgradeTimeout;
         this.drainTimeout = builder.drainTimeout;
+        this.pidFile = builder.pidFile == null ? null : builder.pidFile.toAbsolutePath();
         this.limits = builder.limits;
         this.backlog = builder.backlog;
         this.meterRegistry = builder.meterRegistry;
@@ -80,6 +82,11 @@ public final class HandoffOptions {
         return drainTimeout;
     }
 
+    /** Where {@link Handoff#ready()} writes this process's pid, or null. */
+    public Path pidFile() {
+        return pidFile;
+    }
+
     public FdLimits limits() {
         return limits;
     }
@@ -102,6 +109,7 @@ public final class HandoffOptions {
         private List<String> upgradeCommand = List.of();
         private Duration upgradeTimeout = Duration.ofSeconds(120);
         private Duration drainTimeout = Duration.ofSeconds(30);
+        private Path pidFile;
         private FdLimits limits = FdLimits.DEFAULT;
         private int backlog = 1024;
         private MeterRegistry meterRegistry = Metrics.globalRegistry;
@@ -161,6 +169,15 @@ public final class HandoffOptions {
          */
         public Builder drainTimeout(Duration value) {
             this.drainTimeout = positive(value, "drainTimeout");
+            return this;
+        }
+
+        /**
+         * A pid file that each generation overwrites, atomically, when it is READY: for supervisors and
+         * service managers that follow the serving process by its pid. Default: none.
+         */
+        public Builder pidFile(Path value) {
+            this.pidFile = value;
             return this;
         }
 

@@ -4,7 +4,7 @@ import java.util.Arrays;
 
 /**
  * {@code java -jar sample-server.jar --http host:port --echo host:port --socket path}, or
- * {@code demo [restarts]}, or {@code compare [options]}.
+ * {@code demo [restarts]}, {@code compare [options]}, or {@code supervise -- <server arguments>}.
  */
 public final class Main {
 
@@ -13,6 +13,9 @@ public final class Main {
         try {
             if (args.length > 0 && args[0].equals("demo")) {
                 System.exit(Demo.run(rest));
+            }
+            if (args.length > 0 && args[0].equals("supervise")) {
+                System.exit(Supervisor.run(rest));
             }
             if (args.length > 0 && args[0].equals("compare")) {
                 System.exit(RestartComparison.run(rest));

@@ -43,6 +43,7 @@ final class SampleServer {
             HandoffOptions options = HandoffOptions.builder(arguments.socket())
                     .upgradeCommand(command(arguments.raw().toArray(new String[0])))
                     .drainTimeout(arguments.drain())
+                    .pidFile(arguments.pidFile())
                     .build();
             try {
                 handoff = Handoff.start(options);

@@ -7,10 +7,11 @@ import java.util.List;
 
 /**
  * The server's command line: {@code --http host:port --echo host:port --socket path}, and for the
- * restart comparison {@code --mode handoff|reuseport|plain}; {@code --drain-ms N} bounds the drain.
+ * restart comparison {@code --mode handoff|reuseport|plain}; {@code --drain-ms N} bounds the drain;
+ * {@code --pid-file path} is rewritten (atomically) by each generation when it serves.
  */
 record ServerArguments(InetSocketAddress http, InetSocketAddress echo, Path socket, Mode mode, Duration drain,
-                       List<String> raw) {
+                       Path pidFile, List<String> raw) {
 
     /** How a new copy gets its listeners: from the running one, or by binding them itself. */
     enum Mode {
@@ -23,7 +24,8 @@ record ServerArguments(InetSocketAddress http, InetSocketAddress echo, Path sock
     }
 
     static final String USAGE = "usage: java -jar sample-server.jar --http host:port --echo host:port --socket path"
-            + " [--mode handoff|reuseport|plain] [--drain-ms N]  |  demo [restarts]  |  compare [options]";
+            + " [--mode handoff|reuseport|plain] [--drain-ms N] [--pid-file path]  |  demo [restarts]  |  compare [options]"
+            + "  |  supervise -- <server arguments>";
 
     static ServerArguments parse(String[] args) {
         InetSocketAddress http = null;
@@ -31,6 +33,7 @@ record ServerArguments(InetSocketAddress http, InetSocketAddress echo, Path sock
         Path socket = null;
         Mode mode = Mode.HANDOFF;
         Duration drain = Duration.ofSeconds(30);
+        Path pidFile = null;
         for (int i = 0; i < args.length; i++) {
             if (i + 1 >= args.length) {
                 throw new IllegalArgumentException("missing value after " + args[i] + "; " + USAGE);
@@ -42,6 +45,7 @@ record ServerArguments(InetSocketAddress http, InetSocketAddress echo, Path sock
                 case "--socket" -> socket = Path.of(value);
                 case "--mode" -> mode = Mode.valueOf(value.toUpperCase(java.util.Locale.ROOT));
                 case "--drain-ms" -> drain = Duration.ofMillis(Long.parseLong(value));
+                case "--pid-file" -> pidFile = Path.of(value);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i - 1] + "; " + USAGE);
             }
         }
@@ -51,7 +55,7 @@ record ServerArguments(InetSocketAddress http, InetSocketAddress echo, Path sock
         if (mode == Mode.HANDOFF && socket == null) {
             throw new IllegalArgumentException("--socket is required; " + USAGE);
         }
-        return new ServerArguments(http, echo, socket, mode, drain, List.of(args));
+        return new ServerArguments(http, echo, socket, mode, drain, pidFile, List.of(args));
     }
 
     static InetSocketAddress address(String hostPort) {

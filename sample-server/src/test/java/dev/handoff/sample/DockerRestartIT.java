@@ -1,0 +1,115 @@
+package dev.handoff.sample;
+
+import com.github.dockerjava.api.DockerClient;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.testcontainers.DockerClientFactory;
+import org.testcontainers.containers.GenericContainer;
+import org.testcontainers.containers.wait.strategy.Wait;
+import org.testcontainers.images.builder.ImageFromDockerfile;
+import org.testcontainers.junit.jupiter.Container;
+import org.testcontainers.junit.jupiter.Testcontainers;
+
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The sample server's image (docker/Dockerfile on a locally built base, no registry) in a real Docker
+ * engine: restarted inside its container, by SIGHUP to the container (the supervisor, PID 1, starts the
+ * next generation) and by `docker exec` of the same command, under HTTP and echo load from this JVM to
+ * the mapped ports. Skipped where no Docker engine runs; CI runs one and fails if this is skipped.
+ */
+@Testcontainers(disabledWithoutDocker = true)
+class DockerRestartIT {
+
+    /** Built by docker/build-base-image (CI does it first); override with -Dhandoff.base-image=... */
+    private static final String BASE_IMAGE = System.getProperty("handoff.base-image", "handoff-jre:17");
+    private static final Pattern IDENTITY = Pattern.compile("\"pid\":(\\d+),\"generation\":(\\d+)");
+    private static final List<String> SERVER_ARGS = List.of("java", "-jar", "/app/sample-server.jar", "--http", "0.0.0.0:8080",
+            "--echo", "0.0.0.0:9090", "--socket", "/run/handoff/sample.sock", "--pid-file", "/run/handoff/sample.sock.pid");
+
+    @Container
+    private final GenericContainer<?> server = new GenericContainer<>(new ImageFromDockerfile("handoff-sample-it", false)
+            .withFileFromPath("Dockerfile", Path.of("..", "docker", "Dockerfile"))
+            .withFileFromPath("sample-server/target/sample-server.jar", Path.of("target", "sample-server.jar"))
+            .withBuildArg("BASE_IMAGE", BASE_IMAGE))
+            .withExposedPorts(8080, 9090)
+            .waitingFor(Wait.forLogMessage(".*READY pid=\\d+ generation=1.*", 1));
+
+    @BeforeAll
+    static void baseImageIsThere() {
+        try {
+            DockerClientFactory.instance().client().inspectImageCmd(BASE_IMAGE).exec();
+        } catch (com.github.dockerjava.api.exception.NotFoundException e) {
+            throw new IllegalStateException("no image " + BASE_IMAGE + " in this Docker engine (nothing can be pulled here): "
+                    + "build it with docker/build-base-image " + BASE_IMAGE, e);
+        }
+    }
+
+    @Test
+    void restartsInsideTheContainerBySighupAndByExecLoseNothing() throws Exception {
+        InetSocketAddress http = new InetSocketAddress(server.getHost(), server.getMappedPort(8080));
+        InetSocketAddress echo = new InetSocketAddress(server.getHost(), server.getMappedPort(9090));
+        long[] first = identity(http);
+        assertEquals(1, first[1]);
+        HttpLoad load = new HttpLoad(http, "/", 4, 1000);
+        EchoFleet fleet = new EchoFleet(echo, 8, 20);
+        DockerClient docker = server.getDockerClient();
+        try {
+            for (int generation = 2; generation <= 5; generation++) {
+                if (generation % 2 == 0) {
+                    docker.killContainerCmd(server.getContainerId()).withSignal("HUP").exec();
+                } else {
+                    String exec = docker.execCreateCmd(server.getContainerId()).withCmd(SERVER_ARGS.toArray(new String[0])).exec().getId();
+                    docker.execStartCmd(exec).withDetach(true).start().awaitCompletion();
+                }
+                awaitGeneration(http, generation);
+                Thread.sleep(300);
+            }
+        } finally {
+            load.close();
+            fleet.close();
+        }
+        assertEquals(0, load.failures(), () -> "failed requests: " + load.failureSamples());
+        assertTrue(load.requests() > 100, "the load ran: " + load.requests());
+        assertEquals(List.of(), fleet.losses());
+        assertEquals(8, fleet.alive());
+        assertEquals(5, fleet.fewestPidsSeen(), "each echo connection was answered by all five generations");
+        long[] last = identity(http);
+        assertEquals(5, last[1]);
+        assertTrue(last[0] != first[0], "the pid changed");
+        assertTrue(server.isRunning(), "PID 1 (the supervisor) outlived every generation");
+    }
+
+    /** Waits until a new connection is answered by {@code generation}, i.e. the old one stopped accepting. */
+    private static void awaitGeneration(InetSocketAddress http, int generation) throws Exception {
+        long deadline = System.nanoTime() + 90_000_000_000L;
+        while (identity(http)[1] != generation) {
+            assertTrue(System.nanoTime() < deadline, "generation " + generation + " never served");
+            Thread.sleep(100);
+        }
+    }
+
+    /** {pid, generation} from GET / on a new connection. */
+    private static long[] identity(InetSocketAddress http) throws Exception {
+        try (Socket socket = new Socket()) {
+            socket.connect(http, 5000);
+            socket.setSoTimeout(10_000);
+            OutputStream out = socket.getOutputStream();
+            out.write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            String response = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            Matcher matcher = IDENTITY.matcher(response);
+            assertTrue(matcher.find(), response);
+            return new long[] {Long.parseLong(matcher.group(1)), Long.parseLong(matcher.group(2))};
+        }
+    }
+}
