@@ -7,14 +7,16 @@ import org.testcontainers.DockerClientFactory;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.wait.strategy.Wait;
 import org.testcontainers.images.builder.ImageFromDockerfile;
-import org.testcontainers.junit.jupiter.Container;
 import org.testcontainers.junit.jupiter.Testcontainers;
 
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -35,15 +37,12 @@ class DockerRestartIT {
     private static final String BASE_IMAGE = System.getProperty("handoff.base-image", "handoff-jre:17");
     private static final Pattern IDENTITY = Pattern.compile("\"pid\":(\\d+),\"generation\":(\\d+)");
     private static final List<String> SERVER_ARGS = List.of("java", "-jar", "/app/sample-server.jar", "--http", "0.0.0.0:8080",
-            "--echo", "0.0.0.0:9090", "--socket", "/run/handoff/sample.sock", "--pid-file", "/run/handoff/sample.sock.pid");
+            "--echo", "0.0.0.0:9090", "--socket", "/run/handoff/sample.sock", "--pid-file", "/run/sample.pid");
 
-    @Container
-    private final GenericContainer<?> server = new GenericContainer<>(new ImageFromDockerfile("handoff-sample-it", false)
+    private static final ImageFromDockerfile IMAGE = new ImageFromDockerfile("handoff-sample-it", false)
             .withFileFromPath("Dockerfile", Path.of("..", "docker", "Dockerfile"))
             .withFileFromPath("sample-server/target/sample-server.jar", Path.of("target", "sample-server.jar"))
-            .withBuildArg("BASE_IMAGE", BASE_IMAGE))
-            .withExposedPorts(8080, 9090)
-            .waitingFor(Wait.forLogMessage(".*READY pid=\\d+ generation=1.*", 1));
+            .withBuildArg("BASE_IMAGE", BASE_IMAGE);
 
     @BeforeAll
     static void baseImageIsThere() {
@@ -57,6 +56,14 @@ class DockerRestartIT {
 
     @Test
     void restartsInsideTheContainerBySighupAndByExecLoseNothing() throws Exception {
+        try (GenericContainer<?> server = new GenericContainer<>(IMAGE).withExposedPorts(8080, 9090)
+                .waitingFor(Wait.forLogMessage(".*READY pid=\\d+ generation=1.*", 1))) {
+            server.start();
+            restartInside(server);
+        }
+    }
+
+    private static void restartInside(GenericContainer<?> server) throws Exception {
         InetSocketAddress http = new InetSocketAddress(server.getHost(), server.getMappedPort(8080));
         InetSocketAddress echo = new InetSocketAddress(server.getHost(), server.getMappedPort(9090));
         long[] first = identity(http);
@@ -88,6 +95,63 @@ class DockerRestartIT {
         assertEquals(5, last[1]);
         assertTrue(last[0] != first[0], "the pid changed");
         assertTrue(server.isRunning(), "PID 1 (the supervisor) outlived every generation");
+    }
+
+    /**
+     * Each version in its own container, joining the network namespace of a holder container that owns
+     * the published ports (a pod's pause container, in Kubernetes terms), with the rendezvous socket on a
+     * shared volume: the new container takes over, the old container exits with status 0.
+     */
+    @Test
+    void restartsAcrossContainersThatJoinAHolderLoseNothing() throws Exception {
+        Path shared = Files.createTempDirectory("handoff-shared");
+        Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwx------"));
+        List<GenericContainer<?>> versions = new ArrayList<>();
+        try (GenericContainer<?> holder = new GenericContainer<>(IMAGE)
+                .withCreateContainerCmdModifier(command -> command.withEntrypoint("java", "-jar", "/app/sample-server.jar", "hold"))
+                .withExposedPorts(8080, 9090)
+                .waitingFor(Wait.forLogMessage(".*HOLDING.*", 1))) {
+            holder.start();
+            InetSocketAddress http = new InetSocketAddress(holder.getHost(), holder.getMappedPort(8080));
+            InetSocketAddress echo = new InetSocketAddress(holder.getHost(), holder.getMappedPort(9090));
+            versions.add(version(holder, shared, 1));
+            HttpLoad load = new HttpLoad(http, "/", 4, 1000);
+            EchoFleet fleet = new EchoFleet(echo, 8, 20);
+            try {
+                for (int generation = 2; generation <= 3; generation++) {
+                    GenericContainer<?> old = versions.get(versions.size() - 1);
+                    versions.add(version(holder, shared, generation));
+                    long deadline = System.nanoTime() + 60_000_000_000L;
+                    while (old.isRunning()) {
+                        assertTrue(System.nanoTime() < deadline, "the old container did not exit");
+                        Thread.sleep(100);
+                    }
+                    long exitCode = old.getDockerClient().inspectContainerCmd(old.getContainerId()).exec().getState().getExitCodeLong();
+                    assertEquals(0, exitCode, "the old container exits with status 0");
+                    awaitGeneration(http, generation);
+                }
+            } finally {
+                load.close();
+                fleet.close();
+            }
+            assertEquals(0, load.failures(), () -> "failed requests: " + load.failureSamples());
+            assertTrue(load.requests() > 100, "the load ran: " + load.requests());
+            assertEquals(List.of(), fleet.losses());
+            // (Pids are no proof here: each container has its own pid namespace, so they may repeat.)
+            assertEquals(3, identity(http)[1], "the third container's server answers");
+        } finally {
+            versions.forEach(GenericContainer::stop);
+        }
+    }
+
+    private static GenericContainer<?> version(GenericContainer<?> holder, Path shared, int generation) {
+        GenericContainer<?> version = new GenericContainer<>(IMAGE)
+                .withLogConsumer(frame -> System.out.print("[generation " + generation + "] " + frame.getUtf8String()))
+                .withNetworkMode("container:" + holder.getContainerId())
+                .withFileSystemBind(shared.toString(), "/run/handoff")
+                .waitingFor(Wait.forLogMessage(".*READY pid=\\d+ generation=" + generation + "\\b.*", 1));
+        version.start();
+        return version;
     }
 
     /** Waits until a new connection is answered by {@code generation}, i.e. the old one stopped accepting. */
