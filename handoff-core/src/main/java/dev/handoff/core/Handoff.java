@@ -9,6 +9,8 @@ import dev.handoff.core.fd.FdType;
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdServer;
 import dev.handoff.core.fd.Fds;
+import dev.handoff.core.fd.SystemdNotifier;
+import dev.handoff.core.fd.SystemdSockets;
 import dev.handoff.core.internal.JdkInternals;
 import dev.handoff.core.manifest.ConnectionEntry;
 import dev.handoff.core.manifest.FileEntry;
@@ -90,6 +92,7 @@ public final class Handoff implements Closeable {
     private final Map<String, NetworkChannel> listeners = new LinkedHashMap<>();
     private final Map<String, FileDescriptor> files = new LinkedHashMap<>();
     private volatile CountDownLatch exit = new CountDownLatch(1);
+    private final Map<String, FileDescriptor> systemdSockets;
     private final List<Consumer<HandoffResult>> exitCallbacks = new CopyOnWriteArrayList<>();
     private final List<Consumer<HandoffResult>> handoffCallbacks = new CopyOnWriteArrayList<>();
     private final List<HandoffResult> results = new ArrayList<>();
@@ -109,6 +112,7 @@ public final class Handoff implements Closeable {
         this.predecessor = predecessor;
         this.generation = predecessor == null ? 1 : predecessor.incumbentGeneration() + 1;
         this.metrics = metrics;
+        this.systemdSockets = predecessor == null ? SystemdSockets.fromEnvironment() : new LinkedHashMap<>();
         metrics.bindGeneration(this);
     }
 
@@ -311,12 +315,30 @@ public final class Handoff implements Closeable {
             rendezvous = FdServer.bind(options.socketPath(), options.limits());
             log.info("READY generation {} (cold start)", generation);
         }
+        synchronized (this) {
+            if (!systemdSockets.isEmpty()) {
+                log.info("closing sockets from systemd that no listener asked for: {}", systemdSockets.keySet());
+                Fds.closeQuietly(systemdSockets.values());
+                systemdSockets.clear();
+            }
+        }
         writePidFile();
+        notifySystemd();
         // Describe the listeners once now: the first handoff then runs warm code while its successor waits.
         snapshot();
         acceptor = new Thread(this::acceptSuccessors, "handoff-rendezvous");
         acceptor.setDaemon(true);
         acceptor.start();
+    }
+
+    /** Under a {@code Type=notify} unit: READY, and this process as the unit's main process from now on. */
+    private void notifySystemd() {
+        try {
+            SystemdNotifier.fromEnvironment().notify("READY=1\nMAINPID=" + ProcessHandle.current().pid()
+                    + "\nSTATUS=Serving, generation " + generation + "\n");
+        } catch (IOException e) {
+            log.warn("could not notify systemd (NOTIFY_SOCKET={}): {}", System.getenv("NOTIFY_SOCKET"), e.getMessage());
+        }
     }
 
     /** Writes the pid file, if one is configured: a temporary file renamed into place, never half written. */
@@ -708,7 +730,7 @@ public final class Handoff implements Closeable {
     private Optional<FileDescriptor> inherited(String name, InetSocketAddress wanted, ListenerEntry.Protocol protocol) {
         checkName(name);
         if (predecessor == null) {
-            return Optional.empty();
+            return activated(name, wanted, protocol);
         }
         Optional<Inheritance.Item> claimed = predecessor.inheritance().claim(name);
         if (claimed.isEmpty()) {
@@ -726,6 +748,30 @@ public final class Handoff implements Closeable {
             return Optional.empty();
         }
         return Optional.of(item.fd());
+    }
+
+    /** On a cold start, the socket systemd passed under {@code name} (socket activation), if it fits. */
+    private synchronized Optional<FileDescriptor> activated(String name, InetSocketAddress wanted, ListenerEntry.Protocol protocol) {
+        FileDescriptor fd = systemdSockets.remove(name);
+        if (fd == null) {
+            return Optional.empty();
+        }
+        try {
+            FdDescription description = FdInspector.describe(fd);
+            FdType expected = protocol == ListenerEntry.Protocol.UDP ? FdType.UDP : FdType.TCP_LISTENER;
+            InetSocketAddress actual = description.localAddress();
+            if (description.type() == expected && (wanted.getPort() == 0 || wanted.getPort() == actual.getPort())
+                    && wanted.getAddress().equals(actual.getAddress())) {
+                log.info("listener '{}' from systemd socket activation: {}", name, description);
+                return Optional.of(fd);
+            }
+            log.warn("systemd passed '{}' as {} but {} {} was asked for; closing it and binding fresh", name, description,
+                    protocol, wanted);
+        } catch (IOException e) {
+            log.warn("systemd passed '{}' but it cannot be used: {}", name, e.getMessage());
+        }
+        Fds.closeQuietly(fd);
+        return Optional.empty();
     }
 
     private void checkName(String name) {
