@@ -62,6 +62,7 @@ final class Demo {
         HttpClient slowClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         List<Double> handoffMillis = new ArrayList<>();
         List<Double> drainMillis = new ArrayList<>();
+        List<long[]> footprints = new ArrayList<>(); // {open fds, resident KiB} of each generation once its predecessor is gone
         int completed = 0;
         int slowOk = 0;
         int slowAcross = 0;
@@ -109,6 +110,7 @@ final class Demo {
                         http.requests(), http.failures(), echo.alive(), echo.size());
                 incumbent = successor;
                 Thread.sleep(300);
+                footprint(successor).ifPresent(footprints::add);
             }
         } catch (IOException | RuntimeException | TimeoutException | java.util.concurrent.ExecutionException e) {
             failure = e.toString();
@@ -138,10 +140,29 @@ final class Demo {
                     percentile(drainMillis, 50), percentile(drainMillis, 99));
         }
         System.out.printf("HTTP latency:             p50 %.2f ms, p99 %.2f ms%n", http.percentileMillis(50), http.percentileMillis(99));
+        if (!footprints.isEmpty()) {
+            long[] first = footprints.get(0);
+            long[] last = footprints.get(footprints.size() - 1);
+            System.out.printf("serving process:          %d open fds and %d MiB resident after the first restart, %d fds and %d MiB after the last%n",
+                    first[0], first[1] / 1024, last[0], last[1] / 1024);
+        }
         boolean ok = failure == null && completed == restarts && http.failures() == 0 && echo.alive() == echo.size()
                 && slowOk == completed;
         System.out.println(ok ? "RESULT: zero downtime" : "RESULT: FAILED");
         return ok ? 0 : 1;
+    }
+
+    /** The serving process's open descriptors and resident memory (KiB), from /proc. */
+    private static Optional<long[]> footprint(long pid) {
+        try (java.util.stream.Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
+            long open = fds.count();
+            long rss = Files.readAllLines(Path.of("/proc", Long.toString(pid), "status")).stream()
+                    .filter(line -> line.startsWith("VmRSS:")).findFirst()
+                    .map(line -> Long.parseLong(line.replaceAll("\\D+", ""))).orElse(0L);
+            return Optional.of(new long[] {open, rss});
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
     }
 
     static int freePort() throws IOException {

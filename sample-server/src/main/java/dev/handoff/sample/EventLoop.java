@@ -106,7 +106,10 @@ final class EventLoop implements Runnable {
                 return;
             }
             for (ServerSocketChannel listener : listeners.values()) {
-                listener.keyFor(selector).cancel();
+                SelectionKey key = listener.keyFor(selector);
+                if (key != null) {
+                    key.cancel();
+                }
             }
             drain = new Drain(handoff, System.nanoTime(), System.nanoTime() + timeout.toNanos(), done, resumed);
         });
