@@ -5,7 +5,6 @@ import sun.misc.Signal;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,11 +63,11 @@ final class Supervisor {
             if (exited != null) {
                 lastStatus = exited.waitFor();
             }
-            Optional<Long> next = servingPid().filter(pid -> pid != serving && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+            Optional<Long> next = successorPid();
             if (next.isEmpty()) {
                 // Give a successor that is just now writing its pid file a moment.
                 TimeUnit.MILLISECONDS.sleep(500);
-                next = servingPid().filter(pid -> pid != serving && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+                next = successorPid();
             }
             if (next.isEmpty()) {
                 int status = lastStatus == null ? 0 : lastStatus;
@@ -98,12 +97,15 @@ final class Supervisor {
         ProcessHandle.of(serving).ifPresent(ProcessHandle::destroy);
     }
 
+    /** The live process the pid file names, if it is not the one followed so far. */
+    private Optional<Long> successorPid() {
+        return servingPid().filter(pid -> pid != serving && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+    }
+
     private Optional<Long> servingPid() {
         try {
             return Optional.of(Long.parseLong(Files.readString(pidFile, StandardCharsets.US_ASCII).trim()));
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
-        } catch (IOException | NumberFormatException e) {
+        } catch (IOException | NumberFormatException e) { // none written yet
             return Optional.empty();
         }
     }

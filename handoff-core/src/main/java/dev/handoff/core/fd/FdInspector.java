@@ -77,11 +77,6 @@ public final class FdInspector {
         return describe(fd);
     }
 
-    /** The peer of a connected socket. */
-    public static InetSocketAddress remoteAddress(FileDescriptor fd) throws IOException {
-        return JdkInternals.remoteAddress(fd);
-    }
-
     private static FdDescription describeNonSocket(FileDescriptor fd) throws IOException {
         String target = Fds.target(fd);
         if (target.startsWith("pipe:")) {

@@ -52,7 +52,9 @@ public class HandoffNioEndpoint extends NioEndpoint {
     /**
      * The acceptor wakes from the close in {@link #stopAccepting()} with an exception that Tomcat would log
      * as a failure while the endpoint runs; it waits here until Tomcat stops the endpoint, and then ends
-     * quietly as Tomcat's own acceptor does at shutdown.
+     * quietly as Tomcat's own acceptor does at shutdown. (An acceptor that was between two accepts when
+     * the socket closed finds the endpoint's channel gone: Tomcat's code then fails with a
+     * NullPointerException, treated the same way.)
      */
     @Override
     protected SocketChannel serverSocketAccept() throws Exception {
