@@ -83,10 +83,13 @@ public final class Handoff implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(Handoff.class);
     private static final int WARM_UP_ROUNDS = 500;
     private static final int REFLECTION_INFLATION = 15;
+    private static final Duration RENDEZVOUS_CHECK = Duration.ofSeconds(1);
 
     private final HandoffOptions options;
     private final SessionConfig config;
     private final SuccessorSession predecessor;
+    private final String coldStartReason;
+    private final CountDownLatch predecessorDone = new CountDownLatch(1);
     private final int generation;
     private final HandoffMetrics metrics;
     private final Map<String, NetworkChannel> listeners = new LinkedHashMap<>();
@@ -106,8 +109,10 @@ public final class Handoff implements Closeable {
     private volatile boolean closed;
     private Thread acceptor;
 
-    private Handoff(HandoffOptions options, SessionConfig config, HandoffMetrics metrics, SuccessorSession predecessor) {
+    private Handoff(HandoffOptions options, SessionConfig config, HandoffMetrics metrics, SuccessorSession predecessor,
+                    String coldStartReason) {
         this.options = options;
+        this.coldStartReason = coldStartReason;
         this.config = config;
         this.predecessor = predecessor;
         this.generation = predecessor == null ? 1 : predecessor.incumbentGeneration() + 1;
@@ -128,15 +133,16 @@ public final class Handoff implements Closeable {
         ManifestJson.warmUp();
         warmUpConnectionPath();
         SessionConfig config = new SessionConfig(options.stepTimeout(), options.readyTimeout(), options.probation(),
-                options.allowedPeerUids(), options.limits());
+                options.allowedPeerUids(), options.limits(), options.sharedSecret().orElse(null));
         HandoffMetrics metrics = new HandoffMetrics(options.meterRegistry());
-        SuccessorSession predecessor = SuccessorSession.connect(options.socketPath(), config);
-        Handoff handoff = new Handoff(options, config, metrics, predecessor);
+        SuccessorSession.Attempt attempt = SuccessorSession.connect(options.socketPath(), config);
+        SuccessorSession predecessor = attempt.session();
+        Handoff handoff = new Handoff(options, config, metrics, predecessor, attempt.coldStartReason());
         if (predecessor != null) {
             log.info("inherited {} from pid {} (generation {})", predecessor.inheritance().unclaimedNames(),
                     predecessor.incumbentPid(), predecessor.incumbentGeneration());
         } else {
-            log.info("cold start: no incumbent at {}", options.socketPath());
+            log.info("cold start: {}", attempt.coldStartReason());
         }
         return handoff;
     }
@@ -200,6 +206,14 @@ public final class Handoff implements Closeable {
     /** Whether this process received descriptors from a predecessor. */
     public boolean isInherited() {
         return predecessor != null;
+    }
+
+    /**
+     * Why this process started cold: nobody at the rendezvous socket, or an incumbent that died before it
+     * handed anything over. Empty when it inherited.
+     */
+    public Optional<String> coldStartReason() {
+        return Optional.ofNullable(coldStartReason);
     }
 
     /**
@@ -302,17 +316,10 @@ public final class Handoff implements Closeable {
                 log.info("closed inherited descriptors nobody claimed: {}", unclaimed);
             }
             rendezvous = FdServer.takeOver(options.socketPath(), options.limits());
-            Consumer<Connection> handler = connectionHandler;
-            receivingConnections = true;
-            HandoffResult result = predecessor.ready(handler != null);
-            metrics.record("successor", result);
-            log.info("READY generation {} after handoff from pid {} in {} ms", generation, result.peerPid(),
-                    result.duration().toNanos() / 1e6);
-            Thread watcher = new Thread(this::watchPredecessor, "handoff-predecessor");
-            watcher.setDaemon(true);
-            watcher.start();
+            tellPredecessorReady();
         } else {
             rendezvous = FdServer.bind(options.socketPath(), options.limits());
+            predecessorDone.countDown();
             log.info("READY generation {} (cold start)", generation);
         }
         synchronized (this) {
@@ -329,6 +336,75 @@ public final class Handoff implements Closeable {
         acceptor = new Thread(this::acceptSuccessors, "handoff-rendezvous");
         acceptor.setDaemon(true);
         acceptor.start();
+        Thread watcher = new Thread(this::watchRendezvous, "handoff-rendezvous-watch");
+        watcher.setDaemon(true);
+        watcher.start();
+    }
+
+    /**
+     * Puts the rendezvous socket back when someone deletes or replaces it (a tmpfiles clean-up, an
+     * operator's rm): without it the next successor would find nobody, start cold and fail to bind. A
+     * live socket of another process there is left alone, with one error in the log.
+     */
+    private void watchRendezvous() {
+        boolean warned = false;
+        while (!closed) {
+            try {
+                Thread.sleep(RENDEZVOUS_CHECK.toMillis());
+            } catch (InterruptedException e) {
+                return;
+            }
+            // Holding the session slot: no successor renames its socket into place while we look.
+            if (exit.getCount() == 0 || !sessionActive.compareAndSet(false, true)) {
+                continue;
+            }
+            try {
+                FdServer current = rendezvous;
+                if (closed || current == null || current.ownsPath()) {
+                    warned = false;
+                } else if (FdServer.isLive(options.socketPath())) {
+                    if (!warned) {
+                        log.error("another process listens at {}; successors will reach it, not this process",
+                                options.socketPath());
+                    }
+                    warned = true;
+                } else {
+                    log.warn("the rendezvous socket at {} was deleted or replaced; putting it back", options.socketPath());
+                    reclaimRendezvous();
+                }
+            } finally {
+                sessionActive.set(false);
+            }
+        }
+    }
+
+    /**
+     * Says READY to the predecessor. If it died meanwhile, this process serves what it was handed (the
+     * only copies left) and says so; it does not fail.
+     */
+    private void tellPredecessorReady() {
+        Consumer<Connection> handler = connectionHandler;
+        receivingConnections = true;
+        HandoffResult result;
+        try {
+            result = predecessor.ready(handler != null);
+        } catch (IOException e) {
+            receivingConnections = false;
+            predecessorDone.countDown();
+            closeQuietly(predecessor);
+            result = HandoffResult.of(HandoffResult.Outcome.FAILED, "predecessor pid " + predecessor.incumbentPid()
+                    + " went away before READY (" + e.getMessage() + ")", predecessor.incumbentPid(), System.nanoTime(), 0);
+            metrics.record("successor", result);
+            log.warn("READY generation {}: {}; serving the {} descriptors it handed over", generation, result.reason(),
+                    predecessor.inheritance().manifest().fdCount());
+            return;
+        }
+        metrics.record("successor", result);
+        log.info("READY generation {} after handoff from pid {} in {} ms", generation, result.peerPid(),
+                result.duration().toNanos() / 1e6);
+        Thread watcher = new Thread(this::watchPredecessor, "handoff-predecessor");
+        watcher.setDaemon(true);
+        watcher.start();
     }
 
     /** Under a {@code Type=notify} unit: READY, and this process as the unit's main process from now on. */
@@ -596,18 +672,35 @@ public final class Handoff implements Closeable {
             }
             WireChannel wire = new WireChannel(channel);
             if (exit.getCount() == 0 || !sessionActive.compareAndSet(false, true)) {
-                long peerPid = peerPid(wire);
-                IncumbentSession.sendBusy(wire, options.stepTimeout());
-                closeQuietly(wire);
-                HandoffResult busy = HandoffResult.of(HandoffResult.Outcome.BUSY, "a handoff was already under way",
-                        peerPid, System.nanoTime(), 0);
-                record(busy);
-                announce(busy);
+                refuseBusy(wire, "another handoff is in progress");
                 continue;
             }
             Thread session = new Thread(() -> runSession(wire), "handoff-session");
             session.setDaemon(true);
             session.start();
+        }
+    }
+
+    private void refuseBusy(WireChannel wire, String reason) {
+        long peerPid = peerPid(wire);
+        IncumbentSession.sendBusy(wire, options.stepTimeout(), reason);
+        closeQuietly(wire);
+        HandoffResult busy = HandoffResult.of(HandoffResult.Outcome.BUSY, reason, peerPid, System.nanoTime(), 0);
+        record(busy);
+        announce(busy);
+    }
+
+    /**
+     * At most two generations run at once: while the predecessor still hands this process its
+     * connections, a third would take them over half-moved. A successor that arrives then waits a little
+     * (a drain usually ends in milliseconds), and is told busy if it does not end.
+     */
+    private boolean predecessorFinished() {
+        try {
+            return predecessorDone.await(options.stepTimeout().toMillis() / 2, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
         }
     }
 
@@ -620,6 +713,16 @@ public final class Handoff implements Closeable {
     }
 
     private void runSession(WireChannel wire) {
+        if (!predecessorFinished()) {
+            try {
+                refuseBusy(wire, "generation " + (generation - 1) + " (pid " + predecessor.incumbentPid()
+                        + ") is still handing its connections to this process (generation " + generation
+                        + "); at most two generations run at once, try again once it has exited");
+            } finally {
+                sessionActive.set(false);
+            }
+            return;
+        }
         HandoffResult result;
         try {
             IncumbentSession session = new IncumbentSession(wire, config, generation);
@@ -682,6 +785,7 @@ public final class Handoff implements Closeable {
             });
         } finally {
             receivingConnections = false;
+            predecessorDone.countDown();
             closeQuietly(predecessor);
         }
     }

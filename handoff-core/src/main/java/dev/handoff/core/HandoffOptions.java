@@ -2,13 +2,19 @@ package dev.handoff.core;
 
 import dev.handoff.core.fd.FdLimits;
 import dev.handoff.core.fd.PeerCredentials;
+import dev.handoff.core.session.SharedSecret;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -22,6 +28,7 @@ public final class HandoffOptions {
     private final Duration readyTimeout;
     private final Duration probation;
     private final Set<Long> allowedPeerUids;
+    private final SharedSecret sharedSecret;
     private final List<String> upgradeCommand;
     private final Duration upgradeTimeout;
     private final Duration drainTimeout;
@@ -36,6 +43,7 @@ public final class HandoffOptions {
         this.readyTimeout = builder.readyTimeout;
         this.probation = builder.probation;
         this.allowedPeerUids = builder.allowedPeerUids == null ? Set.of(PeerCredentials.ownUid()) : Set.copyOf(builder.allowedPeerUids);
+        this.sharedSecret = builder.sharedSecret;
         this.upgradeCommand = List.copyOf(builder.upgradeCommand);
         this.upgradeTimeout = builder.upgradeTimeout;
         this.drainTimeout = builder.drainTimeout;
@@ -68,6 +76,11 @@ public final class HandoffOptions {
 
     public Set<Long> allowedPeerUids() {
         return allowedPeerUids;
+    }
+
+    /** The secret both generations must prove they know, if one is configured. */
+    public Optional<SharedSecret> sharedSecret() {
+        return Optional.ofNullable(sharedSecret);
     }
 
     public List<String> upgradeCommand() {
@@ -106,6 +119,7 @@ public final class HandoffOptions {
         private Duration readyTimeout = Duration.ofSeconds(60);
         private Duration probation = Duration.ofMillis(200);
         private Set<Long> allowedPeerUids;
+        private SharedSecret sharedSecret;
         private List<String> upgradeCommand = List.of();
         private Duration upgradeTimeout = Duration.ofSeconds(120);
         private Duration drainTimeout = Duration.ofSeconds(30);
@@ -149,6 +163,33 @@ public final class HandoffOptions {
             }
             this.allowedPeerUids = Set.copyOf(value);
             return this;
+        }
+
+        /**
+         * A secret (at least 16 bytes) that incumbent and successor must each prove they know, on top of
+         * the uid check: for hosts where several services run as one uid. Both sides must have the same
+         * one; a side without it is refused. Default: none.
+         */
+        public Builder sharedSecret(byte[] value) {
+            this.sharedSecret = new SharedSecret(Objects.requireNonNull(value, "sharedSecret"));
+            return this;
+        }
+
+        /**
+         * {@link #sharedSecret(byte[])} read from a file, every byte of it. The file must be readable by
+         * its owner only (like an ssh key): a secret others can read tells no one apart.
+         */
+        public Builder sharedSecretFile(Path file) {
+            try {
+                Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(file);
+                if (permissions.stream().anyMatch(p -> p.name().startsWith("GROUP") || p.name().startsWith("OTHERS"))) {
+                    throw new IllegalArgumentException("shared secret file " + file + " has mode "
+                            + PosixFilePermissions.toString(permissions) + "; others must not read it (chmod 600 " + file + ")");
+                }
+                return sharedSecret(Files.readAllBytes(file));
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot read the shared secret file " + file + ": " + e, e);
+            }
         }
 
         /** The command {@link Handoff#upgrade()} starts as the successor. */

@@ -219,6 +219,40 @@ class ConnectionHandoffTest {
     }
 
     @Test
+    void anAnswerLaterThanTheStepTimeoutFailsOnTheSuccessorsSideAndTheIncumbentKeepsTheConnection() throws Exception {
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("h.sock"))
+                .probation(Duration.ZERO).stepTimeout(Duration.ofSeconds(1)).build();
+        try (Handoff incumbent = Handoff.start(options);
+             Socket client = new Socket()) {
+            ServerSocketChannel listener = incumbent.listen("echo", new InetSocketAddress("127.0.0.1", 0));
+            incumbent.ready();
+            client.connect(listener.getLocalAddress());
+            client.setSoTimeout(10_000);
+            SocketChannel accepted = listener.accept();
+            WireChannel successor = rawSuccessorAtReady(options.socketPath());
+            assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
+            CompletableFuture<Boolean> lateAnswer = CompletableFuture.supplyAsync(() -> {
+                try (WireChannel.Received<Message> batch = successor.receive(Duration.ofSeconds(10), Message.Connections.class)) {
+                    Thread.sleep(2_500); // a stalled successor: well past the incumbent's step timeout
+                    successor.send(new Message.Adopted(List.of()));
+                    return true;
+                } catch (IOException e) {
+                    return false;
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                } finally {
+                    close(successor);
+                }
+            }, THREADS);
+            Connection connection = new Connection("echo", accepted);
+            assertEquals(List.of(connection), incumbent.handOver(List.of(connection)), "the incumbent keeps it");
+            assertFalse(lateAnswer.get(10, TimeUnit.SECONDS), "the late answer must fail on the successor's side, "
+                    + "or both would think they own the connection");
+            assertEchoesThroughIncumbent(client, accepted);
+        }
+    }
+
+    @Test
     void eachBadEntryIsRefusedAloneAndTheGoodOneIsAdopted() throws Exception {
         Path socketPath = temp.resolve("run").resolve("h.sock");
         Path file = Files.writeString(temp.resolve("not-a-socket"), "x");

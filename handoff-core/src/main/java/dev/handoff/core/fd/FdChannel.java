@@ -247,6 +247,19 @@ public final class FdChannel implements Closeable {
         }
     }
 
+    /**
+     * Stops the traffic both ways without closing: the peer's sends fail from now on (the kernel serializes
+     * this with each of its sends), while what it sent before stays queued here for {@link #poll()}.
+     */
+    public void endTraffic() {
+        try {
+            socket.shutdownInput();
+            socket.shutdownOutput();
+        } catch (IOException ignored) {
+            // already shut down or closed
+        }
+    }
+
     @Override
     public void close() throws IOException {
         shutdown = true;

@@ -2,6 +2,7 @@ package dev.handoff.core.session;
 
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdChannelException;
+import dev.handoff.core.fd.FdMessage;
 import dev.handoff.core.fd.PeerCredentials;
 import dev.handoff.core.manifest.ConnectionEntry;
 import dev.handoff.core.manifest.ManifestJson;
@@ -18,6 +19,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.Callable;
 import java.util.function.IntConsumer;
@@ -46,12 +48,12 @@ public final class IncumbentSession {
         this.generation = generation;
     }
 
-    /** Tells a successor that another handoff is under way, in answer to its hello. */
-    public static void sendBusy(WireChannel wire, Duration timeout) {
+    /** Tells a successor, in answer to its hello, why it cannot take over now. */
+    public static void sendBusy(WireChannel wire, Duration timeout, String reason) {
         try {
             // Read the hello first: a peer whose hello meets a closed socket never learns why.
             wire.receive(timeout, Message.Hello.class).close();
-            wire.send(new Message.Busy("another handoff is in progress"));
+            wire.send(new Message.Busy(reason));
         } catch (IOException e) {
             log.debug("could not tell a second successor that we are busy", e);
         }
@@ -88,8 +90,23 @@ public final class IncumbentSession {
             }
             wire.fdChannel().limitSendBatch(hello.maxFdsPerMessage());
             peerMaxFdsPerMessage = Math.max(1, Math.min(hello.maxFdsPerMessage(), FdChannel.maxFdsPerMessage()));
+            SharedSecret secret = config.secret();
+            String nonce = secret == null ? null : SharedSecret.nonce();
+            if (secret != null && hello.nonce() == null) {
+                String reason = "peer pid " + peer.pid() + " sent no nonce, so it cannot prove the shared secret";
+                wire.send(new Message.Refused(reason));
+                return HandoffResult.of(HandoffResult.Outcome.REFUSED, reason, peerPid, start, 0);
+            }
             wire.send(new Message.Welcome(version.getAsInt(), ProcessHandle.current().pid(), generation,
-                    FdChannel.maxFdsPerMessage(), List.of()));
+                    FdChannel.maxFdsPerMessage(), secret == null ? List.of() : List.of(Message.SECRET), nonce,
+                    secret == null ? null : secret.incumbentProof(hello.nonce(), nonce)));
+            if (secret != null) {
+                step = "waiting for the successor's proof";
+                String refusal = checkProof(secret, hello.nonce(), nonce, peer);
+                if (refusal != null) {
+                    return HandoffResult.of(HandoffResult.Outcome.REFUSED, refusal, peerPid, start, 0);
+                }
+            }
             step = "sending the manifest";
             Snapshot handover = snapshot.call();
             wire.send(new Message.Handover(ManifestJson.toTree(handover.manifest())), handover.fds());
@@ -117,6 +134,24 @@ public final class IncumbentSession {
         } catch (Exception e) {
             return HandoffResult.of(HandoffResult.Outcome.FAILED, step + ": " + e, peerPid, start, sent);
         }
+    }
+
+    /** Null if the successor proved the secret, else why not (and it has been told). */
+    private String checkProof(SharedSecret secret, String successorNonce, String nonce, PeerCredentials peer)
+            throws IOException {
+        Message answer;
+        try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Proof.class,
+                Message.Refused.class)) {
+            answer = received.message();
+        }
+        if (answer instanceof Message.Refused refused) {
+            return "successor pid " + peer.pid() + " refused: " + refused.reason();
+        }
+        if (!SharedSecret.matches(secret.successorProof(successorNonce, nonce), ((Message.Proof) answer).proof())) {
+            wire.send(new Message.Refused("wrong shared secret"));
+            return "peer pid " + peer.pid() + " did not prove the shared secret";
+        }
+        return null;
     }
 
     /** Whether the READY successor said it adopts established connections, and no hand-over to it failed. */
@@ -157,29 +192,61 @@ public final class IncumbentSession {
                     from = to;
                     continue;
                 }
-                int[] batch = unanswered.poll();
                 Message.Adopted answer;
                 try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Adopted.class)) {
                     answer = (Message.Adopted) received.message();
                 }
-                adopted.set(batch[0], batch[1]);
-                for (Message.Rejection rejection : answer.rejected()) {
-                    if (rejection.index() >= 0 && rejection.index() < batch[1] - batch[0]) {
-                        adopted.clear(batch[0] + rejection.index());
-                        problems.add("successor rejected a connection: " + rejection.reason());
-                    }
-                }
-                for (int i = adopted.nextSetBit(batch[0]); i >= 0 && i < batch[1]; i = adopted.nextSetBit(i + 1)) {
-                    onAdopted.accept(i);
-                }
+                int[] batch = unanswered.poll();
+                markAdopted(batch, answer, adopted, problems, onAdopted);
             }
         } catch (IOException | RuntimeException e) {
-            int answered = unanswered.isEmpty() ? from : unanswered.peek()[0];
-            problems.add((entries.size() - answered) + " connections not handed over: " + e.getMessage());
             lost = true;
+            // Ends the traffic both ways first: from now on the successor's answers fail on its side (and it
+            // closes its copies), while those it wrote before are still queued here and count.
+            wire.fdChannel().endTraffic();
+            collectQueuedAnswers(unanswered, adopted, onAdopted);
             wire.shutdown();
+            int answered = unanswered.isEmpty() ? from : unanswered.peek()[0];
+            if (answered < entries.size()) {
+                problems.add((entries.size() - answered) + " connections not handed over: " + e.getMessage());
+            }
         }
         return new ConnectionTransfer(adopted, problems);
+    }
+
+    /** Reads the answers already queued after {@link FdChannel#endTraffic()}; stops at the first incomplete one. */
+    private void collectQueuedAnswers(ArrayDeque<int[]> unanswered, BitSet adopted, IntConsumer onAdopted) {
+        try {
+            while (!unanswered.isEmpty()) {
+                Optional<FdMessage> queued = wire.fdChannel().poll();
+                if (queued.isEmpty()) {
+                    return;
+                }
+                try (FdMessage frame = queued.get()) {
+                    if (!(WireChannel.decode(frame.payload()) instanceof Message.Adopted answer)) {
+                        return;
+                    }
+                    markAdopted(unanswered.poll(), answer, adopted, new ArrayList<>(), onAdopted);
+                    log.info("a late answer from the successor was already here: its batch counts as adopted");
+                }
+            }
+        } catch (IOException e) {
+            log.debug("no more complete answers queued: {}", e.getMessage());
+        }
+    }
+
+    private static void markAdopted(int[] batch, Message.Adopted answer, BitSet adopted, List<String> problems,
+                                    IntConsumer onAdopted) {
+        adopted.set(batch[0], batch[1]);
+        for (Message.Rejection rejection : answer.rejected()) {
+            if (rejection.index() >= 0 && rejection.index() < batch[1] - batch[0]) {
+                adopted.clear(batch[0] + rejection.index());
+                problems.add("successor rejected a connection: " + rejection.reason());
+            }
+        }
+        for (int i = adopted.nextSetBit(batch[0]); i >= 0 && i < batch[1]; i = adopted.nextSetBit(i + 1)) {
+            onAdopted.accept(i);
+        }
     }
 
     /** Tells the successor this process is done, after any hand-over under way, and closes the channel. */

@@ -13,9 +13,10 @@ import java.util.Set;
  * @param probation    how long the incumbent watches a READY successor before it agrees to exit
  * @param allowedUids  user ids a peer may run as
  * @param limits       frame size and fd count limits
+ * @param secret       a secret both sides must prove they know, or null
  */
 public record SessionConfig(Duration stepTimeout, Duration readyTimeout, Duration probation, Set<Long> allowedUids,
-                            FdLimits limits) {
+                            FdLimits limits, SharedSecret secret) {
 
     public SessionConfig {
         allowedUids = Set.copyOf(allowedUids);

@@ -22,6 +22,7 @@ import org.slf4j.LoggerFactory;
 import java.io.Closeable;
 import java.io.FileDescriptor;
 import java.io.IOException;
+import java.net.SocketException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.channels.SocketChannel;
@@ -36,26 +37,39 @@ import java.util.List;
 public final class SuccessorSession implements Closeable {
 
     private static final Logger log = LoggerFactory.getLogger(SuccessorSession.class);
+    /** How long a killed incumbent may take to finish exiting once its end of the channel is gone. */
+    private static final Duration EXIT_WAIT = Duration.ofSeconds(2);
 
     private final WireChannel wire;
     private final Message.Welcome welcome;
     private final Inheritance inheritance;
     private final long startNanos;
+    private final long incumbentPid;
 
-    private SuccessorSession(WireChannel wire, Message.Welcome welcome, Inheritance inheritance, long startNanos) {
+    private SuccessorSession(WireChannel wire, Message.Welcome welcome, Inheritance inheritance, long startNanos)
+            throws IOException {
         this.wire = wire;
+        this.incumbentPid = wire.peer().pid();
         this.welcome = welcome;
         this.inheritance = inheritance;
         this.startNanos = startNanos;
     }
 
     /**
-     * Asks the incumbent at {@code path} for its descriptors. Returns null when nobody listens there
-     * (a cold start); throws when an incumbent is there but the handoff fails.
+     * How a start went: a session when the incumbent handed over, else the reason this process starts cold
+     * (nobody at the socket, or an incumbent that died before it sent its descriptors).
      */
-    public static SuccessorSession connect(Path path, SessionConfig config) throws IOException {
+    public record Attempt(SuccessorSession session, String coldStartReason) {
+    }
+
+    /**
+     * Asks the incumbent at {@code path} for its descriptors. Starts cold when nobody listens there or the
+     * incumbent dies before its descriptors arrive (its listeners died with it); throws when an incumbent
+     * is there but the handoff fails: starting cold would collide with it.
+     */
+    public static Attempt connect(Path path, SessionConfig config) throws IOException {
         if (!Files.exists(path)) {
-            return null;
+            return new Attempt(null, "no incumbent at " + path);
         }
         long start = System.nanoTime();
         FdChannel channel;
@@ -65,18 +79,20 @@ public final class SuccessorSession implements Closeable {
             if (FdServer.isLive(path)) {
                 throw e;
             }
-            log.info("no incumbent at {} (stale socket: {}); cold start", path, e.getMessage());
-            return null;
+            return new Attempt(null, "no incumbent at " + path + " (stale socket: " + e.getMessage() + ")");
         }
         WireChannel wire = new WireChannel(channel);
+        long incumbentPid = -1;
         try {
             PeerCredentials peer = wire.peer();
+            incumbentPid = peer.pid();
             if (!config.allowedUids().contains(peer.uid())) {
                 throw new HandoffRejectedException(HandoffResult.Outcome.REFUSED, "the process at " + path + " (pid "
                         + peer.pid() + ") runs as uid " + peer.uid() + ", allowed: " + config.allowedUids());
             }
+            String nonce = SharedSecret.nonce();
             wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(),
-                    FdChannel.maxFdsPerMessage(), List.of()));
+                    FdChannel.maxFdsPerMessage(), List.of(), nonce));
             Message answer;
             try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Welcome.class,
                     Message.Busy.class, Message.Refused.class)) {
@@ -89,17 +105,52 @@ public final class SuccessorSession implements Closeable {
                 throw new HandoffRejectedException(HandoffResult.Outcome.REFUSED, "incumbent refused: " + refused.reason());
             }
             Message.Welcome welcome = (Message.Welcome) answer;
+            proveSecret(wire, config.secret(), nonce, welcome, path);
             channel.limitSendBatch(welcome.maxFdsPerMessage());
             Inheritance inheritance = receiveManifest(wire, config);
-            return new SuccessorSession(wire, welcome, inheritance, start);
+            return new Attempt(new SuccessorSession(wire, welcome, inheritance, start), null);
         } catch (IOException | RuntimeException e) {
             wire.close();
+            if (e instanceof FdChannelException || e instanceof SocketException) {
+                if (PeerProcess.hasExited(incumbentPid, EXIT_WAIT) || !FdServer.isLive(path)) {
+                    return new Attempt(null, "the incumbent (pid " + incumbentPid + ") went away before it handed "
+                            + "anything over (" + e.getMessage() + ")");
+                }
+            }
             throw e;
         }
     }
 
+    /**
+     * With a secret, checks the incumbent's proof and sends ours; without one, refuses an incumbent that
+     * asks for it. Either side that fails tells the other why.
+     */
+    private static void proveSecret(WireChannel wire, SharedSecret secret, String nonce, Message.Welcome welcome,
+                                    Path path) throws IOException {
+        boolean required = welcome.capabilities().contains(Message.SECRET);
+        String problem = null;
+        if (secret == null && required) {
+            problem = "the incumbent at " + path + " (pid " + welcome.pid() + ") requires a shared secret and this "
+                    + "process has none (HandoffOptions.sharedSecret)";
+        } else if (secret != null && (!required
+                || !SharedSecret.matches(secret.incumbentProof(nonce, welcome.nonce()), welcome.proof()))) {
+            problem = "the process at " + path + " (pid " + welcome.pid() + ") did not prove the shared secret";
+        }
+        if (problem != null) {
+            wire.send(new Message.Refused(problem));
+            throw new HandoffRejectedException(HandoffResult.Outcome.REFUSED, problem);
+        }
+        if (secret != null) {
+            wire.send(new Message.Proof(secret.successorProof(nonce, welcome.nonce())));
+        }
+    }
+
     private static Inheritance receiveManifest(WireChannel wire, SessionConfig config) throws IOException {
-        try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Handover.class)) {
+        try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Handover.class,
+                Message.Refused.class)) {
+            if (received.message() instanceof Message.Refused refused) {
+                throw new HandoffRejectedException(HandoffResult.Outcome.REFUSED, "incumbent refused: " + refused.reason());
+            }
             Message.Handover handover = (Message.Handover) received.message();
             List<FileDescriptor> fds = received.fds().takeAll();
             try {
@@ -222,6 +273,13 @@ public final class SuccessorSession implements Closeable {
         try {
             wire.send(new Message.Adopted(rejected));
         } catch (IOException e) {
+            if (PeerProcess.hasExited(incumbentPid, EXIT_WAIT)) {
+                // Nobody else holds them any more: serving them is the only way not to lose them.
+                log.warn("the incumbent (pid {}) died before it heard our answer; keeping its {} connections",
+                        incumbentPid, channels.size());
+                handOverAll(adoptedEntries, channels, handler);
+                return false;
+            }
             // The incumbent did not hear that we took them, so it keeps them: ours must go, unread.
             log.warn("could not confirm {} handed-over connections; the incumbent keeps them: {}", channels.size(),
                     e.getMessage());
@@ -229,15 +287,19 @@ public final class SuccessorSession implements Closeable {
             return false;
         }
         log.debug("adopted {} connections in {} ms", channels.size(), (System.nanoTime() - start) / 1e6);
+        handOverAll(adoptedEntries, channels, handler);
+        return true;
+    }
+
+    private static void handOverAll(List<ConnectionEntry> entries, List<SocketChannel> channels, ConnectionHandler handler) {
         for (int i = 0; i < channels.size(); i++) {
             try {
-                handler.adopt(adoptedEntries.get(i), channels.get(i));
+                handler.adopt(entries.get(i), channels.get(i));
             } catch (RuntimeException e) {
                 log.warn("the connection handler failed; closing the connection", e);
                 closeQuietly(channels.get(i));
             }
         }
-        return true;
     }
 
     private static void closeQuietly(Closeable closeable) {

@@ -22,16 +22,44 @@ import java.util.List;
         @JsonSubTypes.Type(value = Message.Connections.class, name = "connections"),
         @JsonSubTypes.Type(value = Message.Adopted.class, name = "adopted"),
         @JsonSubTypes.Type(value = Message.Goodbye.class, name = "goodbye"),
+        @JsonSubTypes.Type(value = Message.Proof.class, name = "proof"),
 })
 public sealed interface Message {
 
-    /** Successor → incumbent, first: who it is and what it speaks. */
-    record Hello(List<Integer> versions, long pid, int maxFdsPerMessage, List<String> capabilities) implements Message {
+    /**
+     * Successor → incumbent, first: who it is and what it speaks. {@code nonce} is fresh for each attempt;
+     * an incumbent with a shared secret proves it over this nonce.
+     */
+    record Hello(List<Integer> versions, long pid, int maxFdsPerMessage, List<String> capabilities, String nonce)
+            implements Message {
+
+        public Hello(List<Integer> versions, long pid, int maxFdsPerMessage, List<String> capabilities) {
+            this(versions, pid, maxFdsPerMessage, capabilities, null);
+        }
     }
 
-    /** Incumbent → successor: the chosen protocol version and who the incumbent is. */
-    record Welcome(int version, long pid, int generation, int maxFdsPerMessage, List<String> capabilities)
-            implements Message {
+    /** The capability an incumbent names in {@link Welcome} when the successor must prove the shared secret. */
+    String SECRET = "secret";
+
+    /**
+     * Incumbent → successor: the chosen protocol version and who the incumbent is. With a shared secret,
+     * {@code capabilities} names {@link #SECRET}, {@code nonce} is the incumbent's own and {@code proof}
+     * shows it knows the secret; the successor then answers with {@link Proof}.
+     */
+    record Welcome(int version, long pid, int generation, int maxFdsPerMessage, List<String> capabilities,
+                   String nonce, String proof) implements Message {
+
+        public Welcome {
+            capabilities = capabilities == null ? List.of() : List.copyOf(capabilities);
+        }
+
+        public Welcome(int version, long pid, int generation, int maxFdsPerMessage, List<String> capabilities) {
+            this(version, pid, generation, maxFdsPerMessage, capabilities, null, null);
+        }
+    }
+
+    /** Successor → incumbent, after a {@link Welcome} that names {@link #SECRET}: its proof of the secret. */
+    record Proof(String proof) implements Message {
     }
 
     /** Incumbent → successor: another handoff is under way; try again later. */

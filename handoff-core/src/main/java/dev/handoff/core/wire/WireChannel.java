@@ -81,7 +81,7 @@ public final class WireChannel implements Closeable {
             for (Message message : List.<Message>of(new Message.Hello(List.of(1), 1, 1, List.of()),
                     new Message.Welcome(1, 1, 1, 1, List.of()), new Message.Handover(JSON.createObjectNode().put("schema", 1)), new Message.Ready(1, List.of(Message.CONNECTIONS)),
                     new Message.Connections(JSON.createArrayNode()), new Message.Adopted(List.of(new Message.Rejection(0, "r"))),
-                    new Message.Failed("warm-up"), new Message.Goodbye("warm-up"))) {
+                    new Message.Failed("warm-up"), new Message.Goodbye("warm-up"), new Message.Proof("warm-up"))) {
                 decode(JSON.writeValueAsBytes(message));
             }
         } catch (IOException e) {
@@ -89,7 +89,8 @@ public final class WireChannel implements Closeable {
         }
     }
 
-    static Message decode(byte[] payload) throws ProtocolException {
+    /** Reads one frame's payload as a message; anything else is a {@link ProtocolException}. */
+    public static Message decode(byte[] payload) throws ProtocolException {
         try {
             Message message = JSON.readValue(payload, Message.class);
             if (message == null) {

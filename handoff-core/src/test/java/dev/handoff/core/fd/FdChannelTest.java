@@ -58,6 +58,18 @@ class FdChannelTest {
     }
 
     @Test
+    void afterEndTrafficWhatThePeerSentBeforeIsStillReadAndItsNextSendFails() throws Exception {
+        client.send("before".getBytes(StandardCharsets.US_ASCII), List.of(FileDescriptor.out));
+        accepted.endTraffic();
+        assertThrows(IOException.class, () -> client.send("after".getBytes(StandardCharsets.US_ASCII)));
+        try (FdMessage queued = accepted.poll().orElseThrow()) {
+            assertEquals("before", new String(queued.payload(), StandardCharsets.US_ASCII));
+            assertEquals(1, queued.fdCount());
+        }
+        assertTrue(accepted.poll().isEmpty(), "nothing after the first send arrived");
+    }
+
+    @Test
     void rendezvousDirectoryAndSocketAreOwnerOnly() throws IOException {
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(server.path().getParent())));
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(server.path())));
