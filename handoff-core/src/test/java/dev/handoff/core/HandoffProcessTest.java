@@ -7,7 +7,7 @@ import dev.handoff.core.session.HandoffResult;
 import dev.handoff.core.testing.JavaChild;
 import dev.handoff.core.testing.OpenFds;
 import dev.handoff.core.testing.RawSuccessor;
-import dev.handoff.core.testing.ServerChild;
+import dev.handoff.core.testing.ServerFixture;
 import dev.handoff.core.wire.Message;
 import dev.handoff.core.wire.WireChannel;
 import org.junit.jupiter.api.AfterEach;
@@ -19,12 +19,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -47,45 +42,28 @@ class HandoffProcessTest {
     @TempDir
     Path temp;
 
+    private ServerFixture fixture;
     private Path socket;
-    private int port;
-    private final List<JavaChild> children = new ArrayList<>();
     private final List<Long> strayPids = new ArrayList<>();
 
     @BeforeEach
     void setUp() throws IOException {
-        socket = temp.resolve("run").resolve("h.sock");
-        try (ServerSocket probe = new ServerSocket(0)) {
-            port = probe.getLocalPort();
-        }
+        fixture = new ServerFixture(temp);
+        socket = fixture.socket();
     }
 
     @AfterEach
     void tearDown() {
-        children.forEach(JavaChild::close);
+        fixture.close();
         strayPids.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
     }
 
     private JavaChild server(String... extra) throws IOException {
-        List<String> args = new ArrayList<>(List.of(socket.toString(), Integer.toString(port)));
-        args.addAll(List.of(extra));
-        JavaChild child = JavaChild.start(ServerChild.class, args.toArray(new String[0]));
-        children.add(child);
-        return child;
+        return fixture.server(extra);
     }
 
-    /** One request: the server answers "pid generation openFds". */
     private String[] fetch() throws IOException {
-        try (Socket client = new Socket()) {
-            client.connect(new InetSocketAddress("127.0.0.1", port), 5000);
-            client.setSoTimeout(5000);
-            String line = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.US_ASCII))
-                    .readLine();
-            if (line == null) {
-                throw new IOException("connection closed without an answer");
-            }
-            return line.split(" ");
-        }
+        return fixture.fetch();
     }
 
     @Test
@@ -137,8 +115,7 @@ class HandoffProcessTest {
     }
 
     private void killSuccessorAt(String step, JavaChild incumbent) throws Exception {
-        JavaChild successor = JavaChild.start(RawSuccessor.class, socket.toString(), step);
-        children.add(successor);
+        JavaChild successor = fixture.start(RawSuccessor.class, socket.toString(), step);
         successor.awaitLine("AT " + step, START);
         successor.kill9();
         String handoff = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(30));
@@ -149,8 +126,7 @@ class HandoffProcessTest {
     void aSecondSuccessorIsToldBusy() throws Exception {
         JavaChild incumbent = server();
         incumbent.awaitLine("READY", START);
-        JavaChild first = JavaChild.start(RawSuccessor.class, socket.toString(), "hello");
-        children.add(first);
+        JavaChild first = fixture.start(RawSuccessor.class, socket.toString(), "hello");
         first.awaitLine("AT hello", START);
         HandoffRejectedException busy = assertThrows(HandoffRejectedException.class,
                 () -> Handoff.start(HandoffOptions.builder(socket).build()));

@@ -83,6 +83,12 @@ public final class JavaChild implements Closeable {
 
     /** Waits for a stdout line that starts with {@code prefix}; fails with everything seen so far. */
     public String awaitLine(String prefix, Duration timeout) throws InterruptedException {
+        return awaitLine(timeout, prefix);
+    }
+
+    /** Waits for a stdout line that starts with any of {@code prefixes}. */
+    public String awaitLine(Duration timeout, String... prefixes) throws InterruptedException {
+        String prefix = String.join("' or '", prefixes);
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             long left = deadline - System.nanoTime();
@@ -93,8 +99,10 @@ public final class JavaChild implements Closeable {
                         + "; see target/child-logs/children.log");
             }
             seen.add(line);
-            if (line.startsWith(prefix)) {
-                return line;
+            for (String wanted : prefixes) {
+                if (line.startsWith(wanted)) {
+                    return line;
+                }
             }
         }
     }

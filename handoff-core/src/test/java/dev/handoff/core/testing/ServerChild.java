@@ -1,5 +1,6 @@
 package dev.handoff.core.testing;
 
+import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
 import dev.handoff.core.HandoffOptions;
 import dev.handoff.core.fd.Fds;
@@ -21,9 +22,13 @@ import java.util.Set;
 /**
  * A minimal server on the public API, run as a real child process by the tests. Each connection gets one
  * line, {@code <pid> <generation> <open fds>}, and is closed. Prints {@code READY pid=.. generation=..},
- * {@code HANDOFF <outcome> <reason>} after each handoff attempt, {@code UPGRADE ...}, and {@code EXIT}.
+ * {@code HANDOFF <outcome> <reason>} after each handoff attempt, {@code UPGRADE ...}, and {@code EXIT};
+ * before READY, {@code START inherited} or {@code START cold <reason>}. With {@code --adopt} it adopts
+ * handed-over connections and writes {@code ADOPTED <pid>} on each; with {@code --linger-ms} it waits that
+ * long after being taken over before it says goodbye (a long drain).
  *
- * <p>Arguments: socket-path port [--probation-ms N] [--allow-uid N] [--upgrade-after-ms N].
+ * <p>Arguments: socket-path port [--probation-ms N] [--step-timeout-ms N] [--ready-timeout-ms N]
+ * [--allow-uid N] [--secret-file F] [--adopt] [--ready-after-ms N] [--linger-ms N] [--upgrade-after-ms N].
  */
 public final class ServerChild {
 
@@ -32,14 +37,18 @@ public final class ServerChild {
         int port = Integer.parseInt(args[1]);
         List<String> rest = Arrays.asList(args).subList(2, args.length);
         HandoffOptions.Builder options = HandoffOptions.builder(socket)
-                .stepTimeout(Duration.ofSeconds(5))
-                .readyTimeout(Duration.ofSeconds(20))
+                .stepTimeout(Duration.ofMillis(option(rest, "--step-timeout-ms", 5000)))
+                .readyTimeout(Duration.ofMillis(option(rest, "--ready-timeout-ms", 20000)))
                 .probation(Duration.ofMillis(option(rest, "--probation-ms", 200)))
                 .upgradeTimeout(Duration.ofSeconds(60))
                 .upgradeCommand(upgradeCommand(args));
         long allowUid = option(rest, "--allow-uid", -1);
         if (allowUid >= 0) {
             options.allowedPeerUids(Set.of(allowUid));
+        }
+        int secretFile = rest.indexOf("--secret-file");
+        if (secretFile >= 0) {
+            options.sharedSecretFile(Path.of(rest.get(secretFile + 1)));
         }
         Handoff handoff;
         try {
@@ -49,10 +58,15 @@ public final class ServerChild {
             System.exit(3);
             return;
         }
+        System.out.println(handoff.coldStartReason().map(reason -> "START cold " + reason).orElse("START inherited"));
         handoff.onHandoff(ServerChild::report);
+        if (rest.contains("--adopt")) {
+            handoff.onConnection(ServerChild::adopt);
+        }
         ServerSocketChannel listener = handoff.listen("main", new InetSocketAddress("127.0.0.1", port));
         Thread server = new Thread(() -> serve(listener, handoff.generation()), "serve");
         server.start();
+        Thread.sleep(option(rest, "--ready-after-ms", 0));
         handoff.ready();
         System.out.println("READY pid=" + ProcessHandle.current().pid() + " generation=" + handoff.generation());
         long upgradeAfter = option(rest, "--upgrade-after-ms", -1);
@@ -64,6 +78,7 @@ public final class ServerChild {
         handoff.awaitExit();
         listener.close();
         server.join();
+        Thread.sleep(option(rest, "--linger-ms", 0));
         handoff.close();
         System.out.println("EXIT");
         System.exit(0);
@@ -71,6 +86,14 @@ public final class ServerChild {
 
     private static void report(HandoffResult result) {
         System.out.println("HANDOFF " + result.outcome() + " " + result.reason());
+    }
+
+    private static void adopt(Connection connection) {
+        try (SocketChannel channel = connection.channel()) {
+            channel.write(ByteBuffer.wrap(("ADOPTED " + ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)));
+        } catch (IOException e) {
+            e.printStackTrace();
+        }
     }
 
     private static void serve(ServerSocketChannel listener, int generation) {

@@ -1,0 +1,211 @@
+package dev.handoff.core;
+
+import dev.handoff.core.testing.JavaChild;
+import dev.handoff.core.testing.OpenFds;
+import dev.handoff.core.testing.RawIncumbent;
+import dev.handoff.core.testing.RawSuccessor;
+import dev.handoff.core.testing.ServerFixture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Faults provoked for real between child JVMs: an incumbent killed at each step, a stopped or silent
+ * successor, the rendezvous socket removed, successors that arrive together or too early. Throughout,
+ * whoever survives serves.
+ */
+class FaultInjectionTest {
+
+    private static final Duration START = Duration.ofSeconds(60);
+
+    @TempDir
+    Path temp;
+
+    private ServerFixture fixture;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        fixture = new ServerFixture(temp);
+    }
+
+    @AfterEach
+    void tearDown() {
+        fixture.close();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"accepted", "welcome", "manifest", "ready"})
+    void anIncumbentKilledAtAnyStepLeavesASuccessorThatServesAndSaysHowItStarted(String step) throws Exception {
+        JavaChild incumbent = fixture.start(RawIncumbent.class, fixture.socket().toString(),
+                Integer.toString(fixture.port()), step);
+        incumbent.awaitLine("LISTENING", START);
+        // After the manifest the successor waits before READY, so that the incumbent is surely dead by then.
+        JavaChild successor = fixture.server("--step-timeout-ms", "3000", "--ready-after-ms",
+                step.equals("manifest") ? "1000" : "0");
+        incumbent.awaitLine("AT " + step, START);
+        incumbent.kill9();
+        boolean received = step.equals("manifest") || step.equals("ready");
+        String start = successor.awaitLine("START", START);
+        assertTrue(start.startsWith(received ? "START inherited" : "START cold the incumbent (pid " + incumbent.pid()
+                + ") went away before it handed anything over"), start);
+        String ready = successor.awaitLine("READY", START);
+        assertTrue(ready.endsWith("generation=" + (received ? 2 : 1)), ready);
+        assertEquals(Long.toString(successor.pid()), fixture.fetch()[0], "the successor serves the port");
+    }
+
+    @Test
+    void connectionsOfAnIncumbentThatDiesMidTransferStayWithTheSuccessor() throws Exception {
+        JavaChild incumbent = fixture.start(RawIncumbent.class, fixture.socket().toString(),
+                Integer.toString(fixture.port()), "connections");
+        incumbent.awaitLine("LISTENING", START);
+        try (Socket client = new Socket()) {
+            client.connect(new InetSocketAddress("127.0.0.1", fixture.port()), 5000);
+            client.setSoTimeout(30_000);
+            JavaChild successor = fixture.server("--adopt");
+            successor.awaitLine("READY", START);
+            String line = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.US_ASCII))
+                    .readLine();
+            assertEquals("ADOPTED " + successor.pid(), line, "the connection the dead incumbent sent is served");
+            assertEquals(0, incumbent.awaitExit(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void aStoppedSuccessorTimesOutAndOnceContinuedItIsToldItFailed() throws Exception {
+        JavaChild incumbent = fixture.server("--step-timeout-ms", "1000", "--ready-timeout-ms", "1500");
+        incumbent.awaitLine("READY", START);
+        String[] before = fixture.fetch();
+        OpenFds fds = OpenFds.of(incumbent.pid());
+        JavaChild successor = fixture.start(RawSuccessor.class, fixture.socket().toString(), "stopped");
+        successor.awaitLine("AT stopped", START);
+        signal("STOP", successor.pid());
+        String failed = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
+        assertTrue(failed.startsWith("HANDOFF FAILED waiting for READY: successor timed out"), failed);
+        assertEquals(before[0], fixture.fetch()[0], "the incumbent serves while the successor is stopped");
+        signal("CONT", successor.pid());
+        try (OutputStream stdin = successor.process().getOutputStream()) {
+            stdin.write('\n');
+        }
+        String late = successor.awaitLine(Duration.ofSeconds(20), "FAILED", "TOOK OVER");
+        assertTrue(late.startsWith("FAILED"), late);
+        assertEquals(before[0], fixture.fetch()[0]);
+        fds.assertNoLeak();
+    }
+
+    @Test
+    void aSuccessorThatNeverSaysReadyTimesOutAndTheIncumbentKeepsServing() throws Exception {
+        JavaChild incumbent = fixture.server("--ready-timeout-ms", "1500");
+        incumbent.awaitLine("READY", START);
+        JavaChild successor = fixture.start(RawSuccessor.class, fixture.socket().toString(), "manifest");
+        successor.awaitLine("AT manifest", START);
+        String failed = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
+        assertTrue(failed.startsWith("HANDOFF FAILED waiting for READY: successor timed out"), failed);
+        assertEquals(Long.toString(incumbent.pid()), fixture.fetch()[0]);
+        JavaChild next = fixture.server();
+        assertTrue(next.awaitLine("READY", START).endsWith("generation=2"), "the next successor takes over");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"deleted", "replaced"})
+    void aRendezvousSocketDeletedOrReplacedIsPutBack(String how) throws Exception {
+        JavaChild incumbent = fixture.server();
+        incumbent.awaitLine("READY", START);
+        Files.delete(fixture.socket());
+        if (how.equals("replaced")) {
+            Files.writeString(fixture.socket(), "not a socket");
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (!isSocket(fixture.socket()) && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        JavaChild successor = fixture.server();
+        assertEquals("START inherited", successor.awaitLine("START", START));
+        assertTrue(successor.awaitLine("READY", START).endsWith("generation=2"));
+        assertEquals(0, incumbent.awaitExit(Duration.ofSeconds(30)));
+    }
+
+    @Test
+    void twoSuccessorsStartedAtOnceNeverCostARequest() throws Exception {
+        JavaChild incumbent = fixture.server();
+        incumbent.awaitLine("READY", START);
+        AtomicBoolean running = new AtomicBoolean(true);
+        AtomicInteger requests = new AtomicInteger();
+        List<String> errors = Collections.synchronizedList(new ArrayList<>());
+        Thread client = new Thread(() -> {
+            while (running.get()) {
+                try {
+                    fixture.fetch();
+                    requests.incrementAndGet();
+                } catch (IOException e) {
+                    errors.add(e.toString());
+                }
+            }
+        });
+        client.start();
+        JavaChild first = fixture.server();
+        JavaChild second = fixture.server();
+        List<String> outcomes = new ArrayList<>();
+        for (JavaChild successor : List.of(first, second)) {
+            outcomes.add(successor.awaitLine(START, "READY", "FAILED"));
+        }
+        running.set(false);
+        client.join();
+        assertEquals(List.of(), errors, "no request failed (" + requests.get() + " made)");
+        assertTrue(outcomes.stream().anyMatch(line -> line.endsWith("generation=2")), outcomes.toString());
+        for (String outcome : outcomes) {
+            // The loser is told busy, or (if it came once the winner served) takes over from the winner.
+            assertTrue(outcome.endsWith("generation=2") || outcome.endsWith("generation=3")
+                    || outcome.startsWith("FAILED incumbent is busy"), outcome);
+        }
+        assertEquals(0, incumbent.awaitExit(Duration.ofSeconds(30)));
+    }
+
+    @Test
+    void aThirdGenerationIsRefusedWhileTheSecondStillReceivesConnections() throws Exception {
+        JavaChild first = fixture.server("--linger-ms", "8000");
+        first.awaitLine("READY", START);
+        JavaChild second = fixture.server("--adopt", "--step-timeout-ms", "2000");
+        second.awaitLine("READY", START);
+        JavaChild third = fixture.server();
+        String refused = third.awaitLine("FAILED", START);
+        assertTrue(refused.startsWith("FAILED incumbent is busy: generation 1 (pid " + first.pid()
+                + ") is still handing its connections to this process (generation 2)"), refused);
+        assertEquals(3, third.awaitExit(Duration.ofSeconds(10)));
+        assertEquals(Long.toString(second.pid()), fixture.fetch()[0]);
+        assertEquals(0, first.awaitExit(Duration.ofSeconds(30)));
+        JavaChild fourth = fixture.server();
+        assertTrue(fourth.awaitLine("READY", START).endsWith("generation=3"), "once generation 1 is gone, it works");
+    }
+
+    private static boolean isSocket(Path path) throws IOException {
+        return Files.exists(path) && Files.readAttributes(path, BasicFileAttributes.class).isOther();
+    }
+
+    private static void signal(String signal, long pid) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
+        assertEquals(0, kill.waitFor());
+    }
+}
