@@ -128,6 +128,22 @@ class HandoffInProcessTest {
     }
 
     @Test
+    void duplicateNamesMoreDescriptorsThanEntriesAndAnotherSchemaAreEachRejected() throws Exception {
+        Path file = Files.writeString(temp.resolve("f"), "x");
+        try (FileInputStream in = new FileInputStream(file.toFile());
+             FileInputStream again = new FileInputStream(file.toFile())) {
+            Manifest twice = new Manifest(Manifest.SCHEMA, 1, 1, List.of(),
+                    List.of(new FileEntry("a", FdType.FILE, 0), new FileEntry("a", FdType.FILE, 1)), null);
+            rejectedByHandoffStart(ManifestJson.toTree(twice), List.of(in.getFD(), again.getFD()), "name 'a' is used twice");
+            Manifest one = new Manifest(Manifest.SCHEMA, 1, 1, List.of(), List.of(new FileEntry("a", FdType.FILE, 0)), null);
+            rejectedByHandoffStart(ManifestJson.toTree(one), List.of(in.getFD(), again.getFD()),
+                    "1 file descriptors but 2 arrived");
+            Manifest future = new Manifest(Manifest.SCHEMA + 1, 1, 1, List.of(), List.of(new FileEntry("a", FdType.FILE, 0)), null);
+            rejectedByHandoffStart(ManifestJson.toTree(future), List.of(in.getFD()), "unsupported manifest schema");
+        }
+    }
+
+    @Test
     void aManifestThatIsNotAManifestIsRejected() throws Exception {
         Path file = Files.writeString(temp.resolve("f"), "x");
         try (FileInputStream in = new FileInputStream(file.toFile())) {

@@ -92,6 +92,11 @@ public final class IncumbentSession {
             peerMaxFdsPerMessage = Math.max(1, Math.min(hello.maxFdsPerMessage(), FdChannel.maxFdsPerMessage()));
             SharedSecret secret = config.secret();
             String nonce = secret == null ? null : SharedSecret.nonce();
+            if (secret == null && hello.capabilities() != null && hello.capabilities().contains(Message.SECRET)) {
+                wire.send(new Message.Refused("this process has no shared secret"));
+                return HandoffResult.of(HandoffResult.Outcome.REFUSED, "successor pid " + peer.pid()
+                        + " expects a shared secret and this process has none", peerPid, start, 0);
+            }
             if (secret != null && hello.nonce() == null) {
                 String reason = "peer pid " + peer.pid() + " sent no nonce, so it cannot prove the shared secret";
                 wire.send(new Message.Refused(reason));

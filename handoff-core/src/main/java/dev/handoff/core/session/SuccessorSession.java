@@ -68,7 +68,8 @@ public final class SuccessorSession implements Closeable {
      * is there but the handoff fails: starting cold would collide with it.
      */
     public static Attempt connect(Path path, SessionConfig config) throws IOException {
-        if (!Files.exists(path)) {
+        // notExists, not !exists: a path this process may not even look at is not proof that nobody is there.
+        if (Files.notExists(path)) {
             return new Attempt(null, "no incumbent at " + path);
         }
         long start = System.nanoTime();
@@ -78,6 +79,10 @@ public final class SuccessorSession implements Closeable {
         } catch (IOException e) {
             if (FdServer.isLive(path)) {
                 throw e;
+            }
+            if (!Files.isWritable(path)) {
+                throw new IOException("cannot connect to the rendezvous socket at " + path + " (" + e.getMessage()
+                        + "): this process (uid " + PeerCredentials.ownUid() + ") may not open it", e);
             }
             return new Attempt(null, "no incumbent at " + path + " (stale socket: " + e.getMessage() + ")");
         }
@@ -92,7 +97,7 @@ public final class SuccessorSession implements Closeable {
             }
             String nonce = SharedSecret.nonce();
             wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(),
-                    FdChannel.maxFdsPerMessage(), List.of(), nonce));
+                    FdChannel.maxFdsPerMessage(), config.secret() == null ? List.of() : List.of(Message.SECRET), nonce));
             Message answer;
             try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Welcome.class,
                     Message.Busy.class, Message.Refused.class)) {

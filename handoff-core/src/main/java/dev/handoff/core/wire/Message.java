@@ -38,7 +38,10 @@ public sealed interface Message {
         }
     }
 
-    /** The capability an incumbent names in {@link Welcome} when the successor must prove the shared secret. */
+    /**
+     * The capability a side names when it has a shared secret: in {@link Hello} (an incumbent without one
+     * refuses at once) and in {@link Welcome} (the successor must prove it).
+     */
     String SECRET = "secret";
 
     /**

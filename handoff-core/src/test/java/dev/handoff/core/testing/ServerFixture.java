@@ -45,7 +45,12 @@ public final class ServerFixture implements AutoCloseable {
 
     /** Any test child, killed at {@link #close()}. */
     public JavaChild start(Class<?> mainClass, String... args) throws IOException {
-        JavaChild child = JavaChild.start(mainClass, args);
+        return start(new ProcessBuilder(JavaChild.command(mainClass, args)));
+    }
+
+    /** A child started from {@code builder}, killed at {@link #close()}. */
+    public JavaChild start(ProcessBuilder builder) throws IOException {
+        JavaChild child = JavaChild.start(builder);
         children.add(child);
         return child;
     }

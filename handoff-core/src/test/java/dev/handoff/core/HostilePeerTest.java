@@ -1,0 +1,272 @@
+package dev.handoff.core;
+
+import dev.handoff.core.fd.FdChannel;
+import dev.handoff.core.fd.FdLimits;
+import dev.handoff.core.fd.PeerCredentials;
+import dev.handoff.core.session.SharedSecret;
+import dev.handoff.core.testing.JavaChild;
+import dev.handoff.core.testing.OpenFds;
+import dev.handoff.core.testing.ServerChild;
+import dev.handoff.core.testing.ServerFixture;
+import dev.handoff.core.wire.Message;
+import dev.handoff.core.wire.ProtocolVersions;
+import dev.handoff.core.wire.WireChannel;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Peers that should not get the sockets, and input that should not do harm: another user for real, a
+ * missing or wrong shared secret, hostile frames. The incumbent refuses each with a clear reason, keeps
+ * serving and leaks nothing.
+ */
+class HostilePeerTest {
+
+    private static final Duration START = Duration.ofSeconds(60);
+    private static final long NOBODY = 65534;
+
+    @TempDir
+    Path temp;
+
+    private ServerFixture fixture;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        fixture = new ServerFixture(temp);
+    }
+
+    @AfterEach
+    void tearDown() {
+        fixture.close();
+    }
+
+    @Test
+    void anotherUserCannotEvenReachTheSocketAndWithTheSocketOpenedToAllItsUidIsRefused() throws Exception {
+        assumeTrue(PeerCredentials.ownUid() == 0 && Files.isExecutable(Path.of("/usr/bin/setpriv")),
+                "needs root and setpriv to run a process as another user");
+        JavaChild incumbent = fixture.server();
+        incumbent.awaitLine("READY", START);
+        Path shared = Files.createTempDirectory(Path.of("/tmp"), "handoff-other-user");
+        try {
+            Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+            List<String> classpath = readableClasspath(shared);
+
+            // The 0700 directory keeps the other user out before any credentials are read.
+            JavaChild blocked = asNobody(classpath, shared, fixture.socket(), "--allow-uid", "0");
+            String denied = blocked.awaitLine("FAILED", START);
+            assertTrue(denied.contains("Permission denied"), denied);
+
+            // A misconfigured socket that everyone may open: the kernel's peer credentials still refuse it,
+            // on both sides.
+            Path link = shared.resolve("h.sock");
+            Files.createLink(link, fixture.socket());
+            Files.setPosixFilePermissions(link, PosixFilePermissions.fromString("rw-rw-rw-"));
+            JavaChild successor = asNobody(classpath, shared, link, "--allow-uid", "0");
+            String refused = successor.awaitLine("FAILED", START);
+            assertTrue(refused.startsWith("FAILED incumbent refused: peer pid " + successor.pid() + " runs as uid "
+                    + NOBODY), refused);
+            String handoff = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
+            assertTrue(handoff.startsWith("HANDOFF REFUSED peer pid " + successor.pid() + " runs as uid " + NOBODY), handoff);
+            JavaChild wary = asNobody(classpath, shared, link);
+            String wrongIncumbent = wary.awaitLine("FAILED", START);
+            assertTrue(wrongIncumbent.startsWith("FAILED the process at " + link + " (pid " + incumbent.pid()
+                    + ") runs as uid 0, allowed: [" + NOBODY + "]"), wrongIncumbent);
+            assertEquals(Long.toString(incumbent.pid()), fixture.fetch()[0]);
+        } finally {
+            try (var files = Files.walk(shared)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            }
+        }
+    }
+
+    /** The test classpath, with what the other user cannot read (the Maven repository under /root) copied. */
+    private static List<String> readableClasspath(Path shared) throws IOException {
+        Path jars = Files.createDirectory(shared.resolve("jars"));
+        List<String> classpath = new ArrayList<>();
+        for (String entry : System.getProperty("java.class.path").split(":")) {
+            Path path = Path.of(entry);
+            if (entry.startsWith("/root") && Files.isRegularFile(path)) {
+                Path copy = jars.resolve(classpath.size() + "-" + path.getFileName());
+                Files.copy(path, copy);
+                Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rw-r--r--"));
+                classpath.add(copy.toString());
+            } else {
+                classpath.add(entry);
+            }
+        }
+        Files.setPosixFilePermissions(jars, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return classpath;
+    }
+
+    private JavaChild asNobody(List<String> classpath, Path shared, Path socket, String... extra) throws IOException {
+        List<String> command = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY,
+                "--clear-groups"));
+        List<String> java = JavaChild.command(ServerChild.class, socket.toString(), Integer.toString(fixture.port()));
+        java.addAll(List.of(extra));
+        int cp = java.indexOf("-cp");
+        java.set(cp + 1, String.join(":", classpath));
+        java.add(cp, "-Djava.io.tmpdir=" + shared);
+        command.addAll(java);
+        return fixture.start(new ProcessBuilder(command));
+    }
+
+    @Test
+    void withASharedSecretOnlyASuccessorThatKnowsItTakesOver() throws Exception {
+        Path secret = secretFile("secret", "correct horse battery staple");
+        Path wrong = secretFile("wrong", "incorrect horse battery staple");
+        JavaChild incumbent = fixture.server("--secret-file", secret.toString());
+        incumbent.awaitLine("READY", START);
+        OpenFds fds = OpenFds.of(incumbent.pid());
+
+        String none = fixture.server().awaitLine("FAILED", START);
+        assertTrue(none.contains("requires a shared secret and this process has none"), none);
+        assertTrue(incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10)).startsWith("HANDOFF REFUSED successor pid"));
+
+        String mismatch = fixture.server("--secret-file", wrong.toString()).awaitLine("FAILED", START);
+        assertTrue(mismatch.contains("did not prove the shared secret"), mismatch);
+        assertTrue(incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10)).startsWith("HANDOFF REFUSED"));
+
+        // A peer that skips checking the incumbent and sends a made-up proof.
+        try (WireChannel wire = new WireChannel(FdChannel.connect(fixture.socket(), FdLimits.DEFAULT))) {
+            wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(), 60, List.of(),
+                    SharedSecret.nonce()));
+            wire.receive(Duration.ofSeconds(10), Message.Welcome.class).close();
+            wire.send(new Message.Proof("AAAA"));
+            try (WireChannel.Received<Message> answer = wire.receive(Duration.ofSeconds(10), Message.Refused.class)) {
+                assertEquals("wrong shared secret", ((Message.Refused) answer.message()).reason());
+            }
+        }
+        String forged = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
+        assertTrue(forged.startsWith("HANDOFF REFUSED peer pid " + ProcessHandle.current().pid()
+                + " did not prove the shared secret"), forged);
+        assertEquals(Long.toString(incumbent.pid()), fixture.fetch()[0]);
+        fds.assertNoLeak();
+
+        JavaChild successor = fixture.server("--secret-file", secret.toString());
+        assertTrue(successor.awaitLine("READY", START).endsWith("generation=2"));
+        assertEquals(0, incumbent.awaitExit(Duration.ofSeconds(30)));
+    }
+
+    @Test
+    void aSuccessorWithASecretRefusesAnIncumbentWithout() throws Exception {
+        JavaChild incumbent = fixture.server();
+        incumbent.awaitLine("READY", START);
+        String refused = fixture.server("--secret-file", secretFile("secret", "0123456789abcdef").toString())
+                .awaitLine("FAILED", START);
+        assertTrue(refused.startsWith("FAILED incumbent refused: this process has no shared secret"), refused);
+        String handoff = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
+        assertTrue(handoff.contains("expects a shared secret and this process has none"), handoff);
+    }
+
+    @Test
+    void aSecretFileOthersCanReadOrATooShortSecretIsRefusedAtConfiguration() throws Exception {
+        Path open = secretFile("open", "0123456789abcdef0123");
+        Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rw-r--r--"));
+        HandoffOptions.Builder builder = HandoffOptions.builder(fixture.socket());
+        IllegalArgumentException readable = assertThrows(IllegalArgumentException.class, () -> builder.sharedSecretFile(open));
+        assertTrue(readable.getMessage().contains("chmod 600"), readable.getMessage());
+        IllegalArgumentException tooShort = assertThrows(IllegalArgumentException.class,
+                () -> builder.sharedSecret("short".getBytes(StandardCharsets.US_ASCII)));
+        assertTrue(tooShort.getMessage().contains("at least 16 bytes"), tooShort.getMessage());
+    }
+
+    private Path secretFile(String name, String content) throws IOException {
+        Path file = Files.writeString(temp.resolve(name), content);
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        return file;
+    }
+
+    @Test
+    void hostileFramesAreEachAClearErrorAndTheIncumbentKeepsServingWithoutLeaks() throws Exception {
+        JavaChild incumbent = fixture.server();
+        incumbent.awaitLine("READY", START);
+        String[] before = fixture.fetch();
+        sendRaw(header(100, 0), "x".repeat(10).getBytes(StandardCharsets.US_ASCII)); // warms the JDK's one-time fds
+        incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
+        OpenFds fds = OpenFds.of(incumbent.pid());
+        Map<String, byte[]> frames = Map.of(
+                "stream ended after 10 of 100 bytes", concat(header(100, 0), new byte[10]),
+                "exceeds the limit", header(Integer.MAX_VALUE, 0),
+                "nesting depth", frame("{\"type\":\"hello\",\"versions\":[1],\"extra\":" + "[".repeat(100_000)),
+                "Could not resolve type id 'launch'", frame("{\"type\":\"launch\"}"),
+                "unexpected Ready message", frame("{\"type\":\"ready\",\"pid\":1}"),
+                "malformed frame", frame("{\"type\":\"hello\",\"versions\":\"all\"}"),
+                "payload in a non-final chunk", concat(chunkHeader(0, 0, 4), new byte[4]));
+        for (Map.Entry<String, byte[]> frame : frames.entrySet()) {
+            sendRaw(frame.getValue());
+            String failure = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
+            assertTrue(failure.startsWith("HANDOFF FAILED") && failure.contains(frame.getKey()),
+                    frame.getKey() + " -> " + failure);
+        }
+        // Descriptors sent where none belong (with a hello, then a stray message) are closed, not kept.
+        try (FdChannel channel = FdChannel.connect(fixture.socket(), FdLimits.DEFAULT)) {
+            WireChannel wire = new WireChannel(channel);
+            wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, 1, 60, List.of(), SharedSecret.nonce()),
+                    List.of(FileDescriptor.in, FileDescriptor.out, FileDescriptor.err));
+            wire.receive(Duration.ofSeconds(10), Message.Welcome.class).close();
+            wire.receive(Duration.ofSeconds(10), Message.Handover.class).close();
+            wire.send(new Message.Failed("just looking"), List.of(FileDescriptor.out));
+        }
+        assertTrue(incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10)).startsWith("HANDOFF FAILED successor failed"));
+        assertEquals(before[0], fixture.fetch()[0]);
+        fds.assertNoLeak();
+    }
+
+    private void sendRaw(byte[]... parts) throws IOException {
+        try (AFUNIXSocket raw = AFUNIXSocket.newInstance()) {
+            raw.connect(AFUNIXSocketAddress.of(fixture.socket()));
+            try {
+                OutputStream out = raw.getOutputStream();
+                for (byte[] part : parts) {
+                    out.write(part);
+                }
+                out.flush();
+                raw.shutdownOutput();
+                raw.getInputStream().readAllBytes(); // until the incumbent hangs up
+            } catch (IOException hungUpEarly) {
+                // the incumbent may stop reading (and reset the connection) as soon as it has seen enough
+            }
+        }
+    }
+
+    private static byte[] frame(String json) {
+        byte[] payload = json.getBytes(StandardCharsets.UTF_8);
+        return concat(header(payload.length, 0), payload);
+    }
+
+    private static byte[] header(int payloadLength, int fds) {
+        return chunkHeader(1, fds, payloadLength);
+    }
+
+    /** The fd channel's chunk header: magic, flags (bit 0: last chunk), reserved, fd count, payload length. */
+    private static byte[] chunkHeader(int flags, int fds, int payloadLength) {
+        return ByteBuffer.allocate(12).putInt(0x48464431).put((byte) flags).put((byte) 0).putShort((short) fds)
+                .putInt(payloadLength).array();
+    }
+
+    private static byte[] concat(byte[] first, byte[] second) {
+        return ByteBuffer.allocate(first.length + second.length).put(first).put(second).array();
+    }
+}
