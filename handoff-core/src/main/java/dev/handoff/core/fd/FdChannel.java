@@ -37,7 +37,7 @@ public final class FdChannel implements Closeable {
 
     static final int MAGIC = 0x48464431; // "HFD1"
     static final int HEADER_BYTES = 12;
-    private static final int FLAG_LAST = 1;
+    static final int FLAG_LAST = 1;
 
     private final AFUNIXSocket socket;
     private final InputStream in;
@@ -267,82 +267,38 @@ public final class FdChannel implements Closeable {
     }
 
     private FdMessage receiveChunks(List<FileDescriptor> fds) throws IOException {
-        ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
-        boolean first = true;
-        while (true) {
-            int before = fds.size();
-            readFully(header.array(), fds, first);
-            first = false;
-            header.rewind();
-            int magic = header.getInt();
-            if (magic != MAGIC) {
-                throw new FdChannelException(FdChannelException.Kind.MALFORMED,
-                        String.format("not a Handoff fd message (magic 0x%08x, expected 0x%08x)", magic, MAGIC));
+        return FrameDecoder.decode(new FrameDecoder.Source() {
+            @Override
+            public int read(byte[] buffer, int offset, int length, List<FileDescriptor> arrived, String stalled)
+                    throws IOException {
+                return readSocket(buffer, offset, length, arrived, stalled);
             }
-            int flags = header.get() & 0xff;
-            header.get(); // reserved
-            int announced = header.getShort() & 0xffff;
-            int payloadLength = header.getInt();
-            boolean last = (flags & FLAG_LAST) != 0;
-            int arrived = fds.size() - before;
-            if (arrived != announced) {
-                throw new FdChannelException(FdChannelException.Kind.TRUNCATED, "message announced " + announced
-                        + " file descriptors but " + arrived + " arrived");
+
+            @Override
+            public String endOfStream() {
+                return shutdown ? "channel was shut down" : "peer closed the channel";
             }
-            if (fds.size() > limits.maxFds()) {
-                throw new FdChannelException(FdChannelException.Kind.TOO_LARGE, "more than " + limits.maxFds()
-                        + " file descriptors in one message");
-            }
-            if (payloadLength < 0 || payloadLength > limits.maxPayloadBytes()) {
-                throw new FdChannelException(FdChannelException.Kind.TOO_LARGE, "payload of "
-                        + Integer.toUnsignedString(payloadLength) + " bytes exceeds the limit of " + limits.maxPayloadBytes());
-            }
-            if (!last) {
-                if (payloadLength != 0) {
-                    throw new FdChannelException(FdChannelException.Kind.MALFORMED, "payload in a non-final chunk");
-                }
-                continue;
-            }
-            byte[] payload = new byte[payloadLength];
-            int withHeader = fds.size();
-            readFully(payload, fds, false);
-            if (fds.size() != withHeader) {
-                throw new FdChannelException(FdChannelException.Kind.MALFORMED, "file descriptors arrived inside a payload");
-            }
-            return new FdMessage(payload, fds);
-        }
+        }, limits, fds);
     }
 
-    private void readFully(byte[] buffer, List<FileDescriptor> fds, boolean atMessageStart) throws IOException {
-        int offset = 0;
-        while (offset < buffer.length) {
-            int read;
-            try {
-                read = in.read(buffer, offset, buffer.length - offset);
-            } catch (SocketTimeoutException e) {
-                throw new FdChannelException(FdChannelException.Kind.TIMEOUT, offset == 0 && atMessageStart
-                        ? "no message arrived in time" : "message stalled after " + offset + " bytes", e);
-            } catch (SocketException e) {
-                if (shutdown) {
-                    throw new FdChannelException(FdChannelException.Kind.CLOSED, "channel was shut down", e);
-                }
-                if (String.valueOf(e.getMessage()).contains("No buffer space")) {
-                    throw new FdChannelException(FdChannelException.Kind.TRUNCATED,
-                            "the kernel truncated the file descriptors of a message (MSG_CTRUNC)", e);
-                }
-                throw e;
-            } finally {
-                adoptReceived(fds);
+    private int readSocket(byte[] buffer, int offset, int length, List<FileDescriptor> fds, String stalled)
+            throws IOException {
+        try {
+            return in.read(buffer, offset, length);
+        } catch (SocketTimeoutException e) {
+            throw new FdChannelException(FdChannelException.Kind.TIMEOUT, stalled == null ? "no message arrived in time"
+                    : "message stalled after " + stalled, e);
+        } catch (SocketException e) {
+            if (shutdown) {
+                throw new FdChannelException(FdChannelException.Kind.CLOSED, "channel was shut down", e);
             }
-            if (read < 0) {
-                if (offset == 0 && atMessageStart) {
-                    throw new FdChannelException(FdChannelException.Kind.CLOSED,
-                            shutdown ? "channel was shut down" : "peer closed the channel");
-                }
-                throw new FdChannelException(FdChannelException.Kind.SHORT_READ, "stream ended after " + offset
-                        + " of " + buffer.length + " bytes");
+            if (String.valueOf(e.getMessage()).contains("No buffer space")) {
+                throw new FdChannelException(FdChannelException.Kind.TRUNCATED,
+                        "the kernel truncated the file descriptors of a message (MSG_CTRUNC)", e);
             }
-            offset += read;
+            throw e;
+        } finally {
+            adoptReceived(fds);
         }
     }
 
