@@ -43,6 +43,9 @@ public class HandoffAutoConfiguration {
         if (!properties.getAllowedPeerUids().isEmpty()) {
             options.allowedPeerUids(properties.getAllowedPeerUids());
         }
+        if (properties.getSharedSecretFile() != null) {
+            options.sharedSecretFile(properties.getSharedSecretFile());
+        }
         meterRegistry.ifAvailable(options::meterRegistry);
         return options.build();
     }

@@ -37,6 +37,12 @@ public class HandoffProperties {
     /** User ids a peer may run as; empty means this process's own uid. */
     private Set<Long> allowedPeerUids = new LinkedHashSet<>();
 
+    /**
+     * A file (readable by its owner only) whose bytes both generations must prove they know, for hosts
+     * where uids cannot tell services apart.
+     */
+    private Path sharedSecretFile;
+
     /** The command that {@code POST /actuator/handoff} (or Handoff.upgrade()) starts as the successor. */
     private List<String> upgradeCommand = new ArrayList<>();
 
@@ -100,6 +106,14 @@ public class HandoffProperties {
 
     public void setAllowedPeerUids(Set<Long> allowedPeerUids) {
         this.allowedPeerUids = allowedPeerUids;
+    }
+
+    public Path getSharedSecretFile() {
+        return sharedSecretFile;
+    }
+
+    public void setSharedSecretFile(Path sharedSecretFile) {
+        this.sharedSecretFile = sharedSecretFile;
     }
 
     public List<String> getUpgradeCommand() {

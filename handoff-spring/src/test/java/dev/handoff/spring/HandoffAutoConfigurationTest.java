@@ -12,7 +12,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -40,19 +43,37 @@ class HandoffAutoConfigurationTest {
     }
 
     @Test
+    void aSharedSecretFileOthersCanReadStopsTheStartWithTheFix() throws IOException {
+        Path secret = Files.writeString(temp.resolve("open-secret"), "0123456789abcdef0123");
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-r--r--"));
+        runner.withPropertyValues("handoff.socket=" + temp.resolve("run/a.sock"), "handoff.shared-secret-file=" + secret)
+                .run(context -> {
+                    assertTrue(context.getStartupFailure() != null, "the context must not start");
+                    Throwable cause = context.getStartupFailure();
+                    while (cause.getCause() != null) {
+                        cause = cause.getCause();
+                    }
+                    assertTrue(cause.getMessage().contains("chmod 600"), cause.getMessage());
+                });
+    }
+
+    @Test
     void nothingWhenDisabled() {
         runner.withPropertyValues("handoff.socket=" + temp.resolve("run/a.sock"), "handoff.enabled=false")
                 .run(context -> assertTrue(context.getBeansOfType(Handoff.class).isEmpty()));
     }
 
     @Test
-    void propertiesBindToTheOptionsAndMetricsGoToTheApplicationsRegistry() {
+    void propertiesBindToTheOptionsAndMetricsGoToTheApplicationsRegistry() throws IOException {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        Path secret = Files.writeString(temp.resolve("secret"), "0123456789abcdef0123");
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
         runner.withBean(MeterRegistry.class, () -> registry)
                 .withPropertyValues("handoff.socket=" + temp.resolve("run/a.sock"), "handoff.step-timeout=3s",
                         "handoff.ready-timeout=40s", "handoff.probation=50ms", "handoff.drain-timeout=7s",
                         "handoff.allowed-peer-uids=0,1000", "handoff.upgrade-command=/bin/app,--flag",
-                        "handoff.upgrade-timeout=9s", "management.endpoints.jmx.exposure.include=handoff", "spring.jmx.enabled=true")
+                        "handoff.upgrade-timeout=9s", "handoff.shared-secret-file=" + secret,
+                        "management.endpoints.jmx.exposure.include=handoff", "spring.jmx.enabled=true")
                 .run(context -> {
                     HandoffOptions options = context.getBean(HandoffOptions.class);
                     assertEquals(temp.resolve("run/a.sock").toAbsolutePath(), options.socketPath());
@@ -63,6 +84,7 @@ class HandoffAutoConfigurationTest {
                     assertEquals(Set.of(0L, 1000L), options.allowedPeerUids());
                     assertEquals(List.of("/bin/app", "--flag"), options.upgradeCommand());
                     assertEquals(Duration.ofSeconds(9), options.upgradeTimeout());
+                    assertTrue(options.sharedSecret().isPresent());
                     assertSame(registry, options.meterRegistry());
                     Handoff handoff = context.getBean(Handoff.class);
                     assertEquals(1, handoff.generation());
