@@ -23,6 +23,7 @@ import dev.handoff.core.session.HandoffResult;
 import dev.handoff.core.session.IncumbentSession;
 import dev.handoff.core.session.Inheritance;
 import dev.handoff.core.session.SessionConfig;
+import dev.handoff.core.session.SharedSecret;
 import dev.handoff.core.session.Snapshot;
 import dev.handoff.core.session.SuccessorSession;
 import dev.handoff.core.wire.WireChannel;
@@ -132,6 +133,7 @@ public final class Handoff implements Closeable {
         WireChannel.warmUp();
         ManifestJson.warmUp();
         warmUpConnectionPath();
+        SharedSecret.warmUp(options.sharedSecret().orElse(null));
         SessionConfig config = new SessionConfig(options.stepTimeout(), options.readyTimeout(), options.probation(),
                 options.allowedPeerUids(), options.limits(), options.sharedSecret().orElse(null));
         HandoffMetrics metrics = new HandoffMetrics(options.meterRegistry());
@@ -354,26 +356,20 @@ public final class Handoff implements Closeable {
             } catch (InterruptedException e) {
                 return;
             }
-            // Holding the session slot: no successor renames its socket into place while we look.
-            if (exit.getCount() == 0 || !sessionActive.compareAndSet(false, true)) {
-                continue;
-            }
-            try {
-                FdServer current = rendezvous;
-                if (closed || current == null || current.ownsPath()) {
-                    warned = false;
-                } else if (FdServer.isLive(options.socketPath())) {
-                    if (!warned) {
-                        log.error("another process listens at {}; successors will reach it, not this process",
-                                options.socketPath());
-                    }
-                    warned = true;
-                } else {
-                    log.warn("the rendezvous socket at {} was deleted or replaced; putting it back", options.socketPath());
-                    reclaimRendezvous();
+            // During a session the successor renames its own socket into place: not ours to undo. (Should a
+            // session start just after this check, the successor's own watcher puts its socket back.)
+            FdServer current = rendezvous;
+            if (exit.getCount() == 0 || sessionActive.get() || closed || current == null || current.ownsPath()) {
+                warned = false;
+            } else if (FdServer.isLive(options.socketPath())) {
+                if (!warned) {
+                    log.error("another process listens at {}; successors will reach it, not this process",
+                            options.socketPath());
                 }
-            } finally {
-                sessionActive.set(false);
+                warned = true;
+            } else {
+                log.warn("the rendezvous socket at {} was deleted or replaced; putting it back", options.socketPath());
+                reclaimRendezvous();
             }
         }
     }
@@ -751,7 +747,7 @@ public final class Handoff implements Closeable {
     }
 
     /** A successor that failed after renaming its own socket into place must not leave us unreachable. */
-    private void reclaimRendezvous() {
+    private synchronized void reclaimRendezvous() {
         FdServer current = rendezvous;
         if (closed || current == null || current.ownsPath()) {
             return;

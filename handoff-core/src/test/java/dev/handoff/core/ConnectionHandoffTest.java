@@ -173,17 +173,11 @@ class ConnectionHandoffTest {
 
     @Test
     void aSuccessorThatDiesBeforeAnsweringLeavesEveryConnectionWithTheIncumbent() throws Exception {
-        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("h.sock"))
-                .probation(Duration.ZERO).stepTimeout(Duration.ofSeconds(5)).build();
-        try (Handoff incumbent = Handoff.start(options);
-             Socket client = new Socket()) {
-            ServerSocketChannel listener = incumbent.listen("echo", new InetSocketAddress("127.0.0.1", 0));
-            incumbent.ready();
-            client.connect(listener.getLocalAddress());
-            client.setSoTimeout(10_000);
-            SocketChannel accepted = listener.accept();
-            WireChannel successor = rawSuccessorAtReady(options.socketPath());
-            assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
+        try (TakenOver takenOver = takenOverByRawSuccessor(Duration.ofSeconds(5))) {
+            Handoff incumbent = takenOver.incumbent();
+            Socket client = takenOver.client();
+            SocketChannel accepted = takenOver.accepted();
+            WireChannel successor = takenOver.successor();
             CompletableFuture<Void> dies = CompletableFuture.runAsync(() -> {
                 try (WireChannel.Received<Message> batch = successor.receive(Duration.ofSeconds(10), Message.Connections.class)) {
                     assertEquals(1, batch.fds().fdCount());
@@ -203,8 +197,8 @@ class ConnectionHandoffTest {
             assertTrue(incumbent.resume());
             assertFalse(incumbent.resume(), "nothing to resume twice");
             BlockingQueue<Connection> adopted = new LinkedBlockingQueue<>();
-            try (Handoff next = Handoff.start(options);
-                 ServerSocketChannel inherited = next.listen("echo", (InetSocketAddress) listener.getLocalAddress())) {
+            try (Handoff next = Handoff.start(incumbent.options());
+                 ServerSocketChannel inherited = next.listen("echo", (InetSocketAddress) takenOver.listener().getLocalAddress())) {
                 assertEquals(2, next.generation());
                 next.onConnection(adopted::add);
                 next.ready();
@@ -220,17 +214,10 @@ class ConnectionHandoffTest {
 
     @Test
     void anAnswerLaterThanTheStepTimeoutFailsOnTheSuccessorsSideAndTheIncumbentKeepsTheConnection() throws Exception {
-        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("h.sock"))
-                .probation(Duration.ZERO).stepTimeout(Duration.ofSeconds(1)).build();
-        try (Handoff incumbent = Handoff.start(options);
-             Socket client = new Socket()) {
-            ServerSocketChannel listener = incumbent.listen("echo", new InetSocketAddress("127.0.0.1", 0));
-            incumbent.ready();
-            client.connect(listener.getLocalAddress());
-            client.setSoTimeout(10_000);
-            SocketChannel accepted = listener.accept();
-            WireChannel successor = rawSuccessorAtReady(options.socketPath());
-            assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
+        try (TakenOver takenOver = takenOverByRawSuccessor(Duration.ofSeconds(1))) {
+            Handoff incumbent = takenOver.incumbent();
+            SocketChannel accepted = takenOver.accepted();
+            WireChannel successor = takenOver.successor();
             CompletableFuture<Boolean> lateAnswer = CompletableFuture.supplyAsync(() -> {
                 try (WireChannel.Received<Message> batch = successor.receive(Duration.ofSeconds(10), Message.Connections.class)) {
                     Thread.sleep(2_500); // a stalled successor: well past the incumbent's step timeout
@@ -248,7 +235,7 @@ class ConnectionHandoffTest {
             assertEquals(List.of(connection), incumbent.handOver(List.of(connection)), "the incumbent keeps it");
             assertFalse(lateAnswer.get(10, TimeUnit.SECONDS), "the late answer must fail on the successor's side, "
                     + "or both would think they own the connection");
-            assertEchoesThroughIncumbent(client, accepted);
+            assertEchoesThroughIncumbent(takenOver.client(), accepted);
         }
     }
 
@@ -368,6 +355,32 @@ class ConnectionHandoffTest {
     }
 
     /** A successor that speaks the protocol by hand up to READY and says it adopts connections. */
+    /** An incumbent with one client connection, taken over by a hand-written successor that adopts connections. */
+    private record TakenOver(Handoff incumbent, Socket client, ServerSocketChannel listener, SocketChannel accepted,
+                             WireChannel successor) implements AutoCloseable {
+        @Override
+        public void close() throws IOException {
+            try (incumbent; client) {
+                successor.close();
+            }
+        }
+    }
+
+    private TakenOver takenOverByRawSuccessor(Duration stepTimeout) throws Exception {
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("h.sock"))
+                .probation(Duration.ZERO).stepTimeout(stepTimeout).build();
+        Handoff incumbent = Handoff.start(options);
+        Socket client = new Socket();
+        ServerSocketChannel listener = incumbent.listen("echo", new InetSocketAddress("127.0.0.1", 0));
+        incumbent.ready();
+        client.connect(listener.getLocalAddress());
+        client.setSoTimeout(10_000);
+        SocketChannel accepted = listener.accept();
+        WireChannel successor = rawSuccessorAtReady(options.socketPath());
+        assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
+        return new TakenOver(incumbent, client, listener, accepted, successor);
+    }
+
     private static WireChannel rawSuccessorAtReady(Path socket) throws IOException {
         WireChannel wire = new WireChannel(FdChannel.connect(socket, FdLimits.DEFAULT));
         wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(), FdChannel.maxFdsPerMessage(), List.of()));

@@ -5,10 +5,8 @@ import dev.handoff.core.testing.OpenFds;
 import dev.handoff.core.testing.RawIncumbent;
 import dev.handoff.core.testing.RawSuccessor;
 import dev.handoff.core.testing.ServerFixture;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -41,20 +39,8 @@ class FaultInjectionTest {
 
     private static final Duration START = Duration.ofSeconds(60);
 
-    @TempDir
-    Path temp;
-
-    private ServerFixture fixture;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        fixture = new ServerFixture(temp);
-    }
-
-    @AfterEach
-    void tearDown() {
-        fixture.close();
-    }
+    @RegisterExtension
+    final ServerFixture fixture = new ServerFixture();
 
     @ParameterizedTest
     @ValueSource(strings = {"accepted", "welcome", "manifest", "ready"})
@@ -115,14 +101,17 @@ class FaultInjectionTest {
         fds.assertNoLeak();
     }
 
-    @Test
-    void aSuccessorThatNeverSaysReadyTimesOutAndTheIncumbentKeepsServing() throws Exception {
-        JavaChild incumbent = fixture.server("--ready-timeout-ms", "1500");
+    @ParameterizedTest
+    @ValueSource(strings = {"connect", "manifest"})
+    void aSuccessorSilentAfterConnectingOrNeverReadyTimesOutAndTheIncumbentKeepsServing(String step) throws Exception {
+        JavaChild incumbent = fixture.server("--step-timeout-ms", "1500", "--ready-timeout-ms", "1500");
         incumbent.awaitLine("READY", START);
-        JavaChild successor = fixture.start(RawSuccessor.class, fixture.socket().toString(), "manifest");
-        successor.awaitLine("AT manifest", START);
+        JavaChild successor = fixture.start(RawSuccessor.class, fixture.socket().toString(), step);
+        successor.awaitLine("AT " + step, START);
         String failed = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
-        assertTrue(failed.startsWith("HANDOFF FAILED waiting for READY: successor timed out"), failed);
+        String waitingFor = step.equals("connect") ? "hello" : "READY";
+        assertTrue(failed.startsWith("HANDOFF FAILED waiting for " + waitingFor + ": successor timed out"), failed);
+        successor.kill9();
         assertEquals(Long.toString(incumbent.pid()), fixture.fetch()[0]);
         JavaChild next = fixture.server();
         assertTrue(next.awaitLine("READY", START).endsWith("generation=2"), "the next successor takes over");

@@ -13,7 +13,7 @@ import dev.handoff.core.wire.WireChannel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -39,22 +39,19 @@ class HandoffProcessTest {
 
     private static final Duration START = Duration.ofSeconds(60);
 
-    @TempDir
-    Path temp;
+    @RegisterExtension
+    final ServerFixture fixture = new ServerFixture();
 
-    private ServerFixture fixture;
     private Path socket;
     private final List<Long> strayPids = new ArrayList<>();
 
     @BeforeEach
-    void setUp() throws IOException {
-        fixture = new ServerFixture(temp);
+    void setUp() {
         socket = fixture.socket();
     }
 
     @AfterEach
-    void tearDown() {
-        fixture.close();
+    void killStrays() {
         strayPids.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
     }
 

@@ -11,10 +11,8 @@ import dev.handoff.core.testing.ServerFixture;
 import dev.handoff.core.wire.Message;
 import dev.handoff.core.wire.ProtocolVersions;
 import dev.handoff.core.wire.WireChannel;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
@@ -47,20 +45,8 @@ class HostilePeerTest {
     private static final Duration START = Duration.ofSeconds(60);
     private static final long NOBODY = 65534;
 
-    @TempDir
-    Path temp;
-
-    private ServerFixture fixture;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        fixture = new ServerFixture(temp);
-    }
-
-    @AfterEach
-    void tearDown() {
-        fixture.close();
-    }
+    @RegisterExtension
+    final ServerFixture fixture = new ServerFixture();
 
     @Test
     void anotherUserCannotEvenReachTheSocketAndWithTheSocketOpenedToAllItsUidIsRefused() throws Exception {
@@ -68,37 +54,33 @@ class HostilePeerTest {
                 "needs root and setpriv to run a process as another user");
         JavaChild incumbent = fixture.server();
         incumbent.awaitLine("READY", START);
-        Path shared = Files.createTempDirectory(Path.of("/tmp"), "handoff-other-user");
-        try {
-            Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
-            List<String> classpath = readableClasspath(shared);
+        // The other user may pass through the test's directory (not list it) to a directory open to all.
+        Files.setPosixFilePermissions(fixture.directory(), PosixFilePermissions.fromString("rwx--x--x"));
+        Path shared = Files.createDirectory(fixture.directory().resolve("shared"));
+        Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+        List<String> classpath = readableClasspath(shared);
 
-            // The 0700 directory keeps the other user out before any credentials are read.
-            JavaChild blocked = asNobody(classpath, shared, fixture.socket(), "--allow-uid", "0");
-            String denied = blocked.awaitLine("FAILED", START);
-            assertTrue(denied.contains("Permission denied"), denied);
+        // The 0700 directory keeps the other user out before any credentials are read.
+        JavaChild blocked = asNobody(classpath, shared, fixture.socket(), "--allow-uid", "0");
+        String denied = blocked.awaitLine("FAILED", START);
+        assertTrue(denied.contains("Permission denied"), denied);
 
-            // A misconfigured socket that everyone may open: the kernel's peer credentials still refuse it,
-            // on both sides.
-            Path link = shared.resolve("h.sock");
-            Files.createLink(link, fixture.socket());
-            Files.setPosixFilePermissions(link, PosixFilePermissions.fromString("rw-rw-rw-"));
-            JavaChild successor = asNobody(classpath, shared, link, "--allow-uid", "0");
-            String refused = successor.awaitLine("FAILED", START);
-            assertTrue(refused.startsWith("FAILED incumbent refused: peer pid " + successor.pid() + " runs as uid "
-                    + NOBODY), refused);
-            String handoff = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
-            assertTrue(handoff.startsWith("HANDOFF REFUSED peer pid " + successor.pid() + " runs as uid " + NOBODY), handoff);
-            JavaChild wary = asNobody(classpath, shared, link);
-            String wrongIncumbent = wary.awaitLine("FAILED", START);
-            assertTrue(wrongIncumbent.startsWith("FAILED the process at " + link + " (pid " + incumbent.pid()
-                    + ") runs as uid 0, allowed: [" + NOBODY + "]"), wrongIncumbent);
-            assertEquals(Long.toString(incumbent.pid()), fixture.fetch()[0]);
-        } finally {
-            try (var files = Files.walk(shared)) {
-                files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-            }
-        }
+        // A misconfigured socket that everyone may open: the kernel's peer credentials still refuse it,
+        // on both sides.
+        Path link = shared.resolve("h.sock");
+        Files.createLink(link, fixture.socket());
+        Files.setPosixFilePermissions(link, PosixFilePermissions.fromString("rw-rw-rw-"));
+        JavaChild successor = asNobody(classpath, shared, link, "--allow-uid", "0");
+        String refused = successor.awaitLine("FAILED", START);
+        assertTrue(refused.startsWith("FAILED incumbent refused: peer pid " + successor.pid() + " runs as uid "
+                + NOBODY), refused);
+        String handoff = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
+        assertTrue(handoff.startsWith("HANDOFF REFUSED peer pid " + successor.pid() + " runs as uid " + NOBODY), handoff);
+        JavaChild wary = asNobody(classpath, shared, link);
+        String wrongIncumbent = wary.awaitLine("FAILED", START);
+        assertTrue(wrongIncumbent.startsWith("FAILED the process at " + link + " (pid " + incumbent.pid()
+                + ") runs as uid 0, allowed: [" + NOBODY + "]"), wrongIncumbent);
+        assertEquals(Long.toString(incumbent.pid()), fixture.fetch()[0]);
     }
 
     /** The test classpath, with what the other user cannot read (the Maven repository under /root) copied. */
@@ -193,7 +175,7 @@ class HostilePeerTest {
     }
 
     private Path secretFile(String name, String content) throws IOException {
-        Path file = Files.writeString(temp.resolve(name), content);
+        Path file = Files.writeString(fixture.directory().resolve(name), content);
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
         return file;
     }

@@ -28,6 +28,17 @@ public final class SharedSecret {
         this.key = key.clone();
     }
 
+    /**
+     * Seeds the random generator and loads the HMAC code (tens of milliseconds each in a new JVM), so
+     * that neither happens between a successor's connect and its READY while the incumbent waits.
+     */
+    public static void warmUp(SharedSecret secret) {
+        String nonce = nonce();
+        if (secret != null) {
+            matches(secret.incumbentProof(nonce, nonce), secret.successorProof(nonce, nonce));
+        }
+    }
+
     /** A fresh random nonce, as it travels in the protocol. */
     public static String nonce() {
         byte[] bytes = new byte[32];

@@ -1,5 +1,9 @@
 package dev.handoff.core.testing;
 
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -7,25 +11,46 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * {@link ServerChild} processes (and other test children) sharing one rendezvous socket and one port,
- * and a client for them; {@link #close()} kills whatever is left.
+ * and a client for them. As a JUnit extension ({@code @RegisterExtension}) each test gets a fresh
+ * directory and port, and whatever children are left are killed after it.
  */
-public final class ServerFixture implements AutoCloseable {
+public final class ServerFixture implements BeforeEachCallback, AfterEachCallback {
 
-    private final Path socket;
-    private final int port;
+    private Path directory;
+    private Path socket;
+    private int port;
     private final List<JavaChild> children = new ArrayList<>();
 
-    public ServerFixture(Path directory) throws IOException {
-        this.socket = directory.resolve("run").resolve("h.sock");
+    @Override
+    public void beforeEach(ExtensionContext context) throws IOException {
+        directory = Files.createTempDirectory("handoff-test");
+        socket = directory.resolve("run").resolve("h.sock");
         try (ServerSocket probe = new ServerSocket(0)) {
-            this.port = probe.getLocalPort();
+            port = probe.getLocalPort();
         }
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) throws IOException {
+        children.forEach(JavaChild::close);
+        children.clear();
+        try (Stream<Path> files = Files.walk(directory)) {
+            files.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+        }
+    }
+
+    /** This test's own directory (the socket's lives in it). */
+    public Path directory() {
+        return directory;
     }
 
     public Path socket() {
@@ -43,12 +68,12 @@ public final class ServerFixture implements AutoCloseable {
         return start(ServerChild.class, args.toArray(new String[0]));
     }
 
-    /** Any test child, killed at {@link #close()}. */
+    /** Any test child, killed at {@link #afterEach}. */
     public JavaChild start(Class<?> mainClass, String... args) throws IOException {
         return start(new ProcessBuilder(JavaChild.command(mainClass, args)));
     }
 
-    /** A child started from {@code builder}, killed at {@link #close()}. */
+    /** A child started from {@code builder}, killed at {@link #afterEach}. */
     public JavaChild start(ProcessBuilder builder) throws IOException {
         JavaChild child = JavaChild.start(builder);
         children.add(child);
@@ -67,10 +92,5 @@ public final class ServerFixture implements AutoCloseable {
             }
             return line.split(" ");
         }
-    }
-
-    @Override
-    public void close() {
-        children.forEach(JavaChild::close);
     }
 }
