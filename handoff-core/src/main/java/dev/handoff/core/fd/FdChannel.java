@@ -229,17 +229,12 @@ public final class FdChannel implements Closeable {
 
     /**
      * Ends the connection from any thread: the peer sees end of stream and a thread blocked in
-     * {@link #receive()} here wakes with {@link FdChannelException.Kind#CLOSED}. (Shutting the socket down
-     * alone wakes a blocked reader on JDK 17 but not on JDK 25, where junixsocket polls; closing does.)
+     * {@link #receive()} here wakes with {@link FdChannelException.Kind#CLOSED}. (It also closes: closing is
+     * what wakes a blocked reader on every JDK.)
      */
     public void shutdown() {
         shutdown = true;
-        try {
-            socket.shutdownInput();
-            socket.shutdownOutput();
-        } catch (IOException ignored) {
-            // already shut down or closed
-        }
+        shutdownBothWays();
         try {
             socket.close();
         } catch (IOException ignored) {
@@ -252,9 +247,17 @@ public final class FdChannel implements Closeable {
      * this with each of its sends), while what it sent before stays queued here for {@link #poll()}.
      */
     public void endTraffic() {
+        shutdownBothWays();
+    }
+
+    /**
+     * Through the socket's channel: on JDK 25 {@code Socket.shutdownInput} refuses an accepted junixsocket
+     * socket as "not connected" and shuts nothing down.
+     */
+    private void shutdownBothWays() {
         try {
-            socket.shutdownInput();
-            socket.shutdownOutput();
+            socket.getChannel().shutdownInput();
+            socket.getChannel().shutdownOutput();
         } catch (IOException ignored) {
             // already shut down or closed
         }
