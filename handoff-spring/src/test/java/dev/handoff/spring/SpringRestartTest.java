@@ -77,6 +77,8 @@ class SpringRestartTest {
         List<String> withUpgrade = new ArrayList<>(List.of(args));
         withUpgrade.add("--handoff.upgrade-command=" + String.join(",", command));
         try (JavaChild first = start(withUpgrade.toArray(new String[0]), 1)) {
+            String cold = get(port, "/actuator/handoff");
+            assertTrue(cold.contains("\"inherited\":false") && cold.contains("\"coldStartReason\":\"no incumbent at "), cold);
             HttpResponse<String> upgrade = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                     URI.create("http://127.0.0.1:" + port + "/actuator/handoff")).POST(HttpRequest.BodyPublishers.noBody()).build(),
                     HttpResponse.BodyHandlers.ofString());
@@ -86,7 +88,7 @@ class SpringRestartTest {
             first.awaitLine("READY pid=", WAIT);
             assertEquals(0, first.awaitExit(WAIT));
             String state = get(port, "/actuator/handoff");
-            assertTrue(state.contains("\"generation\":2"), state);
+            assertTrue(state.contains("\"generation\":2") && !state.contains("coldStartReason"), state);
             long successor = Long.parseLong(state.replaceAll(".*\"pid\":(\\d+).*", "$1"));
             ProcessHandle.of(successor).ifPresent(ProcessHandle::destroy);
         }

@@ -70,6 +70,9 @@ final class SampleServer {
             Signal.handle(new Signal("HUP"), signal -> upgrade());
         }
         Signal.handle(new Signal("TERM"), signal -> stop());
+        if (handoff != null) {
+            handoff.coldStartReason().ifPresent(reason -> System.out.println("COLD START pid=" + pid + ": " + reason));
+        }
         System.out.println("READY pid=" + pid + " generation=" + generation);
     }
 

@@ -192,6 +192,22 @@ class SampleServerIT {
     }
 
     @Test
+    void aCopyStartedAfterTheServerWasKilledStartsColdAndSaysWhy() throws Exception {
+        Process first = servers.start(args);
+        long crashed = servers.awaitReady(1, WAIT);
+        assertTrue(servers.await(line -> line.startsWith("COLD START pid=" + crashed + ": no incumbent"), "COLD START", WAIT)
+                .contains(socket.toString()));
+        first.destroyForcibly();
+        assertTrue(first.waitFor(30, TimeUnit.SECONDS));
+        // Its socket file is still there, with nobody behind it: the new copy must not wait for or fail on it.
+        servers.start(args);
+        long recovered = servers.awaitReady(1, WAIT);
+        String cold = servers.await(line -> line.startsWith("COLD START pid=" + recovered + ": "), "COLD START", WAIT);
+        assertTrue(cold.contains("stale socket"), cold);
+        assertEquals(recovered, pidOf(get("/")));
+    }
+
+    @Test
     void theCommandLineIsChecked() throws Exception {
         Process process = new ProcessBuilder(SampleServer.command("--http", "127.0.0.1:1")).redirectErrorStream(true).start();
         String output;

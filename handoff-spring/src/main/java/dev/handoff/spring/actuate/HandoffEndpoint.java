@@ -12,8 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * {@code /actuator/handoff}: read for this process's pid, generation, listeners and last handoff; write
- * ({@code POST}) to start the configured upgrade command and wait for its outcome.
+ * {@code /actuator/handoff}: read for this process's pid, generation, how it started, listeners and last
+ * handoff; write ({@code POST}) to start the configured upgrade command and wait for its outcome.
  */
 @Endpoint(id = "handoff")
 public class HandoffEndpoint {
@@ -32,6 +32,7 @@ public class HandoffEndpoint {
         state.put("pid", ProcessHandle.current().pid());
         state.put("generation", handoff.generation());
         state.put("inherited", handoff.isInherited());
+        handoff.coldStartReason().ifPresent(reason -> state.put("coldStartReason", reason));
         state.put("ready", coordinator.isReady());
         state.put("draining", coordinator.isDraining());
         Map<String, String> listeners = new LinkedHashMap<>();
