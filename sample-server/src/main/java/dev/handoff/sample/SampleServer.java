@@ -68,11 +68,9 @@ final class SampleServer {
             handoff.ready();
             handoff.onExit(this::handedOver);
             Signal.handle(new Signal("HUP"), signal -> upgrade());
-        }
-        Signal.handle(new Signal("TERM"), signal -> stop());
-        if (handoff != null) {
             handoff.coldStartReason().ifPresent(reason -> System.out.println("COLD START pid=" + pid + ": " + reason));
         }
+        Signal.handle(new Signal("TERM"), signal -> stop());
         System.out.println("READY pid=" + pid + " generation=" + generation);
     }
 
