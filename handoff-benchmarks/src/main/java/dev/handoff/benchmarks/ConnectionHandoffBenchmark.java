@@ -3,6 +3,7 @@ package dev.handoff.benchmarks;
 import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
 import dev.handoff.core.HandoffOptions;
+import dev.handoff.core.Takeover;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -35,7 +36,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Handing over {@code connections} established TCP connections (each with a small JSON attachment and
- * a few unread bytes), from {@link Handoff#handOver} in the incumbent until the successor's handler has
+ * a few unread bytes), from {@link Takeover#handOver} in the incumbent until the successor's handler has
  * every one as a {@link SocketChannel}. Both generations live in this JVM; the client ends are held by
  * a child process. Setting up the connections and the successor is outside the measured time.
  */
@@ -56,6 +57,7 @@ public class ConnectionHandoffBenchmark extends FdBenchmarkSettings {
     private Handoff incumbent;
     private ServerSocketChannel listener;
     private Handoff successor;
+    private Takeover takeover;
     private ServerSocketChannel successorListener;
     private List<Connection> offered;
     private final ConcurrentLinkedQueue<SocketChannel> adopted = new ConcurrentLinkedQueue<>();
@@ -95,14 +97,13 @@ public class ConnectionHandoffBenchmark extends FdBenchmarkSettings {
             allAdopted.countDown();
         });
         successor.ready();
-        if (!incumbent.awaitExit(Duration.ofSeconds(30))) {
-            throw new IllegalStateException("the successor did not take over");
-        }
+        takeover = incumbent.awaitExit(Duration.ofSeconds(30))
+                .orElseThrow(() -> new IllegalStateException("the successor did not take over"));
     }
 
     @Benchmark
     public int handOver() throws Exception {
-        List<Connection> kept = incumbent.handOver(offered);
+        List<Connection> kept = takeover.handOver(offered);
         if (!kept.isEmpty() || !allAdopted.await(60, TimeUnit.SECONDS)) {
             throw new IllegalStateException(kept.size() + " connections were not handed over");
         }

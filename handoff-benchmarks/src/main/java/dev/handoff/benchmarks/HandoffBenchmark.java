@@ -64,7 +64,7 @@ public class HandoffBenchmark extends FdBenchmarkSettings {
     @Benchmark
     public int handOver() throws Exception {
         Generation next = start(current);
-        if (!current.handoff().awaitExit(Duration.ofSeconds(10))) {
+        if (current.handoff().awaitExit(Duration.ofSeconds(10)).isEmpty()) {
             throw new IllegalStateException("the incumbent was not released");
         }
         current.close();

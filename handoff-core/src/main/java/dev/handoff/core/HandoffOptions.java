@@ -4,7 +4,6 @@ import dev.handoff.core.fd.FdLimits;
 import dev.handoff.core.fd.PeerCredentials;
 import dev.handoff.core.session.SharedSecret;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Metrics;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -78,9 +77,13 @@ public final class HandoffOptions {
         return allowedPeerUids;
     }
 
-    /** The secret both generations must prove they know, if one is configured. */
-    public Optional<SharedSecret> sharedSecret() {
-        return Optional.ofNullable(sharedSecret);
+    /** Whether both generations must prove they know a shared secret. */
+    public boolean hasSharedSecret() {
+        return sharedSecret != null;
+    }
+
+    SharedSecret sharedSecret() {
+        return sharedSecret;
     }
 
     public List<String> upgradeCommand() {
@@ -91,6 +94,7 @@ public final class HandoffOptions {
         return upgradeTimeout;
     }
 
+    /** How long a taken-over process may drain: the {@link Takeover#deadline()}. */
     public Duration drainTimeout() {
         return drainTimeout;
     }
@@ -100,16 +104,27 @@ public final class HandoffOptions {
         return pidFile;
     }
 
-    public FdLimits limits() {
+    FdLimits limits() {
         return limits;
+    }
+
+    /** The largest message (JSON bytes) accepted from the peer. */
+    public int maxMessageBytes() {
+        return limits.maxPayloadBytes();
+    }
+
+    /** The most descriptors accepted from the peer in one message. */
+    public int maxDescriptors() {
+        return limits.maxFds();
     }
 
     public int backlog() {
         return backlog;
     }
 
-    public MeterRegistry meterRegistry() {
-        return meterRegistry;
+    /** The Micrometer registry the {@code handoff.*} meters go to; empty: no metrics. */
+    public Optional<MeterRegistry> meterRegistry() {
+        return Optional.ofNullable(meterRegistry);
     }
 
     /** Builder for {@link HandoffOptions}. */
@@ -126,7 +141,7 @@ public final class HandoffOptions {
         private Path pidFile;
         private FdLimits limits = FdLimits.DEFAULT;
         private int backlog = 1024;
-        private MeterRegistry meterRegistry = Metrics.globalRegistry;
+        private MeterRegistry meterRegistry;
 
         private Builder(Path socketPath) {
             this.socketPath = Objects.requireNonNull(socketPath, "socketPath");
@@ -205,8 +220,10 @@ public final class HandoffOptions {
         }
 
         /**
-         * How long an incumbent that was taken over may spend finishing in-flight requests and handing
-         * its connections over before it closes what is left and exits. Default 30 s.
+         * How long an incumbent that was taken over may spend finishing in-flight requests and handing its
+         * connections over: the {@link Takeover#deadline()}. At the deadline the takeover ends by itself
+         * (the successor is told goodbye and connections no longer move); the application closes what is
+         * left and exits. Default 30 s.
          */
         public Builder drainTimeout(Duration value) {
             this.drainTimeout = positive(value, "drainTimeout");
@@ -222,9 +239,15 @@ public final class HandoffOptions {
             return this;
         }
 
-        /** Frame size and descriptor count limits. */
-        public Builder limits(FdLimits value) {
-            this.limits = Objects.requireNonNull(value, "limits");
+        /** The largest message (JSON bytes) accepted from the peer. Default 16 MiB. */
+        public Builder maxMessageBytes(int value) {
+            this.limits = new FdLimits(value, limits.maxFds());
+            return this;
+        }
+
+        /** The most descriptors accepted from the peer in one message. Default 100,000. */
+        public Builder maxDescriptors(int value) {
+            this.limits = new FdLimits(limits.maxPayloadBytes(), value);
             return this;
         }
 
@@ -237,7 +260,10 @@ public final class HandoffOptions {
             return this;
         }
 
-        /** Where the handoff.* metrics go. Default: Micrometer's global registry. */
+        /**
+         * Where the {@code handoff.*} meters go (Micrometer, an optional dependency). Default: none, and
+         * Micrometer need not be on the class path.
+         */
         public Builder meterRegistry(MeterRegistry value) {
             this.meterRegistry = Objects.requireNonNull(value, "meterRegistry");
             return this;

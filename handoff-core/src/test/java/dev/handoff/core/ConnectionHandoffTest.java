@@ -100,24 +100,24 @@ class ConnectionHandoffTest {
                     ObjectNode state = JSON.createObjectNode().put("client", i);
                     offered.add(new Connection("echo", accepted, state, buffer));
                 }
-                Connection registered = offered.get(0);
-                IllegalArgumentException notReleased = assertThrows(IllegalArgumentException.class,
-                        () -> incumbent.handOver(List.of(registered)));
-                assertTrue(notReleased.getMessage().contains("registered with a selector"), notReleased.getMessage());
-                selector.keys().forEach(SelectionKey::cancel);
-                selector.selectNow();
-            }
-
             BlockingQueue<Connection> adopted = new LinkedBlockingQueue<>();
             try (Handoff successor = Handoff.start(options);
                  ServerSocketChannel inherited = successor.listen("echo", (InetSocketAddress) listener.getLocalAddress())) {
                 successor.onConnection(adopted::add);
                 successor.ready();
-                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
-                assertTrue(incumbent.successorAdoptsConnections());
+                Takeover takeover = incumbent.awaitExit(Duration.ofSeconds(10)).orElseThrow();
+                assertTrue(takeover.successorAdoptsConnections());
                 listener.close();
 
-                assertEquals(List.of(), incumbent.handOver(offered));
+                Connection registered = offered.get(0);
+                IllegalArgumentException notReleased = assertThrows(IllegalArgumentException.class,
+                        () -> takeover.handOver(List.of(registered)));
+                assertTrue(notReleased.getMessage().contains("registered with a selector"), notReleased.getMessage());
+                selector.keys().forEach(SelectionKey::cancel);
+                selector.selectNow();
+
+                assertEquals(List.of(), takeover.handOver(offered));
+                assertEquals(count, takeover.connectionsHandedOver());
                 for (Connection connection : offered) {
                     assertFalse(connection.channel().isOpen(), "the incumbent's copy is closed once adopted");
                 }
@@ -140,7 +140,8 @@ class ConnectionHandoffTest {
                     BufferedReader in = new BufferedReader(new InputStreamReader(clients.get(i).getInputStream(), StandardCharsets.US_ASCII));
                     assertEquals("got line-" + i + "-rest", in.readLine());
                 }
-                awaitFalse(successor::isReceivingConnections);
+                assertTrue(successor.predecessorFinished(Duration.ofSeconds(10)), "goodbye ends the reception");
+            }
             }
         } finally {
             for (Socket client : clients) {
@@ -162,10 +163,11 @@ class ConnectionHandoffTest {
             SocketChannel accepted = listener.accept();
             try (Handoff successor = Handoff.start(options)) {
                 successor.ready();
-                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
-                assertFalse(incumbent.successorAdoptsConnections());
+                Takeover takeover = incumbent.awaitExit(Duration.ofSeconds(10)).orElseThrow();
+                assertFalse(takeover.successorAdoptsConnections());
                 Connection connection = new Connection("echo", accepted);
-                assertEquals(List.of(connection), incumbent.handOver(List.of(connection)));
+                assertEquals(List.of(connection), takeover.handOver(List.of(connection)));
+                assertEquals(1, takeover.connectionsKept());
                 assertEchoesThroughIncumbent(client, accepted);
             }
         }
@@ -175,6 +177,7 @@ class ConnectionHandoffTest {
     void aSuccessorThatDiesBeforeAnsweringLeavesEveryConnectionWithTheIncumbent() throws Exception {
         try (TakenOver takenOver = takenOverByRawSuccessor(Duration.ofSeconds(5))) {
             Handoff incumbent = takenOver.incumbent();
+            Takeover takeover = takenOver.takeover();
             Socket client = takenOver.client();
             SocketChannel accepted = takenOver.accepted();
             WireChannel successor = takenOver.successor();
@@ -188,22 +191,23 @@ class ConnectionHandoffTest {
                 }
             }, THREADS);
             Connection connection = new Connection("echo", accepted);
-            assertEquals(List.of(connection), incumbent.handOver(List.of(connection)));
+            assertEquals(List.of(connection), takeover.handOver(List.of(connection)));
             dies.get(10, TimeUnit.SECONDS);
-            assertFalse(incumbent.successorAdoptsConnections());
+            assertFalse(takeover.successorAdoptsConnections());
+            assertTrue(takeover.isSuccessorLost());
             assertEchoesThroughIncumbent(client, accepted);
 
             // This process is the incumbent again: the next successor gets everything.
-            assertTrue(incumbent.resume());
-            assertFalse(incumbent.resume(), "nothing to resume twice");
+            assertTrue(takeover.resume());
+            assertFalse(takeover.resume(), "nothing to resume twice");
             BlockingQueue<Connection> adopted = new LinkedBlockingQueue<>();
             try (Handoff next = Handoff.start(incumbent.options());
                  ServerSocketChannel inherited = next.listen("echo", (InetSocketAddress) takenOver.listener().getLocalAddress())) {
                 assertEquals(2, next.generation());
                 next.onConnection(adopted::add);
                 next.ready();
-                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
-                assertEquals(List.of(), incumbent.handOver(List.of(new Connection("echo", accepted))));
+                Takeover second = incumbent.awaitExit(Duration.ofSeconds(10)).orElseThrow();
+                assertEquals(List.of(), second.handOver(List.of(new Connection("echo", accepted))));
                 try (SocketChannel moved = adopted.poll(10, TimeUnit.SECONDS).channel()) {
                     assertEchoesThroughIncumbent(client, moved);
                 }
@@ -215,7 +219,7 @@ class ConnectionHandoffTest {
     @Test
     void anAnswerLaterThanTheStepTimeoutFailsOnTheSuccessorsSideAndTheIncumbentKeepsTheConnection() throws Exception {
         try (TakenOver takenOver = takenOverByRawSuccessor(Duration.ofSeconds(1))) {
-            Handoff incumbent = takenOver.incumbent();
+            Takeover takeover = takenOver.takeover();
             SocketChannel accepted = takenOver.accepted();
             WireChannel successor = takenOver.successor();
             CompletableFuture<Boolean> lateAnswer = CompletableFuture.supplyAsync(() -> {
@@ -232,7 +236,7 @@ class ConnectionHandoffTest {
                 }
             }, THREADS);
             Connection connection = new Connection("echo", accepted);
-            assertEquals(List.of(connection), incumbent.handOver(List.of(connection)), "the incumbent keeps it");
+            assertEquals(List.of(connection), takeover.handOver(List.of(connection)), "the incumbent keeps it");
             assertFalse(lateAnswer.get(10, TimeUnit.SECONDS), "the late answer must fail on the successor's side, "
                     + "or both would think they own the connection");
             assertEchoesThroughIncumbent(takenOver.client(), accepted);
@@ -326,7 +330,7 @@ class ConnectionHandoffTest {
                     }
                     assertEchoesThroughIncumbent(other, otherServerSide);
                     incumbent.send(new Message.Goodbye("done"));
-                    awaitFalse(successor::isReceivingConnections);
+                    assertTrue(successor.predecessorFinished(Duration.ofSeconds(10)), "goodbye ends the reception");
                 }
             }
         }
@@ -354,10 +358,9 @@ class ConnectionHandoffTest {
                 remote.getAddress().getHostAddress(), remote.getPort(), null, null);
     }
 
-    /** A successor that speaks the protocol by hand up to READY and says it adopts connections. */
     /** An incumbent with one client connection, taken over by a hand-written successor that adopts connections. */
-    private record TakenOver(Handoff incumbent, Socket client, ServerSocketChannel listener, SocketChannel accepted,
-                             WireChannel successor) implements AutoCloseable {
+    private record TakenOver(Handoff incumbent, Takeover takeover, Socket client, ServerSocketChannel listener,
+                             SocketChannel accepted, WireChannel successor) implements AutoCloseable {
         @Override
         public void close() throws IOException {
             try (incumbent; client) {
@@ -377,8 +380,8 @@ class ConnectionHandoffTest {
         client.setSoTimeout(10_000);
         SocketChannel accepted = listener.accept();
         WireChannel successor = rawSuccessorAtReady(options.socketPath());
-        assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
-        return new TakenOver(incumbent, client, listener, accepted, successor);
+        Takeover takeover = incumbent.awaitExit(Duration.ofSeconds(10)).orElseThrow();
+        return new TakenOver(incumbent, takeover, client, listener, accepted, successor);
     }
 
     private static WireChannel rawSuccessorAtReady(Path socket) throws IOException {
@@ -415,14 +418,6 @@ class ConnectionHandoffTest {
                 return line.toString();
             }
             line.append(c);
-        }
-    }
-
-    private static void awaitFalse(java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "condition still true after 10 s");
-            Thread.sleep(10);
         }
     }
 

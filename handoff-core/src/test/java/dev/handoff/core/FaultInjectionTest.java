@@ -89,7 +89,7 @@ class FaultInjectionTest {
         successor.awaitLine("AT stopped", START);
         signal("STOP", successor.pid());
         String failed = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
-        assertTrue(failed.startsWith("HANDOFF FAILED waiting for READY: successor timed out"), failed);
+        assertTrue(failed.startsWith("HANDOFF FAILED successor timed out in AWAIT_READY"), failed);
         assertEquals(before[0], fixture.fetch()[0], "the incumbent serves while the successor is stopped");
         signal("CONT", successor.pid());
         try (OutputStream stdin = successor.process().getOutputStream()) {
@@ -109,8 +109,8 @@ class FaultInjectionTest {
         JavaChild successor = fixture.start(RawSuccessor.class, fixture.socket().toString(), step);
         successor.awaitLine("AT " + step, START);
         String failed = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
-        String waitingFor = step.equals("connect") ? "hello" : "READY";
-        assertTrue(failed.startsWith("HANDOFF FAILED waiting for " + waitingFor + ": successor timed out"), failed);
+        String state = step.equals("connect") ? "AWAIT_HELLO" : "AWAIT_READY";
+        assertTrue(failed.startsWith("HANDOFF FAILED successor timed out in " + state), failed);
         successor.kill9();
         assertEquals(Long.toString(incumbent.pid()), fixture.fetch()[0]);
         JavaChild next = fixture.server();

@@ -10,7 +10,6 @@ import dev.handoff.core.fd.FdChannelPair;
 import dev.handoff.core.fd.FdLimits;
 import dev.handoff.core.fd.FdMessage;
 import dev.handoff.core.fd.FdServer;
-import dev.handoff.core.session.HandoffResult;
 import dev.handoff.core.manifest.FileEntry;
 import dev.handoff.core.manifest.InvalidManifestException;
 import dev.handoff.core.manifest.ListenerEntry;
@@ -89,7 +88,7 @@ class HandoffInProcessTest {
                     writer.write("written by the successor".getBytes(StandardCharsets.UTF_8));
                 }
                 successor.ready();
-                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)));
+                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)).isPresent());
                 assertTrue(incumbent.lastHandoff().orElseThrow().succeeded());
                 InetSocketAddress retired = (InetSocketAddress) old.getLocalAddress();
                 old.close();
@@ -231,7 +230,7 @@ class HandoffInProcessTest {
             HandoffResult result = incumbent.upgrade();
             assertEquals(HandoffResult.Outcome.FAILED, result.outcome());
             assertTrue(result.reason().contains("exited with status 7"), result.reason());
-            assertFalse(incumbent.awaitExit(Duration.ZERO));
+            assertTrue(incumbent.awaitExit(Duration.ZERO).isEmpty());
             try (java.net.Socket client = new java.net.Socket()) {
                 client.connect(http.getLocalAddress(), 5000); // still listening
             }

@@ -2,8 +2,6 @@ package dev.handoff.core;
 
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdLimits;
-import dev.handoff.core.session.HandoffRejectedException;
-import dev.handoff.core.session.HandoffResult;
 import dev.handoff.core.testing.JavaChild;
 import dev.handoff.core.testing.OpenFds;
 import dev.handoff.core.testing.RawSuccessor;

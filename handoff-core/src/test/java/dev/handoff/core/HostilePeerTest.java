@@ -159,7 +159,7 @@ class HostilePeerTest {
                 .awaitLine("FAILED", START);
         assertTrue(refused.startsWith("FAILED incumbent refused: this process has no shared secret"), refused);
         String handoff = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
-        assertTrue(handoff.contains("expects a shared secret and this process has none"), handoff);
+        assertTrue(handoff.startsWith("HANDOFF REFUSED this process has no shared secret, and successor pid"), handoff);
     }
 
     @Test

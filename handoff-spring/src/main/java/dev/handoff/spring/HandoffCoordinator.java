@@ -1,7 +1,8 @@
 package dev.handoff.spring;
 
 import dev.handoff.core.Handoff;
-import dev.handoff.core.session.HandoffResult;
+import dev.handoff.core.HandoffResult;
+import dev.handoff.core.Takeover;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
@@ -64,18 +65,19 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
         return webServer.isDraining();
     }
 
-    private void handedOver(HandoffResult result) {
-        Thread drain = new Thread(() -> drain(result), "handoff-drain");
+    private void handedOver(Takeover takeover) {
+        Thread drain = new Thread(() -> drain(takeover), "handoff-drain");
         drain.start();
     }
 
-    private void drain(HandoffResult result) {
+    private void drain(Takeover takeover) {
         long start = System.nanoTime();
-        Instant deadline = Instant.now().plus(properties.getDrainTimeout());
+        HandoffResult result = takeover.handoff();
+        Instant deadline = takeover.deadline();
         log.info("pid {} took over; draining (deadline in {})", result.peerPid(), properties.getDrainTimeout());
         for (HandoffDrainParticipant participant : participants) {
             try {
-                participant.drain(handoff, deadline);
+                participant.drain(takeover);
             } catch (Exception e) {
                 log.warn("drain participant {} failed", participant, e);
             }
@@ -87,11 +89,7 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
         }
         log.info("drained in {} ms ({} connections still open)", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
                 Math.max(0, open));
-        try {
-            handoff.close();
-        } catch (IOException e) {
-            log.warn("closing the handoff failed", e);
-        }
+        takeover.done();
         if (properties.isExitWhenDone()) {
             System.exit(0); // the shutdown hook closes the context
         } else {

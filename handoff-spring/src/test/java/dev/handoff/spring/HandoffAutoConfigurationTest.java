@@ -84,8 +84,8 @@ class HandoffAutoConfigurationTest {
                     assertEquals(Set.of(0L, 1000L), options.allowedPeerUids());
                     assertEquals(List.of("/bin/app", "--flag"), options.upgradeCommand());
                     assertEquals(Duration.ofSeconds(9), options.upgradeTimeout());
-                    assertTrue(options.sharedSecret().isPresent());
-                    assertSame(registry, options.meterRegistry());
+                    assertTrue(options.hasSharedSecret());
+                    assertSame(registry, options.meterRegistry().orElseThrow());
                     Handoff handoff = context.getBean(Handoff.class);
                     assertEquals(1, handoff.generation());
                     assertFalse(handoff.isInherited());

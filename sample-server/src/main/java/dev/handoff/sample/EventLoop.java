@@ -1,7 +1,7 @@
 package dev.handoff.sample;
 
 import dev.handoff.core.Connection;
-import dev.handoff.core.Handoff;
+import dev.handoff.core.Takeover;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,6 +11,7 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -95,12 +96,13 @@ final class EventLoop implements Runnable {
     }
 
     /**
-     * Stops accepting and drains within {@code timeout}: quiet connections go to {@code handoff}'s
-     * successor when it takes them, else they are closed. {@code done} runs on the loop thread at the end.
-     * Should the successor vanish while connections move to it, {@code resumed} runs instead and this
-     * loop serves on as before. The listeners stay open (not accepting) until the end for that reason.
+     * Stops accepting and drains: quiet connections go to the successor of {@code takeover} when it takes
+     * them (with no takeover, a plain stop, they are closed), until none is left or the deadline passes.
+     * {@code done} runs on the loop thread at the end. Should the successor vanish while connections move
+     * to it, {@code resumed} runs instead and this loop serves on as before. The listeners stay open (not
+     * accepting) until the end for that reason.
      */
-    void drain(Handoff handoff, Duration timeout, Consumer<DrainReport> done, Runnable resumed) {
+    void drain(Takeover takeover, Instant deadline, Consumer<DrainReport> done, Runnable resumed) {
         execute(() -> {
             if (drain != null) {
                 return;
@@ -111,7 +113,7 @@ final class EventLoop implements Runnable {
                     key.cancel();
                 }
             }
-            drain = new Drain(handoff, System.nanoTime(), System.nanoTime() + timeout.toNanos(), done, resumed);
+            drain = new Drain(takeover, System.nanoTime(), deadline, done, resumed);
         });
     }
 
@@ -222,17 +224,17 @@ final class EventLoop implements Runnable {
 
     /** The drain in progress. */
     private final class Drain {
-        private final Handoff handoff;
+        private final Takeover takeover;
         private final long start;
-        private final long deadline;
+        private final Instant deadline;
         private final Consumer<DrainReport> done;
         private final Runnable resumed;
         private final Set<ClientConnection> refused = new java.util.HashSet<>();
         private int handedOver;
         private int closedQuiet;
 
-        Drain(Handoff handoff, long start, long deadline, Consumer<DrainReport> done, Runnable resumed) {
-            this.handoff = handoff;
+        Drain(Takeover takeover, long start, Instant deadline, Consumer<DrainReport> done, Runnable resumed) {
+            this.takeover = takeover;
             this.start = start;
             this.deadline = deadline;
             this.done = done;
@@ -246,7 +248,7 @@ final class EventLoop implements Runnable {
                 if (!connection.isQuiet()) {
                     continue;
                 }
-                if (handoff != null && handoff.successorAdoptsConnections() && !refused.contains(connection)) {
+                if (takeover != null && takeover.successorAdoptsConnections() && !refused.contains(connection)) {
                     toMove.add(connection);
                 } else {
                     close(connection);
@@ -257,12 +259,11 @@ final class EventLoop implements Runnable {
                 resume();
                 return false;
             }
-            boolean predecessorDone = handoff == null || !handoff.isReceivingConnections();
-            if (connections.isEmpty() && predecessorDone) {
+            if (connections.isEmpty()) {
                 finish(0);
                 return true;
             }
-            if (System.nanoTime() > deadline) {
+            if (!Instant.now().isBefore(deadline)) {
                 int left = connections.size();
                 new ArrayList<>(connections).forEach(EventLoop.this::close);
                 finish(left);
@@ -282,7 +283,7 @@ final class EventLoop implements Runnable {
                 offered.add(connection.toHandoff());
             }
             Set<SocketChannel> kept = new java.util.HashSet<>();
-            for (Connection connection : handoff.handOver(offered)) {
+            for (Connection connection : takeover.handOver(offered)) {
                 kept.add(connection.channel());
             }
             for (ClientConnection connection : quiet) {
@@ -294,7 +295,7 @@ final class EventLoop implements Runnable {
                     handedOver++;
                 }
             }
-            return kept.isEmpty() || !handoff.resume();
+            return kept.isEmpty() || !takeover.resume();
         }
 
         private void finish(int closedAtDeadline) {

@@ -2,7 +2,8 @@ package dev.handoff.sample;
 
 import dev.handoff.core.Handoff;
 import dev.handoff.core.HandoffOptions;
-import dev.handoff.core.session.HandoffResult;
+import dev.handoff.core.HandoffResult;
+import dev.handoff.core.Takeover;
 import sun.misc.Signal;
 
 import java.io.IOException;
@@ -10,6 +11,7 @@ import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -87,8 +89,9 @@ final class SampleServer {
         return channel;
     }
 
-    private void handedOver(HandoffResult result) {
-        loop.drain(handoff, arguments.drain(), report -> exit(String.format(
+    private void handedOver(Takeover takeover) {
+        HandoffResult result = takeover.handoff();
+        loop.drain(takeover, takeover.deadline(), report -> exit(takeover, String.format(
                 "handed over to pid %d in %.2f ms; drained in %d ms: %d connections handed over, %d closed, %d cut at the deadline",
                 result.peerPid(), result.duration().toNanos() / 1e6, report.took().toMillis(), report.handedOver(),
                 report.closedQuiet(), report.closedAtDeadline())), () -> System.out.println("RESUMED pid=" + pid
@@ -99,7 +102,7 @@ final class SampleServer {
         if (handoff != null) {
             closeQuietly(handoff); // no successor may arrive while we stop
         }
-        loop.drain(null, arguments.drain(), report -> exit(String.format(
+        loop.drain(null, Instant.now().plus(arguments.drain()), report -> exit(null, String.format(
                 "stopped; drained in %d ms: %d connections closed, %d cut at the deadline", report.took().toMillis(),
                 report.closedQuiet(), report.closedAtDeadline())), () -> { });
     }
@@ -118,9 +121,9 @@ final class SampleServer {
         upgrade.start();
     }
 
-    private void exit(String what) {
-        if (handoff != null) {
-            closeQuietly(handoff);
+    private void exit(Takeover takeover, String what) {
+        if (takeover != null) {
+            takeover.done();
         }
         System.out.println("EXIT pid=" + pid + " " + what);
         System.out.flush();

@@ -39,7 +39,7 @@ final class Warmup {
         load.close();
         fleet.close();
         CountDownLatch drained = new CountDownLatch(1);
-        loop.drain(null, Duration.ofSeconds(1), report -> drained.countDown(), () -> { });
+        loop.drain(null, java.time.Instant.now().plusSeconds(1), report -> drained.countDown(), () -> { });
         drained.await(5, TimeUnit.SECONDS);
     }
 }

@@ -1,7 +1,6 @@
 package dev.handoff.core.session;
 
 import dev.handoff.core.fd.FdChannel;
-import dev.handoff.core.fd.FdChannelException;
 import dev.handoff.core.fd.FdMessage;
 import dev.handoff.core.fd.PeerCredentials;
 import dev.handoff.core.manifest.ConnectionEntry;
@@ -25,10 +24,11 @@ import java.util.concurrent.Callable;
 import java.util.function.IntConsumer;
 
 /**
- * The incumbent's side of one handoff: check the peer, agree on a version, send the manifest and the
- * descriptors, wait for READY, then watch the successor through a short probation. The incumbent keeps
- * serving throughout; nothing here touches its listeners, so any failure simply leaves it as it was.
- * After a successful handoff the same session hands over established connections, batch by batch.
+ * The incumbent's side of one handoff, driven through the states of {@link IncumbentState}: check the
+ * peer, agree on a version, send the manifest and the listeners, wait for READY, watch the successor
+ * through probation; then, while the application drains, hand its established connections over batch by
+ * batch, and say goodbye. Nothing here touches the incumbent's listeners, so a session that ends anywhere
+ * but {@link IncumbentState#TAKEN_OVER} leaves the incumbent exactly as it was.
  */
 public final class IncumbentSession {
 
@@ -38,9 +38,9 @@ public final class IncumbentSession {
     private final WireChannel wire;
     private final SessionConfig config;
     private final int generation;
+    private volatile IncumbentState state = IncumbentState.AWAIT_HELLO;
     private volatile List<String> successorCapabilities = List.of();
-    private volatile boolean lost;
-    private int peerMaxFdsPerMessage = 1;
+    private int successorMaxFdsPerMessage = 1;
 
     public IncumbentSession(WireChannel wire, SessionConfig config, int generation) {
         this.wire = wire;
@@ -48,8 +48,24 @@ public final class IncumbentSession {
         this.generation = generation;
     }
 
+    /**
+     * How a session ended, or reached {@link IncumbentState#TAKEN_OVER}.
+     *
+     * @param state      {@code TAKEN_OVER} when the successor serves, else the final state
+     * @param reason     why, in words; "ok" when taken over
+     * @param peerPid    the successor's pid, or -1 before it was known
+     * @param startNanos when the successor connected ({@link System#nanoTime()})
+     * @param fds        descriptors sent
+     */
+    public record Outcome(IncumbentState state, String reason, long peerPid, long startNanos, int fds) {
+
+        public boolean takenOver() {
+            return state == IncumbentState.TAKEN_OVER;
+        }
+    }
+
     /** Tells a successor, in answer to its hello, why it cannot take over now. */
-    public static void sendBusy(WireChannel wire, Duration timeout, String reason) {
+    public static void refuseBusy(WireChannel wire, Duration timeout, String reason) {
         try {
             // Read the hello first: a peer whose hello meets a closed socket never learns why.
             wire.receive(timeout, Message.Hello.class).close();
@@ -59,94 +75,86 @@ public final class IncumbentSession {
         }
     }
 
+    public IncumbentState state() {
+        return state;
+    }
+
     /**
-     * Runs the handoff. {@code snapshot} is called only once the peer is accepted, so that the manifest
-     * describes the listeners as they are at that moment.
+     * Runs the handoff up to {@link IncumbentState#TAKEN_OVER} or a final state. {@code snapshot} is called
+     * only once the peer is accepted, so that the manifest describes the listeners as they are then.
      */
-    public HandoffResult run(Callable<Snapshot> snapshot) {
+    public Outcome run(Callable<Snapshot> snapshot) {
         long start = System.nanoTime();
         long peerPid = -1;
         int sent = 0;
-        String step = "checking the peer";
         try {
             PeerCredentials peer = wire.peer();
             peerPid = peer.pid();
-            step = "waiting for hello";
             Message.Hello hello;
-            try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Hello.class)) {
+            try (WireChannel.Received<Message> received = await(IncumbentState.AWAIT_HELLO)) {
                 hello = (Message.Hello) received.message();
             }
-            if (!config.allowedUids().contains(peer.uid())) {
-                String reason = "peer pid " + peer.pid() + " runs as uid " + peer.uid() + ", allowed: " + config.allowedUids();
-                wire.send(new Message.Refused(reason));
-                return HandoffResult.of(HandoffResult.Outcome.REFUSED, reason, peerPid, start, 0);
+            String refusal = refusal(peer, hello);
+            if (refusal != null) {
+                wire.send(new Message.Refused(refusal));
+                return end(IncumbentState.REFUSED, refusal, peerPid, start, 0);
             }
             OptionalInt version = ProtocolVersions.negotiate(hello.versions());
-            if (version.isEmpty()) {
-                String reason = "no common protocol version: successor speaks " + hello.versions() + ", we speak "
-                        + ProtocolVersions.SUPPORTED;
-                wire.send(new Message.Refused(reason));
-                return HandoffResult.of(HandoffResult.Outcome.REFUSED, reason, peerPid, start, 0);
-            }
             wire.fdChannel().limitSendBatch(hello.maxFdsPerMessage());
-            peerMaxFdsPerMessage = Math.max(1, Math.min(hello.maxFdsPerMessage(), FdChannel.maxFdsPerMessage()));
+            successorMaxFdsPerMessage = Math.max(1, Math.min(hello.maxFdsPerMessage(), FdChannel.maxFdsPerMessage()));
             SharedSecret secret = config.secret();
             String nonce = secret == null ? null : SharedSecret.nonce();
-            if (secret == null && hello.capabilities() != null && hello.capabilities().contains(Message.SECRET)) {
-                wire.send(new Message.Refused("this process has no shared secret"));
-                return HandoffResult.of(HandoffResult.Outcome.REFUSED, "successor pid " + peer.pid()
-                        + " expects a shared secret and this process has none", peerPid, start, 0);
-            }
-            if (secret != null && hello.nonce() == null) {
-                String reason = "peer pid " + peer.pid() + " sent no nonce, so it cannot prove the shared secret";
-                wire.send(new Message.Refused(reason));
-                return HandoffResult.of(HandoffResult.Outcome.REFUSED, reason, peerPid, start, 0);
-            }
-            wire.send(new Message.Welcome(version.getAsInt(), ProcessHandle.current().pid(), generation,
+            wire.send(new Message.Welcome(version.orElseThrow(), ProcessHandle.current().pid(), generation,
                     FdChannel.maxFdsPerMessage(), secret == null ? List.of() : List.of(Message.SECRET), nonce,
                     secret == null ? null : secret.incumbentProof(hello.nonce(), nonce)));
             if (secret != null) {
-                step = "waiting for the successor's proof";
-                String refusal = checkProof(secret, hello.nonce(), nonce, peer);
-                if (refusal != null) {
-                    return HandoffResult.of(HandoffResult.Outcome.REFUSED, refusal, peerPid, start, 0);
+                String failedProof = checkProof(secret, hello.nonce(), nonce, peer);
+                if (failedProof != null) {
+                    return end(IncumbentState.REFUSED, failedProof, peerPid, start, 0);
                 }
             }
-            step = "sending the manifest";
             Snapshot handover = snapshot.call();
             wire.send(new Message.Handover(ManifestJson.toTree(handover.manifest())), handover.fds());
             sent = handover.fds().size();
-            step = "waiting for READY";
             Message answer;
-            try (WireChannel.Received<Message> received = wire.receive(config.readyTimeout(), Message.Ready.class,
-                    Message.Failed.class)) {
+            try (WireChannel.Received<Message> received = await(IncumbentState.AWAIT_READY)) {
                 answer = received.message();
             }
             if (answer instanceof Message.Failed failed) {
-                return HandoffResult.of(HandoffResult.Outcome.FAILED, "successor failed: " + failed.reason(), peerPid,
-                        start, sent);
+                return end(IncumbentState.FAILED, "successor failed: " + failed.reason(), peerPid, start, sent);
             }
             successorCapabilities = ((Message.Ready) answer).capabilities();
-            HandoffResult ready = HandoffResult.of(HandoffResult.Outcome.SUCCEEDED, "ok", peerPid, start, sent);
-            step = "probation";
-            String probationFailure = watchProbation();
-            if (probationFailure != null) {
-                return HandoffResult.of(HandoffResult.Outcome.FAILED, probationFailure, peerPid, start, sent);
-            }
-            return ready;
-        } catch (FdChannelException e) {
-            return HandoffResult.of(HandoffResult.Outcome.FAILED, step + ": " + describe(e), peerPid, start, sent);
+            return watchProbation(peerPid, start, sent);
+        } catch (IOException e) {
+            return end(state.after(Fault.of(e)), describe(e), peerPid, start, sent);
         } catch (Exception e) {
-            return HandoffResult.of(HandoffResult.Outcome.FAILED, step + ": " + e, peerPid, start, sent);
+            return end(IncumbentState.FAILED, state + ": " + e, peerPid, start, sent);
         }
+    }
+
+    /** Why {@code hello} is not accepted, or null: the peer's uid, a common version, the secret on both sides. */
+    private String refusal(PeerCredentials peer, Message.Hello hello) {
+        if (!config.allowedUids().contains(peer.uid())) {
+            return "peer pid " + peer.pid() + " runs as uid " + peer.uid() + ", allowed: " + config.allowedUids();
+        }
+        if (ProtocolVersions.negotiate(hello.versions()).isEmpty()) {
+            return "no common protocol version: successor speaks " + hello.versions() + ", we speak "
+                    + ProtocolVersions.SUPPORTED;
+        }
+        if (config.secret() == null && hello.capabilities() != null && hello.capabilities().contains(Message.SECRET)) {
+            return "this process has no shared secret, and successor pid " + peer.pid() + " expects one";
+        }
+        if (config.secret() != null && hello.nonce() == null) {
+            return "peer pid " + peer.pid() + " sent no nonce, so it cannot prove the shared secret";
+        }
+        return null;
     }
 
     /** Null if the successor proved the secret, else why not (and it has been told). */
     private String checkProof(SharedSecret secret, String successorNonce, String nonce, PeerCredentials peer)
             throws IOException {
         Message answer;
-        try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Proof.class,
-                Message.Refused.class)) {
+        try (WireChannel.Received<Message> received = await(IncumbentState.AWAIT_PROOF)) {
             answer = received.message();
         }
         if (answer instanceof Message.Refused refused) {
@@ -159,14 +167,38 @@ public final class IncumbentSession {
         return null;
     }
 
+    /** Probation: any message, or the successor's end closing, fails the handoff; silence until the deadline is success. */
+    private Outcome watchProbation(long peerPid, long start, int sent) {
+        if (config.probation().isZero()) {
+            return end(IncumbentState.TAKEN_OVER, "ok", peerPid, start, sent);
+        }
+        state = IncumbentState.PROBATION;
+        try (FdMessage unexpected = wire.fdChannel().receive(config.probation())) {
+            return end(IncumbentState.FAILED, "successor sent an unexpected message during probation", peerPid, start, sent);
+        } catch (IOException e) {
+            IncumbentState next = state.after(Fault.of(e));
+            return end(next, next == IncumbentState.TAKEN_OVER ? "ok" : describe(e), peerPid, start, sent);
+        }
+    }
+
+    private WireChannel.Received<Message> await(IncumbentState waiting) throws IOException {
+        state = waiting;
+        return wire.receive(waiting.deadline().in(config), waiting.expects());
+    }
+
+    private Outcome end(IncumbentState reached, String reason, long peerPid, long start, int fds) {
+        state = reached;
+        return new Outcome(reached, reason, peerPid, start, fds);
+    }
+
     /** Whether the READY successor said it adopts established connections, and no hand-over to it failed. */
     public boolean successorAdoptsConnections() {
-        return !lost && successorCapabilities.contains(Message.CONNECTIONS);
+        return state == IncumbentState.TAKEN_OVER && successorCapabilities.contains(Message.CONNECTIONS);
     }
 
     /** Whether a hand-over of connections found the successor gone (or unresponsive) after READY. */
     public boolean isLost() {
-        return lost;
+        return state == IncumbentState.LOST;
     }
 
     /**
@@ -184,6 +216,10 @@ public final class IncumbentSession {
                                                                IntConsumer onAdopted) {
         BitSet adopted = new BitSet(entries.size());
         List<String> problems = new ArrayList<>();
+        if (state != IncumbentState.TAKEN_OVER) {
+            problems.add(entries.size() + " connections not handed over: the session is " + state);
+            return new ConnectionTransfer(adopted, problems);
+        }
         ArrayDeque<int[]> unanswered = new ArrayDeque<>();
         int from = 0;
         try {
@@ -198,14 +234,14 @@ public final class IncumbentSession {
                     continue;
                 }
                 Message.Adopted answer;
-                try (WireChannel.Received<Message> received = wire.receive(config.stepTimeout(), Message.Adopted.class)) {
+                try (WireChannel.Received<Message> received = await(IncumbentState.AWAIT_ADOPTED)) {
                     answer = (Message.Adopted) received.message();
                 }
-                int[] batch = unanswered.poll();
-                markAdopted(batch, answer, adopted, problems, onAdopted);
+                state = IncumbentState.TAKEN_OVER;
+                markAdopted(unanswered.poll(), answer, adopted, problems, onAdopted);
             }
         } catch (IOException | RuntimeException e) {
-            lost = true;
+            state = IncumbentState.LOST;
             // Ends the traffic both ways first: from now on the successor's answers fail on its side (and it
             // closes its copies), while those it wrote before are still queued here and count.
             wire.fdChannel().endTraffic();
@@ -256,10 +292,13 @@ public final class IncumbentSession {
 
     /** Tells the successor this process is done, after any hand-over under way, and closes the channel. */
     public synchronized void goodbye(String reason) {
-        try {
-            wire.send(new Message.Goodbye(reason));
-        } catch (IOException e) {
-            log.debug("successor went away before goodbye", e);
+        if (state == IncumbentState.TAKEN_OVER) {
+            try {
+                wire.send(new Message.Goodbye(reason));
+            } catch (IOException e) {
+                log.debug("successor went away before goodbye", e);
+            }
+            state = IncumbentState.CLOSED;
         }
         try {
             wire.close();
@@ -282,35 +321,21 @@ public final class IncumbentSession {
     private int batchEnd(List<ConnectionEntry> entries, int from) {
         int to = from;
         long bytes = 0;
-        while (to < entries.size() && to - from < peerMaxFdsPerMessage && (to == from || bytes < (1 << 20))) {
+        while (to < entries.size() && to - from < successorMaxFdsPerMessage && (to == from || bytes < (1 << 20))) {
             bytes += 256 + entries.get(to).unread().length * 4L / 3;
             to++;
         }
         return to;
     }
 
-    /** Null if the successor is still there after the probation period, else what happened. */
-    private String watchProbation() throws IOException {
-        Duration probation = config.probation();
-        if (probation.isZero() || probation.isNegative()) {
-            return null;
-        }
-        try {
-            wire.fdChannel().receive(probation).close();
-            return "successor sent an unexpected message during probation";
-        } catch (FdChannelException e) {
-            if (e.kind() == FdChannelException.Kind.TIMEOUT) {
-                return null;
-            }
-            return "successor went away during probation (" + e.getMessage() + ")";
-        }
-    }
-
-    private static String describe(FdChannelException e) {
-        return switch (e.kind()) {
-            case CLOSED, SHORT_READ -> "successor closed the connection: " + e.getMessage();
-            case TIMEOUT -> "successor timed out: " + e.getMessage();
-            default -> e.getMessage();
+    /** The failure in words, with the state it happened in. */
+    private String describe(IOException e) {
+        String what = switch (Fault.of(e)) {
+            case TIMEOUT -> "successor timed out";
+            case PEER_CLOSED, PEER_DIED -> "successor closed the connection";
+            case MALFORMED -> "successor sent a malformed message";
+            case UNEXPECTED -> "successor broke the protocol";
         };
+        return what + " in " + state + ": " + e.getMessage();
     }
 }

@@ -54,9 +54,14 @@ public final class WireChannel implements Closeable {
         channel.send(JSON.writeValueAsBytes(message), fds);
     }
 
-    /** Receives the next message, which must be one of {@code expected}. */
+    /** Receives the next message, which must be one of {@code expected}; a zero timeout waits for ever. */
     @SafeVarargs
     public final Received<Message> receive(Duration timeout, Class<? extends Message>... expected) throws IOException {
+        return receive(timeout, List.of(expected));
+    }
+
+    /** Receives the next message, which must be one of {@code expected}; a zero timeout waits for ever. */
+    public Received<Message> receive(Duration timeout, List<Class<? extends Message>> expected) throws IOException {
         FdMessage frame = channel.receive(timeout);
         try {
             Message message = decode(frame.payload());
@@ -65,7 +70,7 @@ public final class WireChannel implements Closeable {
                     return new Received<>(message, frame);
                 }
             }
-            throw new ProtocolException("unexpected " + message.getClass().getSimpleName() + " message");
+            throw new UnexpectedMessageException("unexpected " + message.getClass().getSimpleName() + " message");
         } catch (IOException | RuntimeException e) {
             frame.close();
             throw e;

@@ -4,7 +4,8 @@ import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
 import dev.handoff.core.HandoffOptions;
 import dev.handoff.core.fd.Fds;
-import dev.handoff.core.session.HandoffResult;
+import dev.handoff.core.HandoffResult;
+import dev.handoff.core.Takeover;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -75,11 +76,11 @@ public final class ServerChild {
             HandoffResult result = handoff.upgrade();
             System.out.println("UPGRADE " + result.outcome() + " " + result.reason());
         }
-        handoff.awaitExit();
+        Takeover takeover = handoff.awaitExit();
         listener.close();
         server.join();
         Thread.sleep(option(rest, "--linger-ms", 0));
-        handoff.close();
+        takeover.done();
         System.out.println("EXIT");
         System.exit(0);
     }

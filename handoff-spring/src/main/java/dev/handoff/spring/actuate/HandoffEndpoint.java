@@ -1,7 +1,7 @@
 package dev.handoff.spring.actuate;
 
 import dev.handoff.core.Handoff;
-import dev.handoff.core.session.HandoffResult;
+import dev.handoff.core.HandoffResult;
 import dev.handoff.spring.HandoffCoordinator;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
 import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;

@@ -2,6 +2,7 @@ package dev.handoff.spring.app;
 
 import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
+import dev.handoff.core.Takeover;
 import dev.handoff.spring.HandoffDrainParticipant;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
@@ -15,7 +16,6 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -47,7 +47,7 @@ class EchoServer implements HandoffDrainParticipant {
     }
 
     @Override
-    public void drain(Handoff handoff, Instant deadline) throws Exception {
+    public void drain(Takeover takeover) throws Exception {
         CompletableFuture<Void> done = new CompletableFuture<>();
         run(() -> {
             try {
@@ -60,7 +60,7 @@ class EchoServer implements HandoffDrainParticipant {
                 }
                 selector.selectNow(); // deregistered before they move
                 listener.close();
-                for (Connection kept : handoff.handOver(connections)) {
+                for (Connection kept : takeover.handOver(connections)) {
                     kept.channel().close();
                 }
                 done.complete(null);
@@ -68,7 +68,7 @@ class EchoServer implements HandoffDrainParticipant {
                 done.completeExceptionally(e);
             }
         });
-        done.get(Math.max(1, deadline.toEpochMilli() - System.currentTimeMillis()), TimeUnit.MILLISECONDS);
+        done.get(Math.max(1, takeover.deadline().toEpochMilli() - System.currentTimeMillis()), TimeUnit.MILLISECONDS);
     }
 
     private void run(Runnable task) {

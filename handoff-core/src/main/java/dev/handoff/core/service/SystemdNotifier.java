@@ -1,4 +1,4 @@
-package dev.handoff.core.fd;
+package dev.handoff.core.service;
 
 import org.newsclub.net.unix.AFUNIXDatagramChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;

@@ -1,5 +1,6 @@
-package dev.handoff.core.fd;
+package dev.handoff.core.service;
 
+import dev.handoff.core.fd.Fds;
 import dev.handoff.core.testing.JavaChild;
 import dev.handoff.core.testing.ServerChild;
 import org.junit.jupiter.api.Assumptions;

@@ -1,4 +1,4 @@
-package dev.handoff.core.fd;
+package dev.handoff.core.service;
 
 import dev.handoff.core.internal.JdkInternals;
 

@@ -1,4 +1,4 @@
-package dev.handoff.core.session;
+package dev.handoff.core;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -15,14 +15,15 @@ import java.time.Instant;
  */
 public record HandoffResult(Outcome outcome, String reason, long peerPid, Duration duration, int fds, Instant at) {
 
+    /** How a handoff ended. */
     public enum Outcome {
-        /** The successor is serving; the incumbent should exit. */
+        /** The successor is serving; the incumbent drains and exits. */
         SUCCEEDED,
         /** Something went wrong; the incumbent keeps serving. */
         FAILED,
-        /** The peer was not accepted (credentials, protocol version). */
+        /** The peer was not accepted (credentials, protocol version, shared secret). */
         REFUSED,
-        /** Another handoff was under way. */
+        /** Another handoff was under way, or the incumbent was still draining. */
         BUSY
     }
 
@@ -31,7 +32,7 @@ public record HandoffResult(Outcome outcome, String reason, long peerPid, Durati
     }
 
     /** A result whose duration runs from {@code startNanos} ({@link System#nanoTime()}) to now. */
-    public static HandoffResult of(Outcome outcome, String reason, long peerPid, long startNanos, int fds) {
+    static HandoffResult of(Outcome outcome, String reason, long peerPid, long startNanos, int fds) {
         return new HandoffResult(outcome, reason, peerPid, Duration.ofNanos(System.nanoTime() - startNanos), fds,
                 Instant.now());
     }

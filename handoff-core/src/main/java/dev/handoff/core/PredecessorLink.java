@@ -1,0 +1,110 @@
+package dev.handoff.core;
+
+import dev.handoff.core.session.Inheritance;
+import dev.handoff.core.session.SuccessorSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * This process's link to the incumbent it took over from: what it inherited, READY, and then the
+ * connections the predecessor hands over while it drains, until its goodbye. Owns the thread that
+ * receives them and the signal that the predecessor is done.
+ */
+final class PredecessorLink {
+
+    private static final Logger log = LoggerFactory.getLogger(PredecessorLink.class);
+
+    private final SuccessorSession predecessor;
+    private final HandoffMetrics metrics;
+    private final CountDownLatch finished = new CountDownLatch(1);
+
+    PredecessorLink(SuccessorSession predecessor, HandoffMetrics metrics) {
+        this.predecessor = predecessor;
+        this.metrics = metrics;
+    }
+
+    Inheritance inheritance() {
+        return predecessor.inheritance();
+    }
+
+    int generation() {
+        return predecessor.incumbentGeneration();
+    }
+
+    long pid() {
+        return predecessor.incumbentPid();
+    }
+
+    /**
+     * Says READY; from then on the predecessor's connections go to {@code handler} (none are asked for
+     * without one). If the predecessor died meanwhile, this process serves what it was handed (the only
+     * copies left) and says so; it does not fail.
+     */
+    void ready(Consumer<Connection> handler, int generation) {
+        HandoffResult result;
+        try {
+            long start = predecessor.ready(handler != null);
+            result = HandoffResult.of(HandoffResult.Outcome.SUCCEEDED, "ok", pid(), start,
+                    predecessor.inheritance().manifest().fdCount());
+        } catch (IOException e) {
+            finish();
+            result = HandoffResult.of(HandoffResult.Outcome.FAILED, "predecessor pid " + pid()
+                    + " went away before READY (" + e.getMessage() + ")", pid(), System.nanoTime(), 0);
+            metrics.handoff(HandoffMetrics.SUCCESSOR, result);
+            log.warn("READY generation {}: {}; serving the {} descriptors it handed over", generation, result.reason(),
+                    predecessor.inheritance().manifest().fdCount());
+            return;
+        }
+        metrics.handoff(HandoffMetrics.SUCCESSOR, result);
+        log.info("READY generation {} after handoff from pid {} in {} ms", generation, result.peerPid(),
+                result.duration().toNanos() / 1e6);
+        Thread receiver = new Thread(() -> receive(handler), "handoff-predecessor");
+        receiver.setDaemon(true);
+        receiver.start();
+    }
+
+    private void receive(Consumer<Connection> handler) {
+        try {
+            predecessor.receiveConnections(handler == null ? null : (entry, channel) -> {
+                metrics.connections(HandoffMetrics.SUCCESSOR, "adopted", 1);
+                handler.accept(Connection.adopted(entry, channel));
+            });
+        } finally {
+            finish();
+        }
+    }
+
+    /**
+     * Whether the predecessor is done handing connections over within {@code timeout}: at most two
+     * generations run at once, and a third must not take over connections half-moved into this one.
+     */
+    boolean awaitFinished(Duration timeout) {
+        try {
+            return finished.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private void finish() {
+        finished.countDown();
+        close();
+    }
+
+    /** Closes the link and whatever was inherited and not claimed. */
+    void close() {
+        predecessor.inheritance().closeUnclaimed();
+        try {
+            predecessor.close();
+        } catch (IOException e) {
+            log.debug("close failed", e);
+        }
+    }
+}
