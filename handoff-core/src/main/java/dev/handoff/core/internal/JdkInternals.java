@@ -24,9 +24,11 @@ import java.nio.channels.spi.SelectorProvider;
  */
 public final class JdkInternals {
 
-    /** The JVM flags this class needs; executable jars carry them as {@code Add-Opens} manifest entries. */
-    public static final String REQUIRED_FLAGS =
-            "--add-opens java.base/sun.nio.ch=ALL-UNNAMED --add-opens java.base/java.io=ALL-UNNAMED";
+    /**
+     * The JVM flags this class needs: for the class path ({@code ALL-UNNAMED}; executable jars carry them as
+     * {@code Add-Opens} manifest entries), or for the module path ({@code dev.handoff.core}).
+     */
+    public static final String REQUIRED_FLAGS = flagsFor(JdkInternals.class.getModule());
 
     private static final Field FD_NUMBER;
     private static final Method FD_CLOSE;
@@ -88,6 +90,11 @@ public final class JdkInternals {
     }
 
     private JdkInternals() {
+    }
+
+    private static String flagsFor(Module module) {
+        String target = module.isNamed() ? module.getName() : "ALL-UNNAMED";
+        return "--add-opens java.base/sun.nio.ch=" + target + " --add-opens java.base/java.io=" + target;
     }
 
     /** Fails with the message that names the missing flags, if access was refused. */
