@@ -218,6 +218,9 @@ final class Rendezvous implements Closeable {
         Takeover takeover;
         FdServer current;
         synchronized (this) {
+            if (closed) {
+                return;
+            }
             closed = true;
             takeover = successor;
             current = server;

@@ -5,6 +5,9 @@ import dev.handoff.core.HandoffResult;
 import dev.handoff.core.Takeover;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.boot.SpringApplication;
+import org.springframework.boot.availability.AvailabilityChangeEvent;
+import org.springframework.boot.availability.ReadinessState;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -17,29 +20,31 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Ties the handoff to the application's life: READY only once the context is up and the web server
- * accepts ({@link ApplicationReadyEvent}); when a successor has taken over, the drain: every
- * {@link HandoffDrainParticipant}, then the web server (it stops accepting, answers what is in flight with
- * {@code Connection: close}, and waits for its connections to end), bounded by {@code handoff.drain-timeout};
- * then the context closes and, with {@code handoff.exit-when-done}, the JVM exits with status 0.
+ * accepts ({@link ApplicationReadyEvent}); when a successor has taken over, the drain: readiness becomes
+ * {@link ReadinessState#REFUSING_TRAFFIC}, every {@link HandoffDrainParticipant} drains, then the web
+ * server (it stops accepting, answers what is in flight with {@code Connection: close}, and waits for its
+ * connections to end), all within the takeover's deadline ({@code handoff.drain-timeout}); then the
+ * context closes ({@link SpringApplication#exit}) and, with {@code handoff.exit-when-done}, the JVM exits
+ * with the application's exit code.
  */
 public class HandoffCoordinator implements ApplicationListener<ApplicationReadyEvent> {
 
     private static final Logger log = LoggerFactory.getLogger(HandoffCoordinator.class);
 
     private final Handoff handoff;
-    private final HandoffProperties properties;
     private final WebServerDrain webServer;
     private final List<HandoffDrainParticipant> participants;
     private final ConfigurableApplicationContext context;
+    private final boolean exitWhenDone;
     private volatile boolean ready;
 
-    public HandoffCoordinator(Handoff handoff, HandoffProperties properties, WebServerDrain webServer,
-                              List<HandoffDrainParticipant> participants, ConfigurableApplicationContext context) {
+    public HandoffCoordinator(Handoff handoff, WebServerDrain webServer, List<HandoffDrainParticipant> participants,
+                              ConfigurableApplicationContext context, boolean exitWhenDone) {
         this.handoff = handoff;
-        this.properties = properties;
         this.webServer = webServer;
         this.participants = participants;
         this.context = context;
+        this.exitWhenDone = exitWhenDone;
     }
 
     @Override
@@ -74,7 +79,8 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
         long start = System.nanoTime();
         HandoffResult result = takeover.handoff();
         Instant deadline = takeover.deadline();
-        log.info("pid {} took over; draining (deadline in {})", result.peerPid(), properties.getDrainTimeout());
+        log.info("pid {} took over; draining (deadline {})", result.peerPid(), deadline);
+        AvailabilityChangeEvent.publish(context, ReadinessState.REFUSING_TRAFFIC);
         for (HandoffDrainParticipant participant : participants) {
             try {
                 participant.drain(takeover);
@@ -90,10 +96,9 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
         log.info("drained in {} ms ({} connections still open)", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
                 Math.max(0, open));
         takeover.done();
-        if (properties.isExitWhenDone()) {
-            System.exit(0); // the shutdown hook closes the context
-        } else {
-            context.close();
+        int status = SpringApplication.exit(context);
+        if (exitWhenDone) {
+            System.exit(status);
         }
     }
 

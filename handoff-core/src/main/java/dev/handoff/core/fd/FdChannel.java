@@ -59,11 +59,19 @@ public final class FdChannel implements Closeable {
 
     /** Connects to a listening {@link FdServer} at {@code path}. */
     public static FdChannel connect(Path path, FdLimits limits) throws IOException {
+        return connect(path, limits, Duration.ZERO);
+    }
+
+    /** Connects to a listening {@link FdServer} at {@code path}, waiting at most {@code timeout} (zero: no limit). */
+    public static FdChannel connect(Path path, FdLimits limits, Duration timeout) throws IOException {
         // newInstance + connect rather than connectTo: the latter leaks its socket when the connect fails.
         AFUNIXSocket socket = AFUNIXSocket.newInstance();
         try {
-            socket.connect(AFUNIXSocketAddress.of(path));
+            socket.connect(AFUNIXSocketAddress.of(path), Math.toIntExact(Math.min(Integer.MAX_VALUE, timeout.toMillis())));
             return new FdChannel(socket, limits);
+        } catch (SocketTimeoutException e) {
+            socket.close();
+            throw new FdChannelException(FdChannelException.Kind.TIMEOUT, "no connection to " + path + " within " + timeout, e);
         } catch (IOException | RuntimeException e) {
             socket.close();
             throw e;

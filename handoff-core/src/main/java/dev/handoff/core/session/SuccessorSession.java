@@ -2,6 +2,7 @@ package dev.handoff.core.session;
 
 import dev.handoff.core.channel.Channels;
 import dev.handoff.core.fd.FdChannel;
+import dev.handoff.core.fd.FdChannelException;
 import dev.handoff.core.fd.FdDescription;
 import dev.handoff.core.fd.FdMessage;
 import dev.handoff.core.fd.FdServer;
@@ -82,7 +83,10 @@ public final class SuccessorSession implements Closeable {
         long start = System.nanoTime();
         FdChannel channel;
         try {
-            channel = FdChannel.connect(path, config.limits());
+            channel = FdChannel.connect(path, config.limits(), SuccessorState.CONNECTING.deadline().in(config));
+        } catch (FdChannelException e) {
+            return Attempt.ended(SuccessorState.CONNECTING.after(Fault.of(e)), "cannot connect to the incumbent at "
+                    + path + ": " + e.getMessage(), e);
         } catch (IOException e) {
             if (FdServer.isLive(path)) {
                 return Attempt.ended(SuccessorState.CONNECTING.after(Fault.PEER_CLOSED), "cannot connect to the "

@@ -1,5 +1,6 @@
 package dev.handoff.spring.tomcat;
 
+import dev.handoff.core.Handoff;
 import org.apache.coyote.http11.Http11NioProtocol;
 
 /** Tomcat's HTTP/1.1 NIO protocol on a {@link HandoffNioEndpoint}. */
@@ -7,6 +8,11 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol {
 
     public HandoffHttp11NioProtocol() {
         super(new HandoffNioEndpoint());
+    }
+
+    /** The endpoint's listening socket comes from {@code handoff}. */
+    void listenOn(Handoff handoff) {
+        ((HandoffNioEndpoint) getEndpoint()).listenOn(handoff);
     }
 
     /**

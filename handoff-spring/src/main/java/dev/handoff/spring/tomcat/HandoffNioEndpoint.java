@@ -17,7 +17,7 @@ import java.nio.channels.SocketChannel;
 public class HandoffNioEndpoint extends NioEndpoint {
 
     private static final Field SERVER_SOCKET;
-    private static volatile Handoff handoff;
+    private volatile Handoff handoff;
     private volatile boolean acceptStopped;
 
     static {
@@ -29,7 +29,7 @@ public class HandoffNioEndpoint extends NioEndpoint {
         }
     }
 
-    static void use(Handoff value) {
+    void listenOn(Handoff value) {
         handoff = value;
     }
 
@@ -72,8 +72,7 @@ public class HandoffNioEndpoint extends NioEndpoint {
     protected void initServerSocket() throws Exception {
         Handoff current = handoff;
         if (current == null) {
-            super.initServerSocket();
-            return;
+            throw new IllegalStateException("no Handoff was given to this endpoint: it is configured by HandoffTomcatCustomizer");
         }
         InetSocketAddress address = getAddress() == null ? new InetSocketAddress(getPortWithOffset())
                 : new InetSocketAddress(getAddress(), getPortWithOffset());

@@ -2,6 +2,7 @@ package dev.handoff.spring.tomcat;
 
 import dev.handoff.core.Handoff;
 import dev.handoff.spring.WebServerDrain;
+import org.springframework.boot.tomcat.TomcatProtocolHandlerCustomizer;
 import org.springframework.boot.tomcat.TomcatWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 
@@ -21,14 +22,27 @@ public class HandoffTomcatCustomizer implements WebServerFactoryCustomizer<Tomca
 
     @Override
     public void customize(TomcatWebServerFactory factory) {
-        // Tomcat builds its protocol handler from a class name, so the endpoint finds the Handoff here.
-        HandoffNioEndpoint.use(handoff);
+        // Tomcat builds the main connector's protocol handler from a class name; the handler it built is
+        // then given the Handoff, before the connector binds (TomcatWebServer.start).
         factory.setProtocol(HandoffHttp11NioProtocol.class.getName());
-        factory.addConnectorCustomizers(connector -> {
-            if (connector.getProtocolHandler() instanceof HandoffHttp11NioProtocol protocol) {
-                drain.openConnections(protocol::openConnections);
-                drain.stopAccepting(protocol::stopAccepting);
-            }
-        });
+        factory.addProtocolHandlerCustomizers(new ProtocolCustomizer(handoff, drain));
+    }
+
+    /** A named class rather than a lambda: Spring Boot picks protocol handler customizers by their type argument. */
+    private static final class ProtocolCustomizer implements TomcatProtocolHandlerCustomizer<HandoffHttp11NioProtocol> {
+        private final Handoff handoff;
+        private final WebServerDrain drain;
+
+        ProtocolCustomizer(Handoff handoff, WebServerDrain drain) {
+            this.handoff = handoff;
+            this.drain = drain;
+        }
+
+        @Override
+        public void customize(HandoffHttp11NioProtocol protocol) {
+            protocol.listenOn(handoff);
+            drain.openConnections(protocol::openConnections);
+            drain.stopAccepting(protocol::stopAccepting);
+        }
     }
 }

@@ -1,10 +1,19 @@
-package dev.handoff.spring;
+package dev.handoff.spring.autoconfigure;
 
 import dev.handoff.core.Handoff;
 import dev.handoff.core.HandoffOptions;
+import dev.handoff.spring.ConnectionCloseFilter;
+import dev.handoff.spring.ConnectionCloseWebFilter;
+import dev.handoff.spring.HandoffCoordinator;
+import dev.handoff.spring.HandoffDrainParticipant;
+import dev.handoff.spring.WebServerDrain;
+import dev.handoff.spring.jetty.HandoffJettyCustomizer;
+import dev.handoff.spring.netty.HandoffNettyCustomizer;
+import dev.handoff.spring.tomcat.HandoffTomcatCustomizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
@@ -21,18 +30,19 @@ import java.io.IOException;
  * Zero-downtime restarts for a Spring Boot application: with {@code handoff.socket} set, the application
  * takes its listeners over from a running copy (or binds them on a cold start), says READY once it
  * serves, and drains and exits when its own successor has taken over. Every bean backs off when the
- * application defines its own.
+ * application defines its own; {@link HandoffOptionsCustomizer} beans adjust the options.
  */
 @AutoConfiguration
 @ConditionalOnProperty(prefix = "handoff", name = "socket")
-@ConditionalOnProperty(prefix = "handoff", name = "enabled", matchIfMissing = true)
+@ConditionalOnBooleanProperty(name = "handoff.enabled", matchIfMissing = true)
 @EnableConfigurationProperties(HandoffProperties.class)
-@Import({HandoffAutoConfiguration.Tomcat.class, HandoffAutoConfiguration.Jetty.class, HandoffAutoConfiguration.Netty.class})
-public class HandoffAutoConfiguration {
+@Import({HandoffAutoConfiguration.Metrics.class, HandoffAutoConfiguration.Tomcat.class,
+        HandoffAutoConfiguration.Jetty.class, HandoffAutoConfiguration.Netty.class})
+public final class HandoffAutoConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    public HandoffOptions handoffOptions(HandoffProperties properties, ObjectProvider<MeterRegistry> meterRegistry) {
+    HandoffOptions handoffOptions(HandoffProperties properties, ObjectProvider<HandoffOptionsCustomizer> customizers) {
         HandoffOptions.Builder options = HandoffOptions.builder(properties.getSocket())
                 .stepTimeout(properties.getStepTimeout())
                 .readyTimeout(properties.getReadyTimeout())
@@ -46,36 +56,37 @@ public class HandoffAutoConfiguration {
         if (properties.getSharedSecretFile() != null) {
             options.sharedSecretFile(properties.getSharedSecretFile());
         }
-        meterRegistry.ifAvailable(options::meterRegistry);
+        customizers.orderedStream().forEach(customizer -> customizer.customize(options));
         return options.build();
     }
 
     /** Started at once: the web server's listener comes from it, so it must exist before the server binds. */
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
-    public Handoff handoff(HandoffOptions options) throws IOException {
+    Handoff handoff(HandoffOptions options) throws IOException {
         return Handoff.start(options);
     }
 
     @Bean
     @ConditionalOnMissingBean
-    public WebServerDrain handoffWebServerDrain() {
+    WebServerDrain handoffWebServerDrain() {
         return new WebServerDrain();
     }
 
     @Bean
     @ConditionalOnMissingBean
-    public HandoffCoordinator handoffCoordinator(Handoff handoff, HandoffProperties properties, WebServerDrain webServerDrain,
-                                                 ObjectProvider<HandoffDrainParticipant> participants,
-                                                 ConfigurableApplicationContext context) {
-        return new HandoffCoordinator(handoff, properties, webServerDrain, participants.orderedStream().toList(), context);
+    HandoffCoordinator handoffCoordinator(Handoff handoff, HandoffProperties properties, WebServerDrain webServerDrain,
+                                          ObjectProvider<HandoffDrainParticipant> participants,
+                                          ConfigurableApplicationContext context) {
+        return new HandoffCoordinator(handoff, webServerDrain, participants.orderedStream().toList(), context,
+                properties.isExitWhenDone());
     }
 
     @Bean
     @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
     @ConditionalOnClass(name = "org.springframework.web.filter.OncePerRequestFilter")
     @ConditionalOnMissingBean
-    public ConnectionCloseFilter handoffConnectionCloseFilter(WebServerDrain webServerDrain) {
+    ConnectionCloseFilter handoffConnectionCloseFilter(WebServerDrain webServerDrain) {
         return new ConnectionCloseFilter(webServerDrain);
     }
 
@@ -83,8 +94,19 @@ public class HandoffAutoConfiguration {
     @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
     @ConditionalOnClass(name = "org.springframework.web.server.WebFilter")
     @ConditionalOnMissingBean
-    public ConnectionCloseWebFilter handoffConnectionCloseWebFilter(WebServerDrain webServerDrain) {
+    ConnectionCloseWebFilter handoffConnectionCloseWebFilter(WebServerDrain webServerDrain) {
         return new ConnectionCloseWebFilter(webServerDrain);
+    }
+
+    /** The handoff.* meters go to the application's registry, when it has Micrometer and a registry. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(name = "io.micrometer.core.instrument.MeterRegistry")
+    static class Metrics {
+
+        @Bean
+        HandoffOptionsCustomizer handoffMeterRegistry(ObjectProvider<MeterRegistry> registry) {
+            return options -> registry.ifAvailable(options::meterRegistry);
+        }
     }
 
     @Configuration(proxyBeanMethods = false)
@@ -93,8 +115,8 @@ public class HandoffAutoConfiguration {
 
         @Bean
         @ConditionalOnMissingBean(name = "handoffTomcatCustomizer")
-        dev.handoff.spring.tomcat.HandoffTomcatCustomizer handoffTomcatCustomizer(Handoff handoff, WebServerDrain webServerDrain) {
-            return new dev.handoff.spring.tomcat.HandoffTomcatCustomizer(handoff, webServerDrain);
+        HandoffTomcatCustomizer handoffTomcatCustomizer(Handoff handoff, WebServerDrain webServerDrain) {
+            return new HandoffTomcatCustomizer(handoff, webServerDrain);
         }
     }
 
@@ -104,8 +126,8 @@ public class HandoffAutoConfiguration {
 
         @Bean
         @ConditionalOnMissingBean(name = "handoffJettyCustomizer")
-        dev.handoff.spring.jetty.HandoffJettyCustomizer handoffJettyCustomizer(Handoff handoff, WebServerDrain webServerDrain) {
-            return new dev.handoff.spring.jetty.HandoffJettyCustomizer(handoff, webServerDrain);
+        HandoffJettyCustomizer handoffJettyCustomizer(Handoff handoff, WebServerDrain webServerDrain) {
+            return new HandoffJettyCustomizer(handoff, webServerDrain);
         }
     }
 
@@ -115,8 +137,8 @@ public class HandoffAutoConfiguration {
 
         @Bean
         @ConditionalOnMissingBean(name = "handoffNettyCustomizer")
-        dev.handoff.spring.netty.HandoffNettyCustomizer handoffNettyCustomizer(Handoff handoff, WebServerDrain webServerDrain) {
-            return new dev.handoff.spring.netty.HandoffNettyCustomizer(handoff, webServerDrain);
+        HandoffNettyCustomizer handoffNettyCustomizer(Handoff handoff, WebServerDrain webServerDrain) {
+            return new HandoffNettyCustomizer(handoff, webServerDrain);
         }
     }
 }

@@ -1,4 +1,4 @@
-package dev.handoff.spring;
+package dev.handoff.spring.autoconfigure;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
 

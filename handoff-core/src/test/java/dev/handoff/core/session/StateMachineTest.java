@@ -1,0 +1,131 @@
+package dev.handoff.core.session;
+
+import dev.handoff.core.wire.Message;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Both roles' state machines: every (state, fault) pair leads somewhere, final states stay final, only
+ * final states expect nothing and have no deadline without saying why, and docs/protocol.md draws exactly
+ * these tables (a change to either shows here).
+ */
+@Timeout(30)
+class StateMachineTest {
+
+    private static final Path PROTOCOL_DOC = Path.of("..", "docs", "protocol.md");
+
+    @Test
+    void everyIncumbentStateHasAnOutcomeForEveryFaultAndFinalStatesStay() {
+        for (IncumbentState state : IncumbentState.values()) {
+            for (Fault fault : Fault.values()) {
+                IncumbentState next = state.after(fault);
+                assertNotNull(next, state + " x " + fault);
+                if (state.isFinal()) {
+                    assertEquals(state, next, "a final state stays final: " + state + " x " + fault);
+                }
+            }
+            if (state.isFinal()) {
+                assertTrue(state.expects().isEmpty(), state + " is final and expects nothing");
+            }
+        }
+        // No state waits for ever for a peer that may never answer, but those that read nothing.
+        for (IncumbentState state : IncumbentState.values()) {
+            if (!state.expects().isEmpty()) {
+                assertFalse(state.deadline() == Deadline.NONE, state + " waits for a message and needs a deadline");
+            }
+        }
+    }
+
+    @Test
+    void everySuccessorStateHasAnOutcomeForEveryFaultAndFinalStatesStay() {
+        for (SuccessorState state : SuccessorState.values()) {
+            for (Fault fault : Fault.values()) {
+                SuccessorState next = state.after(fault);
+                assertNotNull(next, state + " x " + fault);
+                if (state.isFinal()) {
+                    assertEquals(state, next, "a final state stays final: " + state + " x " + fault);
+                }
+            }
+            if (state.isFinal()) {
+                assertTrue(state.expects().isEmpty(), state + " is final and expects nothing");
+            }
+        }
+        // A successor before its manifest starts cold only when the incumbent is gone: else it would collide.
+        for (SuccessorState early : List.of(SuccessorState.CONNECTING, SuccessorState.AWAIT_WELCOME, SuccessorState.AWAIT_MANIFEST)) {
+            for (Fault fault : Fault.values()) {
+                assertEquals(fault == Fault.PEER_DIED, early.after(fault) == SuccessorState.COLD, early + " x " + fault);
+            }
+        }
+    }
+
+    @Test
+    void docsProtocolDrawsBothTablesAsTheCodeHasThem() throws IOException {
+        String doc = Files.readString(PROTOCOL_DOC);
+        for (String row : table("incumbent", IncumbentState.values())) {
+            assertTrue(doc.contains(row), "docs/protocol.md lacks the row (or has another):\n" + row);
+        }
+        for (String row : table("successor", SuccessorState.values())) {
+            assertTrue(doc.contains(row), "docs/protocol.md lacks the row (or has another):\n" + row);
+        }
+    }
+
+    /** The markdown rows: state, deadline, the messages that move it on, then where each fault leads. */
+    static List<String> table(String role, Enum<?>[] states) {
+        List<String> rows = new ArrayList<>();
+        StringBuilder header = new StringBuilder("| " + role + " state | deadline | moved on by |");
+        StringBuilder rule = new StringBuilder("|---|---|---|");
+        for (Fault fault : Fault.values()) {
+            header.append(' ').append(fault).append(" |");
+            rule.append("---|");
+        }
+        rows.add(header.toString());
+        rows.add(rule.toString());
+        for (Enum<?> state : states) {
+            StringBuilder row = new StringBuilder("| " + state + " | ");
+            Deadline deadline = state instanceof IncumbentState i ? i.deadline() : ((SuccessorState) state).deadline();
+            List<Class<? extends Message>> expects = state instanceof IncumbentState i ? i.expects()
+                    : ((SuccessorState) state).expects();
+            boolean isFinal = state instanceof IncumbentState i ? i.isFinal() : ((SuccessorState) state).isFinal();
+            row.append(isFinal ? "final" : deadline.name().toLowerCase(Locale.ROOT)).append(" | ");
+            row.append(expects.isEmpty() ? "—" : expects.stream().map(type -> "`" + wireName(type) + "`")
+                    .collect(Collectors.joining(", "))).append(" |");
+            for (Fault fault : Fault.values()) {
+                Enum<?> next = state instanceof IncumbentState i ? i.after(fault) : ((SuccessorState) state).after(fault);
+                row.append(' ').append(next == state ? "—" : next.toString()).append(" |");
+            }
+            rows.add(row.toString());
+        }
+        return rows;
+    }
+
+    private static String wireName(Class<? extends Message> type) {
+        com.fasterxml.jackson.annotation.JsonSubTypes subTypes = Message.class.getAnnotation(
+                com.fasterxml.jackson.annotation.JsonSubTypes.class);
+        for (com.fasterxml.jackson.annotation.JsonSubTypes.Type subType : subTypes.value()) {
+            if (subType.value() == type) {
+                return subType.name();
+            }
+        }
+        throw new IllegalArgumentException(type + " has no wire name");
+    }
+
+    /** Prints both tables, for docs/protocol.md. */
+    public static void main(String[] args) {
+        table("incumbent", IncumbentState.values()).forEach(System.out::println);
+        System.out.println();
+        table("successor", SuccessorState.values()).forEach(System.out::println);
+    }
+}

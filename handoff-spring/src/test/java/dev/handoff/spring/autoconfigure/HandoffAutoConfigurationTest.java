@@ -1,0 +1,144 @@
+package dev.handoff.spring.autoconfigure;
+
+import dev.handoff.core.Handoff;
+import dev.handoff.core.HandoffOptions;
+import dev.handoff.spring.HandoffCoordinator;
+import dev.handoff.spring.actuate.HandoffEndpoint;
+import dev.handoff.spring.actuate.HandoffHealthIndicator;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.FilteredClassLoader;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The auto-configurations in a plain (non-web) context: what they create, what they bind, when they back off. */
+@Timeout(60)
+class HandoffAutoConfigurationTest {
+
+    @TempDir
+    Path temp;
+
+    private final ApplicationContextRunner runner = new ApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(HandoffAutoConfiguration.class,
+                    HandoffEndpointAutoConfiguration.class, HandoffHealthAutoConfiguration.class));
+
+    private String socket() {
+        return "handoff.socket=" + temp.resolve("run/a.sock");
+    }
+
+    @Test
+    void nothingWithoutASocket() {
+        runner.run(context -> assertThat(context).hasNotFailed()
+                .doesNotHaveBean(Handoff.class).doesNotHaveBean(HandoffCoordinator.class));
+    }
+
+    @Test
+    void nothingWhenDisabled() {
+        runner.withPropertyValues(socket(), "handoff.enabled=false")
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(Handoff.class));
+    }
+
+    @Test
+    void aSharedSecretFileOthersCanReadStopsTheStartWithTheFix() throws IOException {
+        Path secret = Files.writeString(temp.resolve("open-secret"), "0123456789abcdef0123");
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-r--r--"));
+        runner.withPropertyValues(socket(), "handoff.shared-secret-file=" + secret)
+                .run(context -> assertThat(context).hasFailed().getFailure().rootCause().hasMessageContaining("chmod 600"));
+    }
+
+    @Test
+    void propertiesBindToTheOptionsAndMetricsGoToTheApplicationsRegistry() throws IOException {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        Path secret = Files.writeString(temp.resolve("secret"), "0123456789abcdef0123");
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
+        runner.withBean(MeterRegistry.class, () -> registry)
+                .withPropertyValues(socket(), "handoff.step-timeout=3s",
+                        "handoff.ready-timeout=40s", "handoff.probation=50ms", "handoff.drain-timeout=7s",
+                        "handoff.allowed-peer-uids=0,1000", "handoff.upgrade-command=/bin/app,--flag",
+                        "handoff.upgrade-timeout=9s", "handoff.shared-secret-file=" + secret,
+                        "management.endpoints.jmx.exposure.include=handoff", "spring.jmx.enabled=true")
+                .run(context -> {
+                    assertThat(context).hasSingleBean(Handoff.class).hasSingleBean(HandoffEndpoint.class)
+                            .hasSingleBean(HandoffHealthIndicator.class);
+                    HandoffOptions options = context.getBean(HandoffOptions.class);
+                    assertThat(options.socketPath()).isEqualTo(temp.resolve("run/a.sock").toAbsolutePath());
+                    assertThat(options.stepTimeout()).isEqualTo(Duration.ofSeconds(3));
+                    assertThat(options.readyTimeout()).isEqualTo(Duration.ofSeconds(40));
+                    assertThat(options.probation()).isEqualTo(Duration.ofMillis(50));
+                    assertThat(options.drainTimeout()).isEqualTo(Duration.ofSeconds(7));
+                    assertThat(options.allowedPeerUids()).isEqualTo(Set.of(0L, 1000L));
+                    assertThat(options.upgradeCommand()).isEqualTo(List.of("/bin/app", "--flag"));
+                    assertThat(options.upgradeTimeout()).isEqualTo(Duration.ofSeconds(9));
+                    assertThat(options.hasSharedSecret()).isTrue();
+                    assertThat(options.meterRegistry()).containsSame(registry);
+                    Handoff handoff = context.getBean(Handoff.class);
+                    assertThat(handoff.generation()).isEqualTo(1);
+                    assertThat(handoff.isInherited()).isFalse();
+                    assertThat(registry.find("handoff.handoffs").counters()).as("handoff.* meters are registered").isNotEmpty();
+                });
+    }
+
+    @Test
+    void customizersAdjustTheOptionsAfterTheProperties() {
+        runner.withPropertyValues(socket(), "handoff.step-timeout=3s")
+                .withBean("first", HandoffOptionsCustomizer.class, () -> options -> options.backlog(77).stepTimeout(Duration.ofSeconds(4)))
+                .run(context -> {
+                    HandoffOptions options = context.getBean(HandoffOptions.class);
+                    assertThat(options.backlog()).isEqualTo(77);
+                    assertThat(options.stepTimeout()).isEqualTo(Duration.ofSeconds(4));
+                    assertThat(options.socketPath()).isEqualTo(temp.resolve("run/a.sock").toAbsolutePath());
+                });
+    }
+
+    @Test
+    void withoutMicrometerOnTheClassPathTheOptionsHaveNoRegistry() {
+        runner.withClassLoader(new FilteredClassLoader(MeterRegistry.class))
+                .withPropertyValues(socket())
+                .run(context -> {
+                    assertThat(context).hasNotFailed().hasSingleBean(Handoff.class);
+                    assertThat(context.getBean(HandoffOptions.class).meterRegistry()).isEmpty();
+                });
+    }
+
+    @Test
+    void backsOffWhenTheApplicationDefinesItsOwnOptions() {
+        HandoffOptions own = HandoffOptions.builder(temp.resolve("own/own.sock")).build();
+        runner.withBean("ownOptions", HandoffOptions.class, () -> own)
+                .withPropertyValues("handoff.socket=" + temp.resolve("run/ignored.sock"))
+                .run(context -> {
+                    assertThat(context).getBean(HandoffOptions.class).isSameAs(own);
+                    assertThat(context.getBean(Handoff.class).options().socketPath()).isEqualTo(own.socketPath());
+                });
+    }
+
+    @Test
+    void backsOffWhenTheApplicationDefinesItsOwnHandoff() throws Exception {
+        try (Handoff own = Handoff.start(HandoffOptions.builder(temp.resolve("own/own.sock")).build())) {
+            runner.withBean("ownHandoff", Handoff.class, () -> own)
+                    .withPropertyValues("handoff.socket=" + temp.resolve("run/ignored.sock"))
+                    .run(context -> assertThat(context).hasSingleBean(Handoff.class)
+                            .as("the rest still works with it").hasSingleBean(HandoffCoordinator.class)
+                            .getBean(Handoff.class).isSameAs(own));
+        }
+    }
+
+    @Test
+    void theEndpointNeedsExposureAndTheHealthIndicatorCanBeTurnedOff() {
+        runner.withPropertyValues(socket(), "management.health.handoff.enabled=false")
+                .run(context -> assertThat(context).hasSingleBean(Handoff.class)
+                        .doesNotHaveBean(HandoffHealthIndicator.class).doesNotHaveBean(HandoffEndpoint.class));
+    }
+}
