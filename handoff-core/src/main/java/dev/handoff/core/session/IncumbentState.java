@@ -2,8 +2,6 @@ package dev.handoff.core.session;
 
 import dev.handoff.core.wire.Message;
 
-import java.util.List;
-
 /**
  * The incumbent's side of one handoff, as a state machine. It waits in one state at a time, for at most
  * the state's {@link Deadline}; a message the state {@linkplain #expects() expects} moves it on (what each
@@ -12,54 +10,48 @@ import java.util.List;
  * session ends in, the incumbent still accepts until the application stops. docs/protocol.md draws
  * this table; a test keeps the two the same.
  */
-public enum IncumbentState {
+public enum IncumbentState implements SessionState {
     /** A successor connected: waiting for its hello (then: refused, or welcome). */
-    AWAIT_HELLO(Deadline.STEP, Message.Hello.class),
+    AWAIT_HELLO(Waiting.of(Deadline.STEP, Message.Hello.class)),
     /** Sent a welcome that asks for the shared secret: waiting for the successor's proof. */
-    AWAIT_PROOF(Deadline.STEP, Message.Proof.class, Message.Refused.class),
+    AWAIT_PROOF(Waiting.of(Deadline.STEP, Message.Proof.class, Message.Refused.class)),
     /** Sent the manifest and the listeners: the successor validates, rebuilds and starts; waiting for READY. */
-    AWAIT_READY(Deadline.READY, Message.Ready.class, Message.Failed.class),
+    AWAIT_READY(Waiting.of(Deadline.READY, Message.Ready.class, Message.Failed.class)),
     /** READY arrived: watching the successor for the probation period; silence is success. */
-    PROBATION(Deadline.PROBATION),
+    PROBATION(Waiting.of(Deadline.PROBATION)),
     /** The successor serves: this process stops accepting and drains; nothing is read until a batch is sent. */
-    TAKEN_OVER(Deadline.NONE),
+    TAKEN_OVER(Waiting.of(Deadline.NONE)),
     /** Sent a batch of connections: waiting for the successor's answer. */
-    AWAIT_ADOPTED(Deadline.STEP, Message.Adopted.class),
+    AWAIT_ADOPTED(Waiting.of(Deadline.STEP, Message.Adopted.class)),
     /** Final: the peer was not accepted (uid, version, secret). Nothing was sent; the incumbent serves on. */
-    REFUSED(Deadline.NONE),
+    REFUSED(Waiting.of(Deadline.NONE)),
     /** Final: the handoff failed before the successor served. The incumbent serves on as if nothing happened. */
-    FAILED(Deadline.NONE),
+    FAILED(Waiting.of(Deadline.NONE)),
     /**
      * Final: the successor went away (or stopped answering) while connections moved to it. Every connection
      * without an answer is still the incumbent's; the application may resume serving.
      */
-    LOST(Deadline.NONE),
+    LOST(Waiting.of(Deadline.NONE)),
     /** Final: goodbye sent; the drain is over. */
-    CLOSED(Deadline.NONE);
+    CLOSED(Waiting.of(Deadline.NONE));
 
-    private final Deadline deadline;
-    private final List<Class<? extends Message>> expects;
+    private final Waiting waiting;
 
-    @SafeVarargs
-    IncumbentState(Deadline deadline, Class<? extends Message>... expects) {
-        this.deadline = deadline;
-        this.expects = List.of(expects);
+    IncumbentState(Waiting waiting) {
+        this.waiting = waiting;
     }
 
-    public Deadline deadline() {
-        return deadline;
+    @Override
+    public Waiting waiting() {
+        return waiting;
     }
 
-    /** The messages that move this state on; any other is {@link Fault#UNEXPECTED}. */
-    public List<Class<? extends Message>> expects() {
-        return expects;
-    }
-
+    @Override
     public boolean isFinal() {
         return this == REFUSED || this == FAILED || this == LOST || this == CLOSED;
     }
 
-    /** Where {@code fault} leads from this state. Defined for every pair; a final state stays as it is. */
+    @Override
     public IncumbentState after(Fault fault) {
         return switch (this) {
             case AWAIT_HELLO, AWAIT_PROOF, AWAIT_READY -> FAILED;

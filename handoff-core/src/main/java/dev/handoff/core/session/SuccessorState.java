@@ -2,8 +2,6 @@ package dev.handoff.core.session;
 
 import dev.handoff.core.wire.Message;
 
-import java.util.List;
-
 /**
  * The successor's side of one handoff, as a state machine: like {@link IncumbentState}, each state waits
  * for at most its {@link Deadline}, the messages it {@linkplain #expects() expects} move it on (see
@@ -12,51 +10,45 @@ import java.util.List;
  * ({@link Fault#PEER_DIED}): an incumbent that is still there holds the listeners, and binding them fresh
  * would collide with it.
  */
-public enum SuccessorState {
+public enum SuccessorState implements SessionState {
     /** Connecting to the rendezvous socket (then: cold start if nobody is there, else hello). */
-    CONNECTING(Deadline.STEP),
+    CONNECTING(Waiting.of(Deadline.STEP)),
     /** Sent hello: waiting for the welcome, or to be told busy or refused. */
-    AWAIT_WELCOME(Deadline.STEP, Message.Welcome.class, Message.Busy.class, Message.Refused.class),
+    AWAIT_WELCOME(Waiting.of(Deadline.STEP, Message.Welcome.class, Message.Busy.class, Message.Refused.class)),
     /** Welcomed (and the secret proven both ways): waiting for the manifest and its descriptors. */
-    AWAIT_MANIFEST(Deadline.STEP, Message.Handover.class, Message.Refused.class),
+    AWAIT_MANIFEST(Waiting.of(Deadline.STEP, Message.Handover.class, Message.Refused.class)),
     /**
      * The manifest arrived and every descriptor matched it: the application claims its listeners and
      * starts; nothing is read until it says READY (the incumbent bounds this with its ready timeout).
      */
-    INHERITED(Deadline.NONE),
+    INHERITED(Waiting.of(Deadline.NONE)),
     /** Said READY: receiving the predecessor's connections until its goodbye. */
-    RECEIVING(Deadline.NONE, Message.Connections.class, Message.Goodbye.class),
+    RECEIVING(Waiting.of(Deadline.NONE, Message.Connections.class, Message.Goodbye.class)),
     /** Final: nobody was there, or the incumbent died before it handed anything over: bind fresh. */
-    COLD(Deadline.NONE),
+    COLD(Waiting.of(Deadline.NONE)),
     /** Final: the incumbent is handing over to another successor (or still draining): try again later. */
-    BUSY(Deadline.NONE),
+    BUSY(Waiting.of(Deadline.NONE)),
     /** Final: either side refused the other (uid, version, secret). */
-    REFUSED(Deadline.NONE),
+    REFUSED(Waiting.of(Deadline.NONE)),
     /** Final: an incumbent is there but the handoff failed; starting cold would collide with it. */
-    FAILED(Deadline.NONE),
+    FAILED(Waiting.of(Deadline.NONE)),
     /** Final: READY could not be sent; this process serves what it received, on its own. */
-    ALONE(Deadline.NONE),
+    ALONE(Waiting.of(Deadline.NONE)),
     /** Final: the predecessor said goodbye or went away; nothing more arrives. */
-    DONE(Deadline.NONE);
+    DONE(Waiting.of(Deadline.NONE));
 
-    private final Deadline deadline;
-    private final List<Class<? extends Message>> expects;
+    private final Waiting waiting;
 
-    @SafeVarargs
-    SuccessorState(Deadline deadline, Class<? extends Message>... expects) {
-        this.deadline = deadline;
-        this.expects = List.of(expects);
+    SuccessorState(Waiting waiting) {
+        this.waiting = waiting;
     }
 
-    public Deadline deadline() {
-        return deadline;
+    @Override
+    public Waiting waiting() {
+        return waiting;
     }
 
-    /** The messages that move this state on; any other is {@link Fault#UNEXPECTED}. */
-    public List<Class<? extends Message>> expects() {
-        return expects;
-    }
-
+    @Override
     public boolean isFinal() {
         return switch (this) {
             case COLD, BUSY, REFUSED, FAILED, ALONE, DONE -> true;
@@ -64,7 +56,7 @@ public enum SuccessorState {
         };
     }
 
-    /** Where {@code fault} leads from this state. Defined for every pair; a final state stays as it is. */
+    @Override
     public SuccessorState after(Fault fault) {
         return switch (this) {
             // PEER_DIED while connecting: no socket at the path, or a stale one that nobody accepts on.

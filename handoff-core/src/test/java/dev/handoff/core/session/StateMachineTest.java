@@ -29,19 +29,8 @@ class StateMachineTest {
 
     @Test
     void everyIncumbentStateHasAnOutcomeForEveryFaultAndFinalStatesStay() {
-        for (IncumbentState state : IncumbentState.values()) {
-            for (Fault fault : Fault.values()) {
-                IncumbentState next = state.after(fault);
-                assertNotNull(next, state + " x " + fault);
-                if (state.isFinal()) {
-                    assertEquals(state, next, "a final state stays final: " + state + " x " + fault);
-                }
-            }
-            if (state.isFinal()) {
-                assertTrue(state.expects().isEmpty(), state + " is final and expects nothing");
-            }
-        }
-        // No state waits for ever for a peer that may never answer, but those that read nothing.
+        assertEveryPairDefined(IncumbentState.values());
+        // No incumbent state waits for ever for a peer that may never answer: the incumbent must serve on.
         for (IncumbentState state : IncumbentState.values()) {
             if (!state.expects().isEmpty()) {
                 assertFalse(state.deadline() == Deadline.NONE, state + " waits for a message and needs a deadline");
@@ -51,9 +40,19 @@ class StateMachineTest {
 
     @Test
     void everySuccessorStateHasAnOutcomeForEveryFaultAndFinalStatesStay() {
-        for (SuccessorState state : SuccessorState.values()) {
+        assertEveryPairDefined(SuccessorState.values());
+        // A successor before its manifest starts cold only when the incumbent is gone: else it would collide.
+        for (SuccessorState early : List.of(SuccessorState.CONNECTING, SuccessorState.AWAIT_WELCOME, SuccessorState.AWAIT_MANIFEST)) {
             for (Fault fault : Fault.values()) {
-                SuccessorState next = state.after(fault);
+                assertEquals(fault == Fault.PEER_DIED, early.after(fault) == SuccessorState.COLD, early + " x " + fault);
+            }
+        }
+    }
+
+    private static void assertEveryPairDefined(SessionState[] states) {
+        for (SessionState state : states) {
+            for (Fault fault : Fault.values()) {
+                SessionState next = state.after(fault);
                 assertNotNull(next, state + " x " + fault);
                 if (state.isFinal()) {
                     assertEquals(state, next, "a final state stays final: " + state + " x " + fault);
@@ -61,12 +60,6 @@ class StateMachineTest {
             }
             if (state.isFinal()) {
                 assertTrue(state.expects().isEmpty(), state + " is final and expects nothing");
-            }
-        }
-        // A successor before its manifest starts cold only when the incumbent is gone: else it would collide.
-        for (SuccessorState early : List.of(SuccessorState.CONNECTING, SuccessorState.AWAIT_WELCOME, SuccessorState.AWAIT_MANIFEST)) {
-            for (Fault fault : Fault.values()) {
-                assertEquals(fault == Fault.PEER_DIED, early.after(fault) == SuccessorState.COLD, early + " x " + fault);
             }
         }
     }
@@ -83,7 +76,7 @@ class StateMachineTest {
     }
 
     /** The markdown rows: state, deadline, the messages that move it on, then where each fault leads. */
-    static List<String> table(String role, Enum<?>[] states) {
+    static List<String> table(String role, SessionState[] states) {
         List<String> rows = new ArrayList<>();
         StringBuilder header = new StringBuilder("| " + role + " state | deadline | moved on by |");
         StringBuilder rule = new StringBuilder("|---|---|---|");
@@ -93,17 +86,13 @@ class StateMachineTest {
         }
         rows.add(header.toString());
         rows.add(rule.toString());
-        for (Enum<?> state : states) {
+        for (SessionState state : states) {
             StringBuilder row = new StringBuilder("| " + state + " | ");
-            Deadline deadline = state instanceof IncumbentState i ? i.deadline() : ((SuccessorState) state).deadline();
-            List<Class<? extends Message>> expects = state instanceof IncumbentState i ? i.expects()
-                    : ((SuccessorState) state).expects();
-            boolean isFinal = state instanceof IncumbentState i ? i.isFinal() : ((SuccessorState) state).isFinal();
-            row.append(isFinal ? "final" : deadline.name().toLowerCase(Locale.ROOT)).append(" | ");
-            row.append(expects.isEmpty() ? "—" : expects.stream().map(type -> "`" + wireName(type) + "`")
+            row.append(state.isFinal() ? "final" : state.deadline().name().toLowerCase(Locale.ROOT)).append(" | ");
+            row.append(state.expects().isEmpty() ? "—" : state.expects().stream().map(type -> "`" + wireName(type) + "`")
                     .collect(Collectors.joining(", "))).append(" |");
             for (Fault fault : Fault.values()) {
-                Enum<?> next = state instanceof IncumbentState i ? i.after(fault) : ((SuccessorState) state).after(fault);
+                SessionState next = state.after(fault);
                 row.append(' ').append(next == state ? "—" : next.toString()).append(" |");
             }
             rows.add(row.toString());
