@@ -174,6 +174,32 @@ class ConnectionHandoffTest {
     }
 
     @Test
+    void aDrainPastItsDeadlineEndsByItselfReleasingTheSuccessorAndTheConnectionsStayWithTheIncumbent() throws Exception {
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("h.sock"))
+                .probation(Duration.ZERO).drainTimeout(Duration.ofSeconds(1)).build();
+        try (Handoff incumbent = Handoff.start(options);
+             Socket client = new Socket()) {
+            ServerSocketChannel listener = incumbent.listen("echo", new InetSocketAddress("127.0.0.1", 0));
+            incumbent.ready();
+            client.connect(listener.getLocalAddress());
+            client.setSoTimeout(10_000);
+            SocketChannel accepted = listener.accept();
+            try (Handoff successor = Handoff.start(options)) {
+                successor.onConnection(connection -> close(connection.channel()));
+                successor.ready();
+                Takeover takeover = incumbent.awaitExit(Duration.ofSeconds(10)).orElseThrow();
+                assertFalse(takeover.isExpired());
+                // The application never says done: at the deadline the successor hears goodbye all the same.
+                assertTrue(successor.predecessorFinished(Duration.ofSeconds(10)), "the takeover ended at its deadline");
+                assertTrue(takeover.isExpired());
+                Connection connection = new Connection("echo", accepted);
+                assertEquals(List.of(connection), takeover.handOver(List.of(connection)), "nothing moves after the deadline");
+                assertEchoesThroughIncumbent(client, accepted);
+            }
+        }
+    }
+
+    @Test
     void aSuccessorThatDiesBeforeAnsweringLeavesEveryConnectionWithTheIncumbent() throws Exception {
         try (TakenOver takenOver = takenOverByRawSuccessor(Duration.ofSeconds(5))) {
             Handoff incumbent = takenOver.incumbent();
@@ -421,9 +447,9 @@ class ConnectionHandoffTest {
         }
     }
 
-    private static void close(WireChannel wire) {
+    private static void close(java.io.Closeable closeable) {
         try {
-            wire.close();
+            closeable.close();
         } catch (IOException e) {
             throw new RuntimeException(e);
         }
