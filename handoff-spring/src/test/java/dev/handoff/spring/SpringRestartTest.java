@@ -1,12 +1,16 @@
 package dev.handoff.spring;
 
 import dev.handoff.core.testing.JavaChild;
+import dev.handoff.harness.load.HttpClients;
+import dev.handoff.harness.load.LineClients;
 import dev.handoff.spring.app.TestApp;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -16,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,6 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A real Spring Boot application in child JVMs, restarted under HTTP keep-alive load on each embedded
  * server: no request may fail, and every generation must have answered.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class SpringRestartTest {
 
     private static final Duration WAIT = Duration.ofSeconds(90);
@@ -42,8 +48,8 @@ class SpringRestartTest {
         List<JavaChild> generations = new ArrayList<>();
         try {
             generations.add(start(args, 1));
-            KeepAliveClients load = new KeepAliveClients(port, 4);
-            EchoLines echo = new EchoLines(echoPort, 4);
+            HttpClients load = HttpClients.start(new InetSocketAddress("127.0.0.1", port), 4, Duration.ofMillis(1));
+            LineClients echo = LineClients.open(new InetSocketAddress("127.0.0.1", echoPort), 4, Duration.ofMillis(20));
             try {
                 for (int generation = 2; generation <= 4; generation++) {
                     JavaChild incumbent = generations.get(generations.size() - 1);
@@ -55,9 +61,10 @@ class SpringRestartTest {
                 load.close();
                 echo.close();
             }
-            assertEquals(List.of(), load.failures());
-            assertEquals(List.of(), echo.failures(), "the application's own TCP connections survive every restart");
-            assertEquals(4, echo.fewestPids(), "each echo connection was answered by all four generations");
+            assertEquals(0, load.failures(), () -> "failed requests: " + load.failureSamples());
+            assertEquals(List.of(), echo.losses(), "the application's own TCP connections survive every restart");
+            assertEquals(4, echo.fewestPidsSeen(), () -> "each echo connection was answered by all four generations: "
+                    + echo.pidsPerConnection());
             assertTrue(load.requests() > 100, "the load ran: " + load.requests());
             assertEquals(4, load.pids().size(), "every generation answered: " + load.pids());
             String state = get(port, "/actuator/handoff");
@@ -91,68 +98,6 @@ class SpringRestartTest {
             assertTrue(state.contains("\"generation\":2") && !state.contains("coldStartReason"), state);
             long successor = Long.parseLong(state.replaceAll(".*\"pid\":(\\d+).*", "$1"));
             ProcessHandle.of(successor).ifPresent(ProcessHandle::destroy);
-        }
-    }
-
-    /** Long-lived line-echo connections to the application's own TCP server, each used every few ms. */
-    private static final class EchoLines implements AutoCloseable {
-        private final List<java.net.Socket> sockets = new ArrayList<>();
-        private final List<java.util.Set<Long>> pids = new ArrayList<>();
-        private final List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
-        private final Thread thread;
-        private volatile boolean running = true;
-
-        EchoLines(int port, int count) throws Exception {
-            for (int i = 0; i < count; i++) {
-                java.net.Socket socket = new java.net.Socket("127.0.0.1", port);
-                socket.setSoTimeout(10_000);
-                sockets.add(socket);
-                pids.add(java.util.concurrent.ConcurrentHashMap.newKeySet());
-            }
-            thread = new Thread(this::run, "echo-lines");
-            thread.start();
-        }
-
-        private void run() {
-            List<java.io.BufferedReader> readers = new ArrayList<>();
-            try {
-                for (java.net.Socket socket : sockets) {
-                    readers.add(new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(),
-                            java.nio.charset.StandardCharsets.US_ASCII)));
-                }
-                for (long round = 0; running; round++) {
-                    for (int i = 0; i < sockets.size(); i++) {
-                        String line = "c" + i + "-" + round;
-                        sockets.get(i).getOutputStream().write((line + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-                        String answer = readers.get(i).readLine();
-                        if (answer == null || !answer.endsWith(" " + line)) {
-                            failures.add("connection " + i + ": '" + answer + "' for '" + line + "'");
-                            return;
-                        }
-                        pids.get(i).add(Long.parseLong(answer.substring(0, answer.indexOf(' '))));
-                    }
-                    Thread.sleep(20);
-                }
-            } catch (Exception e) {
-                failures.add(e.toString());
-            }
-        }
-
-        List<String> failures() {
-            return List.copyOf(failures);
-        }
-
-        int fewestPids() {
-            return pids.stream().mapToInt(java.util.Set::size).min().orElse(0);
-        }
-
-        @Override
-        public void close() throws Exception {
-            running = false;
-            thread.join(15_000);
-            for (java.net.Socket socket : sockets) {
-                socket.close();
-            }
         }
     }
 

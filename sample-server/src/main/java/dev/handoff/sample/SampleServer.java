@@ -22,9 +22,9 @@ import java.util.Map;
  * exits once drained. SIGHUP makes it start that new copy itself; SIGTERM stops it gracefully.
  *
  * <p>Prints {@code READY pid=<pid> generation=<n>} when it serves and an {@code EXIT ...} line when it
- * leaves; logs go to stderr.
+ * leaves; logs go to stderr. A command line it cannot use ends it with status 64 (EX_USAGE).
  */
-final class SampleServer {
+public final class SampleServer {
 
     private final ServerArguments arguments;
     private final long pid = ProcessHandle.current().pid();
@@ -35,8 +35,13 @@ final class SampleServer {
         this.arguments = arguments;
     }
 
-    static void run(String[] args) throws Exception {
-        new SampleServer(ServerArguments.parse(args)).serve();
+    public static void main(String[] args) throws Exception {
+        try {
+            new SampleServer(ServerArguments.parse(args)).serve();
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.exit(64);
+        }
     }
 
     private void serve() throws Exception {

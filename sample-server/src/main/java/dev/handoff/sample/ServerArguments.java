@@ -24,8 +24,7 @@ record ServerArguments(InetSocketAddress http, InetSocketAddress echo, Path sock
     }
 
     static final String USAGE = "usage: java -jar sample-server.jar --http host:port --echo host:port --socket path"
-            + " [--mode handoff|reuseport|plain] [--drain-ms N] [--pid-file path]  |  demo [restarts]  |  compare [options]"
-            + "  |  supervise -- <server arguments>";
+            + " [--mode handoff|reuseport|plain] [--drain-ms N] [--pid-file path]";
 
     static ServerArguments parse(String[] args) {
         InetSocketAddress http = null;

@@ -1,8 +1,11 @@
 package dev.handoff.sample;
 
 import com.github.dockerjava.api.DockerClient;
+import dev.handoff.harness.load.HttpClients;
+import dev.handoff.harness.load.LineClients;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.testcontainers.DockerClientFactory;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.wait.strategy.Wait;
@@ -16,8 +19,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -26,11 +31,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The sample server's image (docker/Dockerfile on a locally built base, no registry) in a real Docker
- * engine: restarted inside its container, by SIGHUP to the container (the supervisor, PID 1, starts the
- * next generation) and by `docker exec` of the same command, under HTTP and echo load from this JVM to
- * the mapped ports. Skipped where no Docker engine runs; CI runs one and fails if this is skipped.
+ * engine: restarted inside its container, by SIGHUP to the container (the harness's supervisor, PID 1,
+ * starts the next generation) and by `docker exec` of the same command, under HTTP and echo load from this
+ * JVM to the mapped ports. Skipped where no Docker engine runs; CI runs one and fails if this is skipped.
  */
 @Testcontainers(disabledWithoutDocker = true)
+@Timeout(value = 10, unit = TimeUnit.MINUTES)
 class DockerRestartIT {
 
     /** Built by docker/build-base-image (CI does it first); override with -Dhandoff.base-image=... */
@@ -42,6 +48,7 @@ class DockerRestartIT {
     private static final ImageFromDockerfile IMAGE = new ImageFromDockerfile("handoff-sample-it", false)
             .withFileFromPath("Dockerfile", Path.of("..", "docker", "Dockerfile"))
             .withFileFromPath("sample-server/target/sample-server.jar", Path.of("target", "sample-server.jar"))
+            .withFileFromPath("handoff-harness/target/handoff-harness.jar", harnessJar())
             .withBuildArg("BASE_IMAGE", BASE_IMAGE);
 
     @BeforeAll
@@ -51,6 +58,19 @@ class DockerRestartIT {
         } catch (com.github.dockerjava.api.exception.NotFoundException e) {
             throw new IllegalStateException("no image " + BASE_IMAGE + " in this Docker engine (nothing can be pulled here): "
                     + "build it with docker/build-base-image " + BASE_IMAGE, e);
+        }
+    }
+
+    /** The harness jar this test runs with (the reactor's build, or the installed one): the image's PID 1. */
+    private static Path harnessJar() {
+        try {
+            Path jar = Path.of(HttpClients.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            if (!Files.isRegularFile(jar)) {
+                throw new IllegalStateException("the harness is on the class path as " + jar + ", not as its jar: run mvn verify");
+            }
+            return jar;
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
         }
     }
 
@@ -68,8 +88,8 @@ class DockerRestartIT {
         InetSocketAddress echo = new InetSocketAddress(server.getHost(), server.getMappedPort(9090));
         long[] first = identity(http);
         assertEquals(1, first[1]);
-        HttpLoad load = new HttpLoad(http, "/", 4, 1000);
-        EchoFleet fleet = new EchoFleet(echo, 8, 20);
+        HttpClients load = HttpClients.start(http, 4, Duration.ofMillis(1));
+        LineClients fleet = LineClients.open(echo, 8, Duration.ofMillis(20));
         DockerClient docker = server.getDockerClient();
         try {
             for (int generation = 2; generation <= 5; generation++) {
@@ -108,15 +128,15 @@ class DockerRestartIT {
         Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwx------"));
         List<GenericContainer<?>> versions = new ArrayList<>();
         try (GenericContainer<?> holder = new GenericContainer<>(IMAGE)
-                .withCreateContainerCmdModifier(command -> command.withEntrypoint("java", "-jar", "/app/sample-server.jar", "hold"))
+                .withCreateContainerCmdModifier(command -> command.withEntrypoint("java", "-jar", "/app/handoff-harness.jar", "hold"))
                 .withExposedPorts(8080, 9090)
                 .waitingFor(Wait.forLogMessage(".*HOLDING.*", 1))) {
             holder.start();
             InetSocketAddress http = new InetSocketAddress(holder.getHost(), holder.getMappedPort(8080));
             InetSocketAddress echo = new InetSocketAddress(holder.getHost(), holder.getMappedPort(9090));
             versions.add(version(holder, shared, 1));
-            HttpLoad load = new HttpLoad(http, "/", 4, 1000);
-            EchoFleet fleet = new EchoFleet(echo, 8, 20);
+            HttpClients load = HttpClients.start(http, 4, Duration.ofMillis(1));
+            LineClients fleet = LineClients.open(echo, 8, Duration.ofMillis(20));
             try {
                 for (int generation = 2; generation <= 3; generation++) {
                     GenericContainer<?> old = versions.get(versions.size() - 1);

@@ -2,9 +2,13 @@ package dev.handoff.sample;
 
 import dev.handoff.core.testing.JavaChild;
 import dev.handoff.core.testing.RawSuccessor;
+import dev.handoff.harness.ServerProcesses;
+import dev.handoff.harness.load.HttpClients;
+import dev.handoff.harness.load.LineClients;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.BufferedReader;
@@ -31,8 +35,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The real executable jar, run as child processes with the command line the README documents, under
  * real load on loopback.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class SampleServerIT {
 
+    private static final Path JAR = Path.of("target", "sample-server.jar");
     private static final Duration WAIT = Duration.ofSeconds(60);
 
     @TempDir
@@ -47,9 +53,9 @@ class SampleServerIT {
 
     @BeforeEach
     void ports() throws Exception {
-        servers = new ServerProcesses(temp.resolve("servers.log"));
-        http = new InetSocketAddress("127.0.0.1", Demo.freePort());
-        echo = new InetSocketAddress("127.0.0.1", Demo.freePort());
+        servers = new ServerProcesses(JAR, temp.resolve("servers.log"));
+        http = new InetSocketAddress("127.0.0.1", ServerProcesses.freePort());
+        echo = new InetSocketAddress("127.0.0.1", ServerProcesses.freePort());
         socket = temp.resolve("run").resolve("sample.sock");
         args = List.of("--http", "127.0.0.1:" + http.getPort(), "--echo", "127.0.0.1:" + echo.getPort(),
                 "--socket", socket.toString());
@@ -64,13 +70,13 @@ class SampleServerIT {
     void restartsUnderLoadFailNoRequestAndKeepEveryEchoConnectionWhileThePidChanges() throws Exception {
         servers.start(args);
         long incumbent = servers.awaitReady(1, WAIT);
-        HttpLoad load = new HttpLoad(http, "/", 4, 500);
-        EchoFleet fleet = new EchoFleet(echo, 8, 20);
+        HttpClients load = HttpClients.start(http, 4, Duration.ofNanos(500_000));
+        LineClients fleet = LineClients.open(echo, 8, Duration.ofMillis(20));
         try {
             for (int generation = 2; generation <= 5; generation++) {
                 servers.start(args);
                 long successor = servers.awaitReady(generation, WAIT);
-                Matcher exit = Demo.EXIT.matcher(servers.awaitExit(incumbent, WAIT));
+                Matcher exit = ServerProcesses.HANDED_OVER.matcher(servers.awaitExit(incumbent, WAIT));
                 assertTrue(exit.lookingAt(), "the old copy reports its handoff");
                 assertEquals(Long.toString(successor), exit.group(2));
                 assertEquals(0, servers.exitStatus(incumbent, WAIT).orElseThrow(), "the old copy exits with status 0");
@@ -86,7 +92,8 @@ class SampleServerIT {
         assertEquals(5, load.pids().size(), "every generation answered HTTP: " + load.pids());
         assertEquals(List.of(), fleet.losses());
         assertEquals(8, fleet.alive());
-        assertEquals(5, fleet.fewestPidsSeen(), "each echo connection was answered by all five generations");
+        assertEquals(5, fleet.fewestPidsSeen(), () -> "each echo connection was answered by all five generations: "
+                + fleet.pidsPerConnection());
         assertEquals(incumbent, pidOf(get("/")));
     }
 
@@ -116,7 +123,7 @@ class SampleServerIT {
     void sighupMakesTheRunningCopyStartItsOwnSuccessor() throws Exception {
         servers.start(args);
         long first = servers.awaitReady(1, WAIT);
-        try (EchoFleet fleet = new EchoFleet(echo, 2, 20)) {
+        try (LineClients fleet = LineClients.open(echo, 2, Duration.ofMillis(20))) {
             ServerProcesses.signal(first, "HUP");
             long second = servers.awaitReady(2, WAIT);
             assertNotEquals(first, second);
@@ -138,8 +145,8 @@ class SampleServerIT {
     void aSuccessorKilledBeforeReadyLeavesTheIncumbentServingEveryConnection() throws Exception {
         servers.start(args);
         long incumbent = servers.awaitReady(1, WAIT);
-        HttpLoad load = new HttpLoad(http, "/", 2, 1000);
-        EchoFleet fleet = new EchoFleet(echo, 4, 20);
+        HttpClients load = HttpClients.start(http, 2, Duration.ofMillis(1));
+        LineClients fleet = LineClients.open(echo, 4, Duration.ofMillis(20));
         try {
             for (String step : List.of("hello", "manifest")) {
                 try (JavaChild successor = JavaChild.start(RawSuccessor.class, socket.toString(), step)) {
@@ -167,8 +174,8 @@ class SampleServerIT {
     void aSuccessorKilledWhileConnectionsMoveLeavesTheIncumbentServingThemAndAcceptingAgain() throws Exception {
         servers.start(args);
         long incumbent = servers.awaitReady(1, WAIT);
-        HttpLoad load = new HttpLoad(http, "/", 2, 1000);
-        EchoFleet fleet = new EchoFleet(echo, 4, 20);
+        HttpClients load = HttpClients.start(http, 2, Duration.ofMillis(1));
+        LineClients fleet = LineClients.open(echo, 4, Duration.ofMillis(20));
         try {
             try (JavaChild successor = JavaChild.start(RawSuccessor.class, socket.toString(), "connections")) {
                 successor.awaitLine("AT connections", WAIT);

@@ -1,4 +1,7 @@
-package dev.handoff.sample;
+package dev.handoff.harness;
+
+import dev.handoff.harness.load.HttpClients;
+import dev.handoff.harness.load.LineClients;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -47,13 +50,18 @@ final class RestartComparison {
                        long ownFailures, long ownResets, int echoAlive, int echoTotal, List<Double> restartMillis) {
     }
 
+    private static final int OWN_HTTP_CLIENTS = 2;
+    private static final int ECHO_CONNECTIONS = 16;
+
+    private final Path serverJar;
     private final int restarts;
     private final int steadySeconds;
     private final int wrkConnections;
     private final int delayMillis;
     private final Path dir;
 
-    private RestartComparison(int restarts, int steadySeconds, int wrkConnections, int delayMillis, Path dir) {
+    private RestartComparison(Path serverJar, int restarts, int steadySeconds, int wrkConnections, int delayMillis, Path dir) {
+        this.serverJar = serverJar;
         this.restarts = restarts;
         this.steadySeconds = steadySeconds;
         this.wrkConnections = wrkConnections;
@@ -61,28 +69,30 @@ final class RestartComparison {
         this.dir = dir;
     }
 
-    static int run(String[] args) throws Exception {
+    static int run(Path serverJar, List<String> args) throws Exception {
         int restarts = 50;
         int steady = 10;
         int connections = 32;
         int delay = 2;
         List<String> strategies = List.of("floor", "plain", "reuseport", "handoff");
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            switch (args[i]) {
-                case "--restarts" -> restarts = Integer.parseInt(args[i + 1]);
-                case "--steady-seconds" -> steady = Integer.parseInt(args[i + 1]);
-                case "--connections" -> connections = Integer.parseInt(args[i + 1]);
-                case "--delay-ms" -> delay = Integer.parseInt(args[i + 1]);
-                case "--strategies" -> strategies = List.of(args[i + 1].split(","));
-                default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + "; options: --restarts N --steady-seconds N --connections N --delay-ms N --strategies floor,plain,reuseport,handoff");
+        for (int i = 0; i + 1 < args.size(); i += 2) {
+            String value = args.get(i + 1);
+            switch (args.get(i)) {
+                case "--restarts" -> restarts = Integer.parseInt(value);
+                case "--steady-seconds" -> steady = Integer.parseInt(value);
+                case "--connections" -> connections = Integer.parseInt(value);
+                case "--delay-ms" -> delay = Integer.parseInt(value);
+                case "--strategies" -> strategies = List.of(value.split(","));
+                default -> throw new IllegalArgumentException("unknown option " + args.get(i)
+                        + "; options: --restarts N --steady-seconds N --connections N --delay-ms N --strategies floor,plain,reuseport,handoff"
+                        + " --server-jar PATH");
             }
         }
         Path dir = Files.createTempDirectory("handoff-compare");
         System.out.printf("Restart comparison: %d restarts per strategy (for floor: a JVM started beside the server); wrk -c%d with %d ms between requests per connection,"
                 + " %d own keep-alive clients, %d echo connections; steady state measured for %d s (logs in %s)%n",
-                restarts, connections, delay, 2, 16, steady, dir);
-        RestartComparison comparison = new RestartComparison(restarts, steady, connections, delay, dir);
+                restarts, connections, delay, OWN_HTTP_CLIENTS, ECHO_CONNECTIONS, steady, dir);
+        RestartComparison comparison = new RestartComparison(serverJar, restarts, steady, connections, delay, dir);
         List<Row> rows = new ArrayList<>();
         for (String strategy : strategies) {
             rows.add(comparison.measure(strategy));
@@ -92,19 +102,19 @@ final class RestartComparison {
     }
 
     private Row measure(String strategy) throws Exception {
-        InetSocketAddress http = new InetSocketAddress("127.0.0.1", Demo.freePort());
-        InetSocketAddress echo = new InetSocketAddress("127.0.0.1", Demo.freePort());
+        InetSocketAddress http = new InetSocketAddress("127.0.0.1", ServerProcesses.freePort());
+        InetSocketAddress echo = new InetSocketAddress("127.0.0.1", ServerProcesses.freePort());
         List<String> serverArgs = arguments(strategy, http, echo, "sample.sock");
-        List<String> besideArgs = arguments(strategy, new InetSocketAddress("127.0.0.1", Demo.freePort()),
-                new InetSocketAddress("127.0.0.1", Demo.freePort()), "beside.sock");
+        List<String> besideArgs = arguments(strategy, new InetSocketAddress("127.0.0.1", ServerProcesses.freePort()),
+                new InetSocketAddress("127.0.0.1", ServerProcesses.freePort()), "beside.sock");
         System.out.printf("%n[%s] starting%n", strategy);
-        try (ServerProcesses servers = new ServerProcesses(dir.resolve(strategy + ".log"))) {
+        try (ServerProcesses servers = new ServerProcesses(serverJar, dir.resolve(strategy + ".log"))) {
             long incumbent = startAndAwaitReady(servers, serverArgs);
             WrkResult steady = wrkResult(startWrk(http, steadySeconds));
             System.out.printf("[%s] steady state: %d requests, p99 %.2f ms, %d failed%n", strategy, steady.requests(),
                     steady.p99Millis(), steady.failed());
-            HttpLoad own = new HttpLoad(http, "/", 2, 2000);
-            EchoFleet fleet = new EchoFleet(echo, 16, 100);
+            HttpClients own = HttpClients.start(http, OWN_HTTP_CLIENTS, Duration.ofMillis(2));
+            LineClients fleet = LineClients.open(echo, ECHO_CONNECTIONS, Duration.ofMillis(100));
             Process load = startWrk(http, 3600);
             List<Double> restartMillis = new ArrayList<>();
             try {
@@ -127,7 +137,7 @@ final class RestartComparison {
                 fleet.close();
             }
             WrkResult during = wrkResult(load);
-            return new Row(strategy, restarts, steady, during, own.requests(), own.failures(), own.resets(),
+            return new Row(strategy, restarts, steady, during, own.requests(), own.failures(), own.failures(HttpClients.Failure.RESET),
                     fleet.alive(), fleet.size(), restartMillis);
         }
     }

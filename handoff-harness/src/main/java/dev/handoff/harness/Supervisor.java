@@ -1,4 +1,4 @@
-package dev.handoff.sample;
+package dev.handoff.harness;
 
 import sun.misc.Signal;
 
@@ -12,44 +12,57 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code supervise -- <server arguments>}: a small PID 1 for containers. When the serving process is PID 1
+ * {@code supervise -- <server command...>}: a small PID 1 for containers. When the serving process is PID 1
  * and exits after a handoff, the container dies with it; so PID 1 is this supervisor instead. It starts
- * the server, follows it from generation to generation (each generation writes its pid to the pid file
- * when it serves, whoever started it: this supervisor on SIGHUP, or {@code docker exec} with the same
- * arguments), forwards SIGTERM and SIGINT (as SIGTERM, a graceful stop) to the generation that serves,
- * turns SIGHUP into a new generation that it starts itself (so that every generation it knows of is its
- * own child, which the JDK reaps), and exits with the last generation's status.
+ * the server command, follows it from generation to generation (each generation writes its pid to the pid
+ * file when it serves, whoever started it: this supervisor on SIGHUP, or {@code docker exec} with the same
+ * command), forwards SIGTERM and SIGINT (as SIGTERM, a graceful stop) to the generation that serves,
+ * turns SIGHUP into a new generation that it starts itself with the same command (so that every
+ * generation it knows of is its own child, which the JDK reaps), and exits with the last generation's
+ * status.
+ *
+ * <p>The pid file is the command's {@code --pid-file PATH}; a command without one but with
+ * {@code --socket PATH} gets {@code --pid-file PATH.pid} added (the sample server's options).
  */
 final class Supervisor {
 
-    private final List<String> serverArgs;
+    private final List<String> command;
     private final Path pidFile;
     private volatile Process child;
     private volatile long serving;
 
-    private Supervisor(List<String> serverArgs, Path pidFile) {
-        this.serverArgs = serverArgs;
+    private Supervisor(List<String> command, Path pidFile) {
+        this.command = command;
         this.pidFile = pidFile;
     }
 
-    static int run(String[] args) throws Exception {
-        List<String> serverArgs = new ArrayList<>(List.of(args));
-        if (!serverArgs.isEmpty() && serverArgs.get(0).equals("--")) {
-            serverArgs.remove(0);
+    /** {@code -- <server command...>}. */
+    static int run(List<String> args) throws Exception {
+        List<String> command = new ArrayList<>(args);
+        if (!command.isEmpty() && command.get(0).equals("--")) {
+            command.remove(0);
         }
-        ServerArguments parsed = ServerArguments.parse(serverArgs.toArray(new String[0]));
-        Path pidFile = parsed.pidFile();
+        if (command.isEmpty()) {
+            throw new IllegalArgumentException("no server command; " + Main.USAGE);
+        }
+        String pidFile = valueOf(command, "--pid-file").orElse(null);
         if (pidFile == null) {
-            pidFile = parsed.socket().resolveSibling(parsed.socket().getFileName() + ".pid");
-            serverArgs.addAll(List.of("--pid-file", pidFile.toString()));
+            pidFile = valueOf(command, "--socket").map(socket -> socket + ".pid").orElseThrow(() -> new IllegalArgumentException(
+                    "the server command names no --pid-file (nor a --socket to put one beside): " + command));
+            command.addAll(List.of("--pid-file", pidFile));
         }
-        return new Supervisor(serverArgs, pidFile).supervise();
+        return new Supervisor(command, Path.of(pidFile)).supervise();
+    }
+
+    private static Optional<String> valueOf(List<String> command, String option) {
+        int index = command.indexOf(option);
+        return index >= 0 && index + 1 < command.size() ? Optional.of(command.get(index + 1)) : Optional.empty();
     }
 
     private int supervise() throws Exception {
         Signal.handle(new Signal("TERM"), signal -> forward("TERM"));
         Signal.handle(new Signal("INT"), signal -> forward("INT"));
-        Signal.handle(new Signal("HUP"), signal -> startGeneration());
+        Signal.handle(new Signal("HUP"), signal -> startNextGeneration());
         System.out.println("SUPERVISOR pid=" + ProcessHandle.current().pid() + " pid-file=" + pidFile);
         Process first = startGeneration();
         serving = first.pid();
@@ -79,15 +92,18 @@ final class Supervisor {
         }
     }
 
-    /** Starts a new generation as this process's child; it takes over from the serving one by itself. */
-    private synchronized Process startGeneration() {
+    /** Starts a generation as this process's child; it takes over from the serving one by itself. */
+    private synchronized Process startGeneration() throws IOException {
+        child = new ProcessBuilder(command).inheritIO().start(); // the JDK waits for (reaps) every process it starts
+        return child;
+    }
+
+    /** On SIGHUP: the serving generation keeps serving if its successor cannot even be started. */
+    private void startNextGeneration() {
         try {
-            Process process = new ProcessBuilder(SampleServer.command(serverArgs.toArray(new String[0]))).inheritIO().start();
-            child = process; // the JDK waits for (reaps) every process it starts
-            return process;
+            startGeneration();
         } catch (IOException e) {
             System.out.println("SUPERVISOR could not start a generation: " + e);
-            return child;
         }
     }
 

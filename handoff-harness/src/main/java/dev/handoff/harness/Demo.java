@@ -1,8 +1,10 @@
-package dev.handoff.sample;
+package dev.handoff.harness;
+
+import dev.handoff.harness.load.HttpClients;
+import dev.handoff.harness.load.LineClients;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -17,7 +19,6 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The zero-downtime demo: starts the sample server, drives HTTP keep-alive load and a set of long-lived
@@ -28,25 +29,27 @@ import java.util.regex.Pattern;
  */
 final class Demo {
 
-    static final Pattern EXIT = Pattern.compile(
-            "EXIT pid=(\\d+) handed over to pid (\\d+) in ([0-9.]+) ms; drained in (\\d+) ms: (\\d+) connections handed over, (\\d+) closed, (\\d+) cut");
     private static final int HTTP_CLIENTS = 8;
     private static final int ECHO_CONNECTIONS = 16;
 
     private Demo() {
     }
 
-    static int run(String[] args) throws Exception {
-        int restarts = args.length > 0 ? Integer.parseInt(args[0]) : 10;
+    /** {@code [restarts]}: restarts {@code serverJar}'s server that many times (default 10). */
+    static int run(Path serverJar, List<String> args) throws Exception {
+        if (args.size() > 1) {
+            throw new IllegalArgumentException("too many arguments " + args + "; " + Main.USAGE);
+        }
+        int restarts = args.isEmpty() ? 10 : Integer.parseInt(args.get(0));
         Path dir = Files.createTempDirectory("handoff-demo");
-        InetSocketAddress http = new InetSocketAddress("127.0.0.1", freePort());
-        InetSocketAddress echo = new InetSocketAddress("127.0.0.1", freePort());
+        InetSocketAddress http = new InetSocketAddress("127.0.0.1", ServerProcesses.freePort());
+        InetSocketAddress echo = new InetSocketAddress("127.0.0.1", ServerProcesses.freePort());
         List<String> serverArgs = List.of("--http", "127.0.0.1:" + http.getPort(), "--echo", "127.0.0.1:" + echo.getPort(),
                 "--socket", dir.resolve("run").resolve("sample.sock").toString());
         System.out.printf("Handoff demo: %d restarts of `sample-server.jar %s`%n", restarts, String.join(" ", serverArgs));
         System.out.printf("  load: %d HTTP keep-alive clients, %d long-lived echo connections, one slow request across each restart%n",
                 HTTP_CLIENTS, ECHO_CONNECTIONS);
-        try (ServerProcesses servers = new ServerProcesses(dir.resolve("servers.log"))) {
+        try (ServerProcesses servers = new ServerProcesses(serverJar, dir.resolve("servers.log"))) {
             System.out.println("  server logs: " + servers.log());
             return new Demo().drive(servers, serverArgs, http, echo, restarts);
         }
@@ -57,8 +60,8 @@ final class Demo {
         servers.start(serverArgs);
         long incumbent = servers.awaitReady(1, Duration.ofSeconds(60));
         System.out.printf("  READY pid=%d generation=1%n", incumbent);
-        HttpLoad http = new HttpLoad(httpAddress, "/", HTTP_CLIENTS, 1000);
-        EchoFleet echo = new EchoFleet(echoAddress, ECHO_CONNECTIONS, 50);
+        HttpClients http = HttpClients.start(httpAddress, HTTP_CLIENTS, Duration.ofMillis(1));
+        LineClients echo = LineClients.open(echoAddress, ECHO_CONNECTIONS, Duration.ofMillis(50));
         HttpClient slowClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         List<Double> handoffMillis = new ArrayList<>();
         List<Double> drainMillis = new ArrayList<>();
@@ -86,7 +89,7 @@ final class Demo {
                     servers.start(serverArgs);
                 }
                 long successor = servers.awaitReady(generation, Duration.ofSeconds(60));
-                Matcher exit = EXIT.matcher(servers.awaitExit(incumbent, Duration.ofSeconds(60)));
+                Matcher exit = ServerProcesses.HANDED_OVER.matcher(servers.awaitExit(incumbent, Duration.ofSeconds(60)));
                 if (!exit.lookingAt()) {
                     throw new IllegalStateException("pid " + incumbent + " did not hand over");
                 }
@@ -126,7 +129,7 @@ final class Demo {
         System.out.printf("HTTP requests:            %d (answered by %d different pids)%n", http.requests(), http.pids().size());
         System.out.printf("failed requests:          %d%s%n", http.failures(),
                 http.failureSamples().isEmpty() ? "" : " e.g. " + http.failureSamples().get(0));
-        System.out.printf("connection resets:        %d%n", http.resets());
+        System.out.printf("connection resets:        %d%n", http.failures(HttpClients.Failure.RESET));
         System.out.printf("slow requests completed:  %d of %d (%d answered by the old pid after its successor was READY)%n",
                 slowOk, completed, slowAcross);
         System.out.printf("echo connections alive:   %d of %d (%d exchanges; each answered by at least %d pids)%s%n",
@@ -139,7 +142,7 @@ final class Demo {
             System.out.printf("drain time:               p50 %.0f ms, p99 %.0f ms (old process: taken over -> its last connection handed over)%n",
                     percentile(drainMillis, 50), percentile(drainMillis, 99));
         }
-        System.out.printf("HTTP latency:             p50 %.2f ms, p99 %.2f ms%n", http.percentileMillis(50), http.percentileMillis(99));
+        System.out.printf("HTTP latency:             p50 %.2f ms, p99 %.2f ms%n", http.latencyMillis(50), http.latencyMillis(99));
         if (!footprints.isEmpty()) {
             long[] first = footprints.get(0);
             long[] last = footprints.get(footprints.size() - 1);
@@ -162,12 +165,6 @@ final class Demo {
             return Optional.of(new long[] {open, rss});
         } catch (IOException | RuntimeException e) {
             return Optional.empty();
-        }
-    }
-
-    static int freePort() throws IOException {
-        try (ServerSocket probe = new ServerSocket(0)) {
-            return probe.getLocalPort();
         }
     }
 

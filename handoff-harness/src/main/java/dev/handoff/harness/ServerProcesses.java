@@ -1,8 +1,9 @@
-package dev.handoff.sample;
+package dev.handoff.harness;
 
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,32 +22,51 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Sample-server processes started by the demo, the comparison and the tests: their stdout lines in one
- * queue (a copy started by SIGHUP writes to its parent's stdout, so its lines arrive there too), their
- * stderr appended to a log file, and every copy that said READY stopped at the end.
+ * Sample-server processes ({@code java -jar <server jar> args...}) started by the demo, the comparison and
+ * the tests: their stdout lines in one queue (a copy started by SIGHUP writes to its parent's stdout, so
+ * its lines arrive there too), their stderr appended to a log file, and every copy that said READY
+ * stopped at the end.
  */
-final class ServerProcesses implements AutoCloseable {
+public final class ServerProcesses implements AutoCloseable {
 
+    /**
+     * The EXIT line of a copy that handed over: its pid, the successor's pid, the handoff in ms, the drain
+     * in ms, and the connections handed over, closed, and cut at the deadline.
+     */
+    public static final Pattern HANDED_OVER = Pattern.compile(
+            "EXIT pid=(\\d+) handed over to pid (\\d+) in ([0-9.]+) ms; drained in (\\d+) ms: (\\d+) connections handed over, (\\d+) closed, (\\d+) cut");
     private static final Pattern READY = Pattern.compile("READY pid=(\\d+) generation=(\\d+)");
     private static final Pattern EXIT = Pattern.compile("EXIT pid=(\\d+)");
 
+    private final List<String> java;
     private final Path log;
     private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
     private final List<String> held = new ArrayList<>();
     private final Map<Long, Process> started = new ConcurrentHashMap<>();
     private final Set<Long> serving = ConcurrentHashMap.newKeySet();
 
-    ServerProcesses(Path log) {
+    /** Copies of {@code serverJar}, run by this JVM's {@code java}, their stderr appended to {@code log}. */
+    public ServerProcesses(Path serverJar, Path log) {
+        this.java = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", serverJar.toString());
         this.log = log;
     }
 
-    Path log() {
+    /** A loopback port that nothing listens on now, for a server to bind. */
+    public static int freePort() throws IOException {
+        try (ServerSocket probe = new ServerSocket(0)) {
+            return probe.getLocalPort();
+        }
+    }
+
+    public Path log() {
         return log;
     }
 
-    /** Starts {@code java -jar sample-server.jar args...}. */
-    Process start(List<String> args) throws IOException {
-        Process process = new ProcessBuilder(SampleServer.command(args.toArray(new String[0])))
+    /** Starts {@code java -jar <server jar> args...}. */
+    public Process start(List<String> args) throws IOException {
+        List<String> command = new ArrayList<>(java);
+        command.addAll(args);
+        Process process = new ProcessBuilder(command)
                 .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .start();
         started.put(process.pid(), process);
@@ -76,7 +96,7 @@ final class ServerProcesses implements AutoCloseable {
     }
 
     /** The next line (from any process) that matches, waiting up to {@code timeout}; others stay queued. */
-    String await(Predicate<String> wanted, String what, Duration timeout) throws InterruptedException, TimeoutException {
+    public String await(Predicate<String> wanted, String what, Duration timeout) throws InterruptedException, TimeoutException {
         synchronized (held) {
             for (int i = 0; i < held.size(); i++) {
                 if (wanted.test(held.get(i))) {
@@ -98,7 +118,7 @@ final class ServerProcesses implements AutoCloseable {
     }
 
     /** Waits for {@code READY ... generation=<generation>}; returns that process's pid. */
-    long awaitReady(int generation, Duration timeout) throws InterruptedException, TimeoutException {
+    public long awaitReady(int generation, Duration timeout) throws InterruptedException, TimeoutException {
         String line = await(l -> l.startsWith("READY ") && l.endsWith(" generation=" + generation),
                 "READY of generation " + generation, timeout);
         Matcher matcher = READY.matcher(line);
@@ -109,12 +129,12 @@ final class ServerProcesses implements AutoCloseable {
     }
 
     /** Waits for {@code pid}'s EXIT line and returns it. */
-    String awaitExit(long pid, Duration timeout) throws InterruptedException, TimeoutException {
+    public String awaitExit(long pid, Duration timeout) throws InterruptedException, TimeoutException {
         return await(l -> l.startsWith("EXIT pid=" + pid + " "), "EXIT of pid " + pid, timeout);
     }
 
     /** The exit status of a process this object started, once it ended. */
-    Optional<Integer> exitStatus(long pid, Duration timeout) throws InterruptedException {
+    public Optional<Integer> exitStatus(long pid, Duration timeout) throws InterruptedException {
         Process process = started.get(pid);
         if (process == null || !process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             return Optional.empty();
@@ -123,7 +143,7 @@ final class ServerProcesses implements AutoCloseable {
     }
 
     /** Sends {@code signal} (HUP, TERM, ...) to {@code pid}. */
-    static void signal(long pid, String signal) throws IOException, InterruptedException {
+    public static void signal(long pid, String signal) throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
         if (kill.waitFor() != 0) {
             throw new IOException("kill -" + signal + " " + pid + " failed");

@@ -1,0 +1,79 @@
+package dev.handoff.harness;
+
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * {@code java -jar handoff-harness.jar demo [restarts]}, {@code compare [options]} (both with
+ * {@code --server-jar PATH}), {@code supervise -- <server command...>}, or {@code hold}.
+ */
+public final class Main {
+
+    static final String USAGE = "usage: java -jar handoff-harness.jar demo [restarts] [--server-jar PATH]"
+            + "  |  compare [options] [--server-jar PATH]  |  supervise -- <server command...>  |  hold";
+
+    public static void main(String[] args) throws Exception {
+        try {
+            System.exit(run(args));
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.exit(64);
+        }
+    }
+
+    private static int run(String[] args) throws Exception {
+        if (args.length == 0) {
+            throw new IllegalArgumentException(USAGE);
+        }
+        List<String> rest = new ArrayList<>(Arrays.asList(args).subList(1, args.length));
+        return switch (args[0]) {
+            case "demo" -> Demo.run(serverJar(rest), rest);
+            case "compare" -> RestartComparison.run(serverJar(rest), rest);
+            case "supervise" -> Supervisor.run(rest);
+            case "hold" -> hold();
+            default -> throw new IllegalArgumentException("unknown command " + args[0] + "; " + USAGE);
+        };
+    }
+
+    /**
+     * A holder container: owns the network namespace (and the published ports) that each version's
+     * container joins; it only has to stay up.
+     */
+    private static int hold() throws InterruptedException {
+        System.out.println("HOLDING pid=" + ProcessHandle.current().pid());
+        Thread.sleep(Long.MAX_VALUE);
+        return 0;
+    }
+
+    /**
+     * The sample server's executable jar: {@code --server-jar PATH} (taken out of {@code args}), or by
+     * default where a build of this repository puts it (this jar in handoff-harness/target, the server's in
+     * sample-server/target), or beside this jar (as in the Docker image's /app).
+     */
+    private static Path serverJar(List<String> args) throws URISyntaxException {
+        int option = args.indexOf("--server-jar");
+        if (option >= 0) {
+            if (option + 1 >= args.size()) {
+                throw new IllegalArgumentException("missing value after --server-jar; " + USAGE);
+            }
+            Path jar = Path.of(args.remove(option + 1));
+            args.remove(option);
+            if (!Files.isRegularFile(jar)) {
+                throw new IllegalArgumentException("no sample server jar at " + jar);
+            }
+            return jar;
+        }
+        Path home = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getParent();
+        List<Path> candidates = List.of(home.resolve("../../sample-server/target/sample-server.jar").normalize(),
+                home.resolve("sample-server.jar"));
+        return candidates.stream().filter(Files::isRegularFile).findFirst().orElseThrow(() -> new IllegalArgumentException(
+                "no sample server jar at " + candidates + ": build it (mvn -q -DskipTests package) or give --server-jar PATH"));
+    }
+
+    private Main() {
+    }
+}
