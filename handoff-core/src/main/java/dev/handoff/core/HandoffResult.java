@@ -33,7 +33,11 @@ public record HandoffResult(Outcome outcome, String reason, long peerPid, Durati
 
     /** A result whose duration runs from {@code startNanos} ({@link System#nanoTime()}) to now. */
     static HandoffResult of(Outcome outcome, String reason, long peerPid, long startNanos, int fds) {
-        return new HandoffResult(outcome, reason, peerPid, Duration.ofNanos(System.nanoTime() - startNanos), fds,
-                Instant.now());
+        return between(outcome, reason, peerPid, startNanos, System.nanoTime(), fds);
+    }
+
+    /** A result whose duration runs from {@code startNanos} to {@code endNanos} ({@link System#nanoTime()}). */
+    static HandoffResult between(Outcome outcome, String reason, long peerPid, long startNanos, long endNanos, int fds) {
+        return new HandoffResult(outcome, reason, peerPid, Duration.ofNanos(endNanos - startNanos), fds, Instant.now());
     }
 }

@@ -105,8 +105,8 @@ final class Rendezvous implements Closeable {
             }
             IncumbentSession session = new IncumbentSession(wire, config, generation);
             IncumbentSession.Outcome outcome = session.run(() -> listeners.snapshot(generation));
-            result = HandoffResult.of(outcomeOf(outcome.state()), outcome.reason(), outcome.peerPid(),
-                    outcome.startNanos(), outcome.fds());
+            result = HandoffResult.between(outcomeOf(outcome.state()), outcome.reason(), outcome.peerPid(),
+                    outcome.startNanos(), outcome.endNanos(), outcome.fds());
             if (outcome.takenOver()) {
                 successor = new Takeover(session, result, options.drainTimeout(), this, handoff);
                 log.info("handed over to pid {} in {} ms ({} descriptors)", result.peerPid(),

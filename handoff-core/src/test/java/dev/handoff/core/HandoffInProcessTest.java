@@ -104,6 +104,22 @@ class HandoffInProcessTest {
     }
 
     @Test
+    void theHandoffsTimeRunsFromConnectToReadyAndLeavesProbationOut() throws Exception {
+        Duration probation = Duration.ofSeconds(3);
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("p.sock")).probation(probation).build();
+        try (Handoff incumbent = Handoff.start(options)) {
+            incumbent.ready();
+            try (Handoff successor = Handoff.start(options)) {
+                successor.ready();
+                Takeover takeover = incumbent.awaitExit(Duration.ofSeconds(30)).orElseThrow();
+                // The takeover comes only after probation; the time it reports is the handoff's own.
+                assertTrue(takeover.handoff().duration().compareTo(probation) < 0, takeover.handoff().toString());
+                assertEquals(takeover.handoff(), incumbent.lastHandoff().orElseThrow());
+            }
+        }
+    }
+
+    @Test
     void aRegularFileWhereAListenerWasPromisedIsRejectedAndNothingLeaks() throws Exception {
         Path file = Files.writeString(temp.resolve("not-a-socket"), "x");
         try (FileInputStream in = new FileInputStream(file.toFile())) {

@@ -41,6 +41,7 @@ public final class IncumbentSession {
     private volatile IncumbentState state = IncumbentState.AWAIT_HELLO;
     private volatile List<String> successorCapabilities = List.of();
     private int successorMaxFdsPerMessage = 1;
+    private long readyNanos;
 
     public IncumbentSession(WireChannel wire, SessionConfig config, int generation) {
         this.wire = wire;
@@ -55,9 +56,10 @@ public final class IncumbentSession {
      * @param reason     why, in words; "ok" when taken over
      * @param peerPid    the successor's pid, or -1 before it was known
      * @param startNanos when the successor connected ({@link System#nanoTime()})
+     * @param endNanos   when READY arrived (probation is not part of the handoff's time), or the session ended
      * @param fds        descriptors sent
      */
-    public record Outcome(IncumbentState state, String reason, long peerPid, long startNanos, int fds) {
+    public record Outcome(IncumbentState state, String reason, long peerPid, long startNanos, long endNanos, int fds) {
 
         public boolean takenOver() {
             return state == IncumbentState.TAKEN_OVER;
@@ -124,6 +126,7 @@ public final class IncumbentSession {
                 return end(IncumbentState.FAILED, "successor failed: " + failed.reason(), peerPid, start, sent);
             }
             successorCapabilities = ((Message.Ready) answer).capabilities();
+            readyNanos = System.nanoTime();
             return watchProbation(peerPid, start, sent);
         } catch (IOException e) {
             return end(state.after(Fault.of(e)), describe(e), peerPid, start, sent);
@@ -188,7 +191,8 @@ public final class IncumbentSession {
 
     private Outcome end(IncumbentState reached, String reason, long peerPid, long start, int fds) {
         state = reached;
-        return new Outcome(reached, reason, peerPid, start, fds);
+        return new Outcome(reached, reason, peerPid, start,
+                reached == IncumbentState.TAKEN_OVER ? readyNanos : System.nanoTime(), fds);
     }
 
     /** Whether the READY successor said it adopts established connections, and no hand-over to it failed. */
