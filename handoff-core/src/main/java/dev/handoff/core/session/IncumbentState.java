@@ -24,16 +24,16 @@ public enum IncumbentState implements SessionState {
     /** Sent a batch of connections: waiting for the successor's answer. */
     AWAIT_ADOPTED(Waiting.of(Deadline.STEP, Message.Adopted.class)),
     /** Final: the peer was not accepted (uid, version, secret). Nothing was sent; the incumbent serves on. */
-    REFUSED(Waiting.of(Deadline.NONE)),
+    REFUSED(Waiting.FINAL),
     /** Final: the handoff failed before the successor served. The incumbent serves on as if nothing happened. */
-    FAILED(Waiting.of(Deadline.NONE)),
+    FAILED(Waiting.FINAL),
     /**
      * Final: the successor went away (or stopped answering) while connections moved to it. Every connection
      * without an answer is still the incumbent's; the application may resume serving.
      */
-    LOST(Waiting.of(Deadline.NONE)),
+    LOST(Waiting.FINAL),
     /** Final: goodbye sent; the drain is over. */
-    CLOSED(Waiting.of(Deadline.NONE));
+    CLOSED(Waiting.FINAL);
 
     private final Waiting waiting;
 
@@ -44,11 +44,6 @@ public enum IncumbentState implements SessionState {
     @Override
     public Waiting waiting() {
         return waiting;
-    }
-
-    @Override
-    public boolean isFinal() {
-        return this == REFUSED || this == FAILED || this == LOST || this == CLOSED;
     }
 
     @Override

@@ -12,7 +12,10 @@ public interface SessionState {
 
     Waiting waiting();
 
-    boolean isFinal();
+    /** Whether the session is over: a final state reads nothing and every fault leaves it as it is. */
+    default boolean isFinal() {
+        return waiting() == Waiting.FINAL;
+    }
 
     /** Where {@code fault} leads from this state; a final state stays as it is. */
     SessionState after(Fault fault);
@@ -28,6 +31,9 @@ public interface SessionState {
 
     /** How long a state waits, and for which messages (none: it reads nothing, or it is final). */
     record Waiting(Deadline deadline, List<Class<? extends Message>> expects) {
+
+        /** What a final state waits for: nothing. */
+        public static final Waiting FINAL = new Waiting(Deadline.NONE, List.of());
 
         @SafeVarargs
         public static Waiting of(Deadline deadline, Class<? extends Message>... expects) {

@@ -25,17 +25,17 @@ public enum SuccessorState implements SessionState {
     /** Said READY: receiving the predecessor's connections until its goodbye. */
     RECEIVING(Waiting.of(Deadline.NONE, Message.Connections.class, Message.Goodbye.class)),
     /** Final: nobody was there, or the incumbent died before it handed anything over: bind fresh. */
-    COLD(Waiting.of(Deadline.NONE)),
+    COLD(Waiting.FINAL),
     /** Final: the incumbent is handing over to another successor (or still draining): try again later. */
-    BUSY(Waiting.of(Deadline.NONE)),
+    BUSY(Waiting.FINAL),
     /** Final: either side refused the other (uid, version, secret). */
-    REFUSED(Waiting.of(Deadline.NONE)),
+    REFUSED(Waiting.FINAL),
     /** Final: an incumbent is there but the handoff failed; starting cold would collide with it. */
-    FAILED(Waiting.of(Deadline.NONE)),
+    FAILED(Waiting.FINAL),
     /** Final: READY could not be sent; this process serves what it received, on its own. */
-    ALONE(Waiting.of(Deadline.NONE)),
+    ALONE(Waiting.FINAL),
     /** Final: the predecessor said goodbye or went away; nothing more arrives. */
-    DONE(Waiting.of(Deadline.NONE));
+    DONE(Waiting.FINAL);
 
     private final Waiting waiting;
 
@@ -46,14 +46,6 @@ public enum SuccessorState implements SessionState {
     @Override
     public Waiting waiting() {
         return waiting;
-    }
-
-    @Override
-    public boolean isFinal() {
-        return switch (this) {
-            case COLD, BUSY, REFUSED, FAILED, ALONE, DONE -> true;
-            default -> false;
-        };
     }
 
     @Override
