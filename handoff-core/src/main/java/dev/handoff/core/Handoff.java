@@ -205,7 +205,12 @@ public final class Handoff implements Closeable {
             log.info("READY generation {} (cold start)", generation);
         }
         if (options.pidFile() != null) {
-            PidFile.write(options.pidFile());
+            try {
+                PidFile.write(options.pidFile());
+            } catch (IOException e) {
+                // READY is said: failing now would leave a process that serves and can never be succeeded.
+                log.error("could not write the pid file {}; serving without it", options.pidFile(), e);
+            }
         }
         notifySystemd();
         rendezvous.accept();

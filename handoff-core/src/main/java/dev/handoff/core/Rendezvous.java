@@ -225,11 +225,12 @@ final class Rendezvous implements Closeable {
             takeover = successor;
             current = server;
         }
-        if (current != null) {
-            closeQuietly(current);
-        }
+        // Goodbye first: the successor stops waiting for connections at once, whatever closing the socket costs.
         if (takeover != null) {
             takeover.sayGoodbye("incumbent exits");
+        }
+        if (current != null) {
+            closeQuietly(current);
         }
     }
 

@@ -35,6 +35,7 @@ import java.util.List;
 public final class Takeover {
 
     private static final Logger log = LoggerFactory.getLogger(Takeover.class);
+    private static final Duration NO_LIMIT = Duration.ofDays(36_500);
 
     private final IncumbentSession successor;
     private final HandoffResult handoff;
@@ -51,7 +52,8 @@ public final class Takeover {
              Handoff owner) {
         this.successor = successor;
         this.handoff = handoff;
-        this.deadline = Instant.now().plus(drainTimeout);
+        // A century stands for "no limit": Instant cannot go past year 1,000,000,000.
+        this.deadline = Instant.now().plus(drainTimeout.compareTo(NO_LIMIT) > 0 ? NO_LIMIT : drainTimeout);
         this.rendezvous = rendezvous;
         this.owner = owner;
         this.metrics = owner.metrics();
@@ -88,7 +90,7 @@ public final class Takeover {
                         + "its key and let the selector run (selectNow) before handing it over");
             }
         }
-        if (offered.isEmpty() || !successorAdoptsConnections()) {
+        if (offered.isEmpty() || hasEnded() || !successorAdoptsConnections()) {
             count(0, offered.size());
             return offered;
         }
@@ -122,6 +124,11 @@ public final class Takeover {
         kept += stayed;
         metrics.connections(HandoffMetrics.INCUMBENT, "adopted", adopted);
         metrics.connections(HandoffMetrics.INCUMBENT, "kept", stayed);
+    }
+
+    /** Done, resumed, or past the deadline: nothing moves any more. */
+    private synchronized boolean hasEnded() {
+        return ended;
     }
 
     /** Connections the successor adopted so far. */

@@ -243,6 +243,45 @@ class ConnectionHandoffTest {
     }
 
     @Test
+    void aSecondHandOverWhileABatchAwaitsItsAnswerWaitsItsTurnAndMovesToo() throws Exception {
+        try (TakenOver takenOver = takenOverByRawSuccessor(Duration.ofSeconds(5));
+             Socket secondClient = new Socket()) {
+            Takeover takeover = takenOver.takeover();
+            WireChannel successor = takenOver.successor();
+            secondClient.connect(takenOver.listener().getLocalAddress());
+            SocketChannel second = takenOver.listener().accept();
+            java.util.concurrent.CountDownLatch firstBatchArrived = new java.util.concurrent.CountDownLatch(1);
+            CompletableFuture<Integer> answers = CompletableFuture.supplyAsync(() -> {
+                int batches = 0;
+                try {
+                    while (batches < 2) {
+                        try (WireChannel.Received<Message> batch = successor.receive(Duration.ofSeconds(10), Message.Connections.class)) {
+                            batch.fds().close(); // this raw successor adopts by answering; it serves nothing
+                        }
+                        firstBatchArrived.countDown();
+                        Thread.sleep(300); // the first answer is late enough for the second hand-over to start
+                        successor.send(new Message.Adopted(List.of()));
+                        batches++;
+                    }
+                    return batches;
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, THREADS);
+            CompletableFuture<List<Connection>> first = CompletableFuture.supplyAsync(
+                    () -> takeover.handOver(List.of(new Connection("echo", takenOver.accepted()))), THREADS);
+            assertTrue(firstBatchArrived.await(10, TimeUnit.SECONDS));
+            assertTrue(takeover.successorAdoptsConnections(), "a batch awaiting its answer is no reason to stop");
+            assertEquals(List.of(), takeover.handOver(List.of(new Connection("echo", second))));
+            assertEquals(List.of(), first.get(10, TimeUnit.SECONDS));
+            assertEquals(2, answers.get(10, TimeUnit.SECONDS));
+            assertEquals(2, takeover.connectionsHandedOver());
+        }
+    }
+
+    @Test
     void anAnswerLaterThanTheStepTimeoutFailsOnTheSuccessorsSideAndTheIncumbentKeepsTheConnection() throws Exception {
         try (TakenOver takenOver = takenOverByRawSuccessor(Duration.ofSeconds(1))) {
             Takeover takeover = takenOver.takeover();

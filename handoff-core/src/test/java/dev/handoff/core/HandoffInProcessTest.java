@@ -120,6 +120,27 @@ class HandoffInProcessTest {
     }
 
     @Test
+    void aWelcomeThatAllowsNoDescriptorsIsAClearFailureNotARuntimeExceptionAndNothingLeaks() throws Exception {
+        OpenFds before = OpenFds.snapshot();
+        Path socket = temp.resolve("run").resolve("odd.sock");
+        try (FdServer server = FdServer.bind(socket, FdLimits.DEFAULT)) {
+            CompletableFuture<Void> incumbent = CompletableFuture.runAsync(() -> {
+                try (WireChannel wire = new WireChannel(server.accept())) {
+                    wire.receive(Duration.ofSeconds(10), Message.Hello.class).close();
+                    wire.send(new Message.Welcome(1, 1, 1, 0, List.of()));
+                    wire.fdChannel().receive(Duration.ofSeconds(10)).close(); // until the successor hangs up
+                } catch (java.io.IOException e) {
+                    // the successor hung up: expected
+                }
+            });
+            java.io.IOException e = assertThrows(java.io.IOException.class, () -> Handoff.start(HandoffOptions.builder(socket).build()));
+            assertTrue(e.getMessage().contains("AWAIT_WELCOME"), e.getMessage());
+            incumbent.get(10, TimeUnit.SECONDS);
+        }
+        before.assertNoLeak();
+    }
+
+    @Test
     void aRegularFileWhereAListenerWasPromisedIsRejectedAndNothingLeaks() throws Exception {
         Path file = Files.writeString(temp.resolve("not-a-socket"), "x");
         try (FileInputStream in = new FileInputStream(file.toFile())) {

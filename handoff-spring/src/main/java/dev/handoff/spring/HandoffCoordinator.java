@@ -37,6 +37,7 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
     private final ConfigurableApplicationContext context;
     private final boolean exitWhenDone;
     private volatile boolean ready;
+    private volatile boolean draining;
 
     public HandoffCoordinator(Handoff handoff, WebServerDrain webServer, List<HandoffDrainParticipant> participants,
                               ConfigurableApplicationContext context, boolean exitWhenDone) {
@@ -66,8 +67,9 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
         return ready;
     }
 
+    /** From the takeover on: the drain participants run first, then the web server drains. */
     public boolean isDraining() {
-        return webServer.isDraining();
+        return draining;
     }
 
     private void handedOver(Takeover takeover) {
@@ -80,6 +82,7 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
         HandoffResult result = takeover.handoff();
         Instant deadline = takeover.deadline();
         log.info("pid {} took over; draining (deadline {})", result.peerPid(), deadline);
+        draining = true;
         AvailabilityChangeEvent.publish(context, ReadinessState.REFUSING_TRAFFIC);
         for (HandoffDrainParticipant participant : participants) {
             try {
@@ -87,6 +90,13 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
             } catch (Exception e) {
                 log.warn("drain participant {} failed", participant, e);
             }
+        }
+        if (takeover.isSuccessorLost()) {
+            // The starter does not resume: its web server's listener copy is closed as the drain goes on, and
+            // the successor, if it still runs, serves the listeners. Say so where people look.
+            log.error("the successor (pid {}) went away while connections moved to it; the drain participants kept "
+                    + "what it did not take, and this process drains and exits all the same (the starter does not "
+                    + "resume)", result.peerPid());
         }
         webServer.start();
         long open;

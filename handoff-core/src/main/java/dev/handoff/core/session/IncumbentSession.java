@@ -195,9 +195,15 @@ public final class IncumbentSession {
                 reached == IncumbentState.TAKEN_OVER ? readyNanos : System.nanoTime(), fds);
     }
 
-    /** Whether the READY successor said it adopts established connections, and no hand-over to it failed. */
+    /**
+     * Whether the READY successor said it adopts established connections, and no hand-over to it failed
+     * and no goodbye was said (true while a batch waits for its answer too: another caller then waits its
+     * turn in {@link #handOverConnections}).
+     */
     public boolean successorAdoptsConnections() {
-        return state == IncumbentState.TAKEN_OVER && successorCapabilities.contains(Message.CONNECTIONS);
+        IncumbentState now = state;
+        return (now == IncumbentState.TAKEN_OVER || now == IncumbentState.AWAIT_ADOPTED)
+                && successorCapabilities.contains(Message.CONNECTIONS);
     }
 
     /** Whether a hand-over of connections found the successor gone (or unresponsive) after READY. */
@@ -299,10 +305,11 @@ public final class IncumbentSession {
         if (state == IncumbentState.TAKEN_OVER) {
             try {
                 wire.send(new Message.Goodbye(reason));
+                state = IncumbentState.CLOSED;
             } catch (IOException e) {
                 log.debug("successor went away before goodbye", e);
+                state = state.after(Fault.of(e));
             }
-            state = IncumbentState.CLOSED;
         }
         try {
             wire.close();

@@ -2,6 +2,8 @@ package dev.handoff.core.session;
 
 import dev.handoff.core.wire.Message;
 
+import java.util.List;
+
 /**
  * The incumbent's side of one handoff, as a state machine. It waits in one state at a time, for at most
  * the state's {@link Deadline}; a message the state {@linkplain #expects() expects} moves it on (what each
@@ -44,6 +46,21 @@ public enum IncumbentState implements SessionState {
     @Override
     public Waiting waiting() {
         return waiting;
+    }
+
+    @Override
+    public List<IncumbentState> on(Class<? extends Message> message) {
+        return switch (this) {
+            // Refused (uid, version, secret), or welcomed: then the proof is awaited, or the manifest sent.
+            case AWAIT_HELLO -> message == Message.Hello.class ? List.of(AWAIT_PROOF, AWAIT_READY, REFUSED) : List.of();
+            case AWAIT_PROOF -> message == Message.Proof.class ? List.of(AWAIT_READY, REFUSED)
+                    : message == Message.Refused.class ? List.of(REFUSED) : List.of();
+            // With no probation configured, READY is the takeover itself.
+            case AWAIT_READY -> message == Message.Ready.class ? List.of(PROBATION, TAKEN_OVER)
+                    : message == Message.Failed.class ? List.of(FAILED) : List.of();
+            case AWAIT_ADOPTED -> message == Message.Adopted.class ? List.of(TAKEN_OVER) : List.of();
+            case PROBATION, TAKEN_OVER, REFUSED, FAILED, LOST, CLOSED -> List.of();
+        };
     }
 
     @Override

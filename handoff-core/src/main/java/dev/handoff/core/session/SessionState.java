@@ -20,6 +20,12 @@ public interface SessionState {
     /** Where {@code fault} leads from this state; a final state stays as it is. */
     SessionState after(Fault fault);
 
+    /**
+     * Where a message of type {@code message} may lead from this state (which one depends on what it says,
+     * e.g. a hello with another uid is refused); empty for a message this state does not expect.
+     */
+    List<? extends SessionState> on(Class<? extends Message> message);
+
     default Deadline deadline() {
         return waiting().deadline();
     }

@@ -155,6 +155,10 @@ public final class SuccessorSession implements Closeable {
                 }
             } catch (InvalidManifest e) {
                 return close(SuccessorState.FAILED, e.getMessage(), e.cause);
+            } catch (RuntimeException e) {
+                // A message that decodes but cannot be used (a welcome that allows no descriptors, ...).
+                return close(state.after(Fault.MALFORMED), "handoff from the incumbent at " + path + " failed in "
+                        + state + ": " + e.getMessage(), e);
             } catch (IOException e) {
                 Fault fault = Fault.of(e);
                 if ((fault == Fault.PEER_CLOSED || fault == Fault.MALFORMED) && incumbentGone()) {

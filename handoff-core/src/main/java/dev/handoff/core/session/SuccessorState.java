@@ -2,6 +2,8 @@ package dev.handoff.core.session;
 
 import dev.handoff.core.wire.Message;
 
+import java.util.List;
+
 /**
  * The successor's side of one handoff, as a state machine: like {@link IncumbentState}, each state waits
  * for at most its {@link Deadline}, the messages it {@linkplain #expects() expects} move it on (see
@@ -46,6 +48,23 @@ public enum SuccessorState implements SessionState {
     @Override
     public Waiting waiting() {
         return waiting;
+    }
+
+    @Override
+    public List<SuccessorState> on(Class<? extends Message> message) {
+        return switch (this) {
+            // A welcome whose proof (or whose lack of one) this side refuses ends in REFUSED.
+            case AWAIT_WELCOME -> message == Message.Welcome.class ? List.of(AWAIT_MANIFEST, REFUSED)
+                    : message == Message.Busy.class ? List.of(BUSY)
+                    : message == Message.Refused.class ? List.of(REFUSED) : List.of();
+            // The manifest is checked against the descriptors that came with it: inherited, or failed.
+            case AWAIT_MANIFEST -> message == Message.Handover.class ? List.of(INHERITED, FAILED)
+                    : message == Message.Refused.class ? List.of(REFUSED) : List.of();
+            // A batch whose answer cannot be sent ends the reception.
+            case RECEIVING -> message == Message.Connections.class ? List.of(RECEIVING, DONE)
+                    : message == Message.Goodbye.class ? List.of(DONE) : List.of();
+            case CONNECTING, INHERITED, COLD, BUSY, REFUSED, FAILED, ALONE, DONE -> List.of();
+        };
     }
 
     @Override

@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Both roles' state machines: every (state, fault) pair leads somewhere, final states stay final, only
+ * Both roles' state machines: every (state, message) and (state, fault) pair leads somewhere, final states stay final, only
  * final states expect nothing and have no deadline without saying why, and docs/protocol.md draws exactly
  * these tables (a change to either shows here).
  */
@@ -61,6 +61,12 @@ class StateMachineTest {
             if (state.isFinal()) {
                 assertTrue(state.expects().isEmpty(), state + " is final and expects nothing");
             }
+            // Every message type: expected ones lead somewhere, any other is the UNEXPECTED fault.
+            for (Class<?> type : Message.class.getPermittedSubclasses()) {
+                @SuppressWarnings("unchecked")
+                Class<? extends Message> message = (Class<? extends Message>) type;
+                assertEquals(state.expects().contains(message), !state.on(message).isEmpty(), state + " x " + message.getSimpleName());
+            }
         }
     }
 
@@ -78,7 +84,7 @@ class StateMachineTest {
     /** The markdown rows: state, deadline, the messages that move it on, then where each fault leads. */
     static List<String> table(String role, SessionState[] states) {
         List<String> rows = new ArrayList<>();
-        StringBuilder header = new StringBuilder("| " + role + " state | deadline | moved on by |");
+        StringBuilder header = new StringBuilder("| " + role + " state | deadline | message → next state |");
         StringBuilder rule = new StringBuilder("|---|---|---|");
         for (Fault fault : Fault.values()) {
             header.append(' ').append(fault).append(" |");
@@ -89,8 +95,9 @@ class StateMachineTest {
         for (SessionState state : states) {
             StringBuilder row = new StringBuilder("| " + state + " | ");
             row.append(state.isFinal() ? "final" : state.deadline().name().toLowerCase(Locale.ROOT)).append(" | ");
-            row.append(state.expects().isEmpty() ? "—" : state.expects().stream().map(type -> "`" + wireName(type) + "`")
-                    .collect(Collectors.joining(", "))).append(" |");
+            row.append(state.expects().isEmpty() ? "—" : state.expects().stream().map(type -> "`" + wireName(type) + "` → "
+                    + state.on(type).stream().map(Object::toString).collect(Collectors.joining(" / ")))
+                    .collect(Collectors.joining("; "))).append(" |");
             for (Fault fault : Fault.values()) {
                 SessionState next = state.after(fault);
                 row.append(' ').append(next == state ? "—" : next.toString()).append(" |");
