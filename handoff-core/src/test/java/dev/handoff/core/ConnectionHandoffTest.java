@@ -15,6 +15,7 @@ import dev.handoff.core.wire.ProtocolVersions;
 import dev.handoff.core.wire.WireChannel;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.BufferedReader;
@@ -49,6 +50,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Established connections moving between two generations (both in this process): state and unread
  * bytes travel, the client notices nothing, and whatever the successor does not take stays usable here.
  */
+@Timeout(120)
 class ConnectionHandoffTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -6,6 +6,7 @@ import dev.handoff.core.testing.RawIncumbent;
 import dev.handoff.core.testing.RawSuccessor;
 import dev.handoff.core.testing.ServerFixture;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -35,6 +36,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * successor, the rendezvous socket removed, successors that arrive together or too early. Throughout,
  * whoever survives serves.
  */
+@Timeout(120)
 class FaultInjectionTest {
 
     private static final Duration START = Duration.ofSeconds(60);

@@ -25,6 +25,7 @@ import dev.handoff.core.wire.ProtocolVersions;
 import dev.handoff.core.wire.WireChannel;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.FileDescriptor;
@@ -48,6 +49,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Both sides of a handoff in this process (two Handoff objects), and the protocol's failure paths. */
+@Timeout(120)
 class HandoffInProcessTest {
 
     @TempDir

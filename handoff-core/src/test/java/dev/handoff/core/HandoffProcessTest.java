@@ -11,6 +11,7 @@ import dev.handoff.core.wire.WireChannel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -33,6 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Handoffs between real child JVMs, with a real client on loopback. */
+@Timeout(120)
 class HandoffProcessTest {
 
     private static final Duration START = Duration.ofSeconds(60);

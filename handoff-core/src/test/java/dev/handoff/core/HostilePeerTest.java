@@ -12,6 +12,7 @@ import dev.handoff.core.wire.Message;
 import dev.handoff.core.wire.ProtocolVersions;
 import dev.handoff.core.wire.WireChannel;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -40,6 +41,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * missing or wrong shared secret, hostile frames. The incumbent refuses each with a clear reason, keeps
  * serving and leaks nothing.
  */
+@Timeout(120)
 class HostilePeerTest {
 
     private static final Duration START = Duration.ofSeconds(60);

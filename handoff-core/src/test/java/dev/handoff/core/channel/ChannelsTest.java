@@ -8,6 +8,7 @@ import dev.handoff.core.testing.OpenFds;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -34,6 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** JDK channels rebuilt from descriptors that made a real SCM_RIGHTS trip, used with a standard Selector. */
+@Timeout(60)
 class ChannelsTest {
 
     @TempDir

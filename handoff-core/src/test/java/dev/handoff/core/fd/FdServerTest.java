@@ -2,6 +2,7 @@ package dev.handoff.core.fd;
 
 import dev.handoff.core.testing.OpenFds;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -18,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The rendezvous socket's rules: owner-only directory, stale files replaced, live sockets never. */
+@Timeout(60)
 class FdServerTest {
 
     @TempDir

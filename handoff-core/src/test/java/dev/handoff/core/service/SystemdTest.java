@@ -5,6 +5,7 @@ import dev.handoff.core.testing.JavaChild;
 import dev.handoff.core.testing.ServerChild;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXDatagramChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -29,6 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * systemd's side without systemd: the notify datagram a real child sends at READY, and socket activation
  * with a real listening socket inherited as fd 3 (set up by a small exec wrapper, as systemd would).
  */
+@Timeout(120)
 class SystemdTest {
 
     @TempDir

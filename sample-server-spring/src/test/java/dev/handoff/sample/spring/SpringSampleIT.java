@@ -2,6 +2,7 @@ package dev.handoff.sample.spring;
 
 import dev.handoff.core.testing.JavaChild;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.net.ServerSocket;
@@ -19,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The executable Spring sample jar with the README's command line: READY, the contract, a takeover. */
+@Timeout(300)
 class SpringSampleIT {
 
     private static final Path JAR = Path.of("..", "sample-server", "target", "sample-server-spring.jar");
