@@ -1,6 +1,7 @@
 package dev.handoff.core;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.handoff.core.fd.Lifeline;
 import dev.handoff.core.internal.JdkInternals;
 import dev.handoff.core.service.PidFile;
 import dev.handoff.core.service.SystemdNotifier;
@@ -56,6 +57,7 @@ public final class Handoff implements Closeable {
     private final HandoffEvents events;
     private final Rendezvous rendezvous;
     private final UpgradeRunner upgrades;
+    private final Lifeline lifeline;
     private final AtomicBoolean ready = new AtomicBoolean();
     private volatile Consumer<Connection> connectionHandler;
 
@@ -72,6 +74,7 @@ public final class Handoff implements Closeable {
         this.events = new HandoffEvents(metrics);
         this.rendezvous = new Rendezvous(options, config, generation, listeners, predecessor, events, this);
         this.upgrades = new UpgradeRunner(options, events, metrics, rendezvous::isSessionActive);
+        this.lifeline = config.lifeline();
         metrics.generation(this);
     }
 
@@ -88,27 +91,33 @@ public final class Handoff implements Closeable {
     public static Handoff start(HandoffOptions options) throws IOException {
         JdkInternals.checkAvailable();
         WarmUp.run(options.sharedSecret());
-        SessionConfig config = new SessionConfig(options.stepTimeout(), options.readyTimeout(), options.probation(),
-                options.allowedPeerUids(), options.limits(), options.sharedSecret());
-        HandoffMetrics metrics = HandoffMetrics.of(options);
-        SuccessorSession.Attempt attempt = SuccessorSession.connect(options.socketPath(), config);
-        switch (attempt.state()) {
-            case INHERITED -> {
-                PredecessorLink predecessor = new PredecessorLink(attempt.session(), metrics);
-                log.info("inherited {} from pid {} (generation {})", predecessor.inheritance().unclaimedNames(),
-                        predecessor.pid(), predecessor.generation());
-                return new Handoff(options, config, metrics, predecessor, null);
+        Lifeline lifeline = Lifeline.create();
+        try {
+            SessionConfig config = new SessionConfig(options.stepTimeout(), options.readyTimeout(), options.probation(),
+                    options.drainTimeout(), options.allowedPeerUids(), options.limits(), options.sharedSecret(), lifeline);
+            HandoffMetrics metrics = HandoffMetrics.of(options);
+            SuccessorSession.Attempt attempt = BusyWait.connect(options, config);
+            switch (attempt.state()) {
+                case INHERITED -> {
+                    PredecessorLink predecessor = new PredecessorLink(attempt.session(), metrics);
+                    log.info("inherited {} from pid {} (generation {})", predecessor.inheritance().unclaimedNames(),
+                            predecessor.pid(), predecessor.generation());
+                    return new Handoff(options, config, metrics, predecessor, null);
+                }
+                case COLD -> {
+                    log.info("cold start: {}", attempt.reason());
+                    return new Handoff(options, config, metrics, null, attempt.reason());
+                }
+                case BUSY -> throw new HandoffRejectedException(HandoffResult.Outcome.BUSY, attempt.reason(), attempt.cause());
+                case REFUSED -> throw new HandoffRejectedException(HandoffResult.Outcome.REFUSED, attempt.reason(), attempt.cause());
+                default -> {
+                    log.warn("{}", attempt.reason());
+                    throw attempt.cause() != null ? attempt.cause() : new IOException(attempt.reason());
+                }
             }
-            case COLD -> {
-                log.info("cold start: {}", attempt.reason());
-                return new Handoff(options, config, metrics, null, attempt.reason());
-            }
-            case BUSY -> throw new HandoffRejectedException(HandoffResult.Outcome.BUSY, attempt.reason(), attempt.cause());
-            case REFUSED -> throw new HandoffRejectedException(HandoffResult.Outcome.REFUSED, attempt.reason(), attempt.cause());
-            default -> {
-                log.warn("{}", attempt.reason());
-                throw attempt.cause() != null ? attempt.cause() : new IOException(attempt.reason());
-            }
+        } catch (IOException | RuntimeException e) {
+            lifeline.close();
+            throw e;
         }
     }
 
@@ -191,7 +200,12 @@ public final class Handoff implements Closeable {
 
     /**
      * This process serves: closes inherited descriptors nobody claimed, takes over the rendezvous socket,
-     * tells the predecessor READY, and starts accepting successors.
+     * tells the predecessor READY and waits for it to confirm, and starts accepting successors.
+     *
+     * @throws HandoffRejectedException the predecessor is there and did not confirm READY: it gave up
+     *                                  waiting (its {@code readyTimeout} passed) and serves on. This process
+     *                                  must not serve: every listener handed out is closed here (a thread
+     *                                  accepting on one wakes with an exception), and it should exit
      */
     public void ready() throws IOException {
         if (!ready.compareAndSet(false, true)) {
@@ -200,7 +214,13 @@ public final class Handoff implements Closeable {
         listeners.closeUnclaimed();
         rendezvous.bind();
         if (predecessor != null) {
-            predecessor.ready(connectionHandler, generation);
+            try {
+                predecessor.ready(connectionHandler, generation);
+            } catch (HandoffRejectedException e) {
+                listeners.closeAll();
+                close();
+                throw e;
+            }
         } else {
             log.info("READY generation {} (cold start)", generation);
         }
@@ -284,5 +304,6 @@ public final class Handoff implements Closeable {
         if (predecessor != null) {
             predecessor.close();
         }
+        lifeline.close();
     }
 }

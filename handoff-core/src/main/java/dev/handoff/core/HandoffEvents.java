@@ -129,10 +129,17 @@ final class HandoffEvents {
         }
     }
 
+    /**
+     * Runs one callback, whatever it throws: an {@code onHandoff} callback's assertion or linkage error must
+     * not keep {@code onExit} from running, or the application never drains. Only the JVM's own failures
+     * (out of memory, ...) go on up.
+     */
     private static <T> void run(Consumer<T> callback, T value, String kind) {
         try {
             callback.accept(value);
-        } catch (RuntimeException e) {
+        } catch (VirtualMachineError e) {
+            throw e;
+        } catch (Throwable e) {
             log.error("an {} callback failed; the others still run", kind, e);
         }
     }

@@ -31,6 +31,7 @@ public final class HandoffOptions {
     private final List<String> upgradeCommand;
     private final Duration upgradeTimeout;
     private final Duration drainTimeout;
+    private final Duration busyTimeout;
     private final Path pidFile;
     private final FdLimits limits;
     private final int backlog;
@@ -46,6 +47,7 @@ public final class HandoffOptions {
         this.upgradeCommand = List.copyOf(builder.upgradeCommand);
         this.upgradeTimeout = builder.upgradeTimeout;
         this.drainTimeout = builder.drainTimeout;
+        this.busyTimeout = builder.busyTimeout;
         this.pidFile = builder.pidFile == null ? null : builder.pidFile.toAbsolutePath();
         this.limits = builder.limits;
         this.backlog = builder.backlog;
@@ -99,6 +101,14 @@ public final class HandoffOptions {
         return drainTimeout;
     }
 
+    /**
+     * How long {@link Handoff#start} waits for an incumbent that is busy (handing over to another
+     * successor, or still draining into its own predecessor's successor) before it gives up.
+     */
+    public Duration busyTimeout() {
+        return busyTimeout;
+    }
+
     /** Where {@link Handoff#ready()} writes this process's pid, or null. */
     public Path pidFile() {
         return pidFile;
@@ -127,6 +137,9 @@ public final class HandoffOptions {
         return Optional.ofNullable(meterRegistry);
     }
 
+    /** The largest shared secret file read: a secret needs 16 to 64 bytes, not megabytes. */
+    public static final int MAX_SECRET_FILE_BYTES = 4096;
+
     /** Builder for {@link HandoffOptions}. */
     public static final class Builder {
         private final Path socketPath;
@@ -138,6 +151,7 @@ public final class HandoffOptions {
         private List<String> upgradeCommand = List.of();
         private Duration upgradeTimeout = Duration.ofSeconds(120);
         private Duration drainTimeout = Duration.ofSeconds(30);
+        private Duration busyTimeout = Duration.ofSeconds(60);
         private Path pidFile;
         private FdLimits limits = FdLimits.DEFAULT;
         private int backlog = 1024;
@@ -191,20 +205,12 @@ public final class HandoffOptions {
         }
 
         /**
-         * {@link #sharedSecret(byte[])} read from a file, every byte of it. The file must be readable by
-         * its owner only (like an ssh key): a secret others can read tells no one apart.
+         * {@link #sharedSecret(byte[])} read from a file, every byte of it. The file must be a regular file
+         * (not a symbolic link: whoever can change a link chooses the secret), owned by this process's
+         * user and readable by its owner only (like an ssh key), and at most {@link #MAX_SECRET_FILE_BYTES}.
          */
         public Builder sharedSecretFile(Path file) {
-            try {
-                Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(file);
-                if (permissions.stream().anyMatch(p -> p.name().startsWith("GROUP") || p.name().startsWith("OTHERS"))) {
-                    throw new IllegalArgumentException("shared secret file " + file + " has mode "
-                            + PosixFilePermissions.toString(permissions) + "; others must not read it (chmod 600 " + file + ")");
-                }
-                return sharedSecret(Files.readAllBytes(file));
-            } catch (IOException e) {
-                throw new IllegalArgumentException("cannot read the shared secret file " + file + ": " + e, e);
-            }
+            return sharedSecret(SecretFile.read(file));
         }
 
         /** The command {@link Handoff#upgrade()} starts as the successor. */
@@ -227,6 +233,21 @@ public final class HandoffOptions {
          */
         public Builder drainTimeout(Duration value) {
             this.drainTimeout = positive(value, "drainTimeout");
+            return this;
+        }
+
+        /**
+         * How long {@link Handoff#start} waits, trying again, when the incumbent is busy: another successor
+         * is taking over, or the previous generation is still draining (back-to-back deploys). It logs once
+         * what it waits for; past this it fails with {@link HandoffRejectedException}. Zero: fail at once.
+         * Default 60 s (more than the default drain).
+         */
+        public Builder busyTimeout(Duration value) {
+            Objects.requireNonNull(value, "busyTimeout");
+            if (value.isNegative()) {
+                throw new IllegalArgumentException("busyTimeout must not be negative");
+            }
+            this.busyTimeout = value;
             return this;
         }
 

@@ -200,6 +200,21 @@ final class ListenerRegistry {
         }
     }
 
+    /**
+     * Closes every listener handed out (this process's copies: a predecessor's stay open), waking any
+     * thread that accepts on one: this process withdraws and must not serve.
+     */
+    synchronized void closeAll() {
+        for (Map.Entry<String, NetworkChannel> entry : listeners.entrySet()) {
+            try {
+                entry.getValue().close();
+            } catch (IOException e) {
+                log.debug("closing listener {} failed", entry.getKey(), e);
+            }
+        }
+        closeUnclaimed();
+    }
+
     /** The manifest for a successor and the descriptors it describes, as the listeners are now. */
     synchronized Snapshot snapshot(int generation) throws IOException {
         List<ListenerEntry> listenerEntries = new ArrayList<>();

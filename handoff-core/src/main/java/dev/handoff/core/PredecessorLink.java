@@ -2,6 +2,7 @@ package dev.handoff.core;
 
 import dev.handoff.core.session.Inheritance;
 import dev.handoff.core.session.SuccessorSession;
+import dev.handoff.core.session.SuccessorState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,31 +43,40 @@ final class PredecessorLink {
     }
 
     /**
-     * Says READY; from then on the predecessor's connections go to {@code handler} (none are asked for
-     * without one). If the predecessor died meanwhile, this process serves what it was handed (the only
-     * copies left) and says so; it does not fail.
+     * Says READY and waits for the predecessor to confirm it; from then on the predecessor's connections go
+     * to {@code handler} (none are asked for without one). If the predecessor died meanwhile, this process
+     * serves what it was handed (the only copies left) and says so.
+     *
+     * @throws HandoffRejectedException the predecessor is there and did not confirm READY (it gave up
+     *                                  waiting for it): it serves on, and this process must not
      */
-    void ready(Consumer<Connection> handler, int generation) {
-        HandoffResult result;
-        try {
-            long start = predecessor.ready(handler != null);
-            result = HandoffResult.of(HandoffResult.Outcome.SUCCEEDED, "ok", pid(), start,
-                    predecessor.inheritance().manifest().fdCount());
-        } catch (IOException e) {
-            finish();
-            result = HandoffResult.of(HandoffResult.Outcome.FAILED, "predecessor pid " + pid()
-                    + " went away before READY (" + e.getMessage() + ")", pid(), System.nanoTime(), 0);
-            metrics.handoff(HandoffMetrics.SUCCESSOR, result);
-            log.warn("READY generation {}: {}; serving the {} descriptors it handed over", generation, result.reason(),
-                    predecessor.inheritance().manifest().fdCount());
-            return;
+    void ready(Consumer<Connection> handler, int generation) throws HandoffRejectedException {
+        SuccessorSession.Readiness readiness = predecessor.ready(handler != null);
+        HandoffResult result = HandoffResult.of(readiness.serves() ? HandoffResult.Outcome.SUCCEEDED
+                : HandoffResult.Outcome.FAILED, readiness.reason(), pid(), predecessor.startNanos(),
+                predecessor.inheritance().manifest().fdCount());
+        if (readiness.state() == SuccessorState.ALONE) {
+            result = HandoffResult.of(HandoffResult.Outcome.FAILED, readiness.reason(), pid(), System.nanoTime(), 0);
         }
         metrics.handoff(HandoffMetrics.SUCCESSOR, result);
-        log.info("READY generation {} after handoff from pid {} in {} ms", generation, result.peerPid(),
-                result.duration().toNanos() / 1e6);
-        Thread receiver = new Thread(() -> receive(handler), "handoff-predecessor");
-        receiver.setDaemon(true);
-        receiver.start();
+        switch (readiness.state()) {
+            case RECEIVING -> {
+                log.info("READY generation {} after handoff from pid {} in {} ms", generation, result.peerPid(),
+                        result.duration().toNanos() / 1e6);
+                Thread receiver = new Thread(() -> receive(handler), "handoff-predecessor");
+                receiver.setDaemon(true);
+                receiver.start();
+            }
+            case WITHDRAWN -> {
+                finish();
+                log.error("READY generation {}: {}", generation, readiness.reason());
+                throw new HandoffRejectedException(HandoffResult.Outcome.FAILED, readiness.reason(), null);
+            }
+            default -> {
+                finish();
+                log.warn("READY generation {}: {}", generation, readiness.reason());
+            }
+        }
     }
 
     private void receive(Consumer<Connection> handler) {

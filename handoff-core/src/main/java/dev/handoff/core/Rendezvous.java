@@ -27,6 +27,7 @@ final class Rendezvous implements Closeable {
 
     private static final Logger log = LoggerFactory.getLogger(Rendezvous.class);
     private static final Duration PATH_CHECK = Duration.ofSeconds(1);
+    private static final long MAX_ACCEPT_PAUSE_MILLIS = 1000;
 
     private final HandoffOptions options;
     private final SessionConfig config;
@@ -72,39 +73,78 @@ final class Rendezvous implements Closeable {
         return sessionActive.get();
     }
 
+    /**
+     * Accepts peers, each on a session thread of its own: the slot is taken only once a hello arrives, so
+     * that a liveness probe (connect and close) is no handoff and keeps no successor out. An accept error
+     * (no descriptors left under load, say) is retried with a growing pause, never the end of it.
+     */
     private void acceptSuccessors() {
+        long pauseMillis = 0;
         while (!closed) {
             FdServer current = server;
             FdChannel channel;
             try {
                 channel = current.accept();
+                pauseMillis = 0;
             } catch (IOException e) {
-                if (!closed && current == server) {
-                    log.warn("rendezvous socket failed; no more successors will be accepted", e);
+                if (closed || current != server) {
+                    continue;
+                }
+                if (pauseMillis == 0) {
+                    log.warn("accepting on the rendezvous socket failed; trying again until it works", e);
+                }
+                pauseMillis = Math.min(MAX_ACCEPT_PAUSE_MILLIS, Math.max(10, pauseMillis * 2));
+                try {
+                    Thread.sleep(pauseMillis);
+                } catch (InterruptedException interrupted) {
                     return;
                 }
                 continue;
             }
-            WireChannel wire = new WireChannel(channel);
-            if (successor != null || !sessionActive.compareAndSet(false, true)) {
-                refuseBusy(wire, "another handoff is in progress");
-                continue;
-            }
+            WireChannel wire = new WireChannel(channel, config.stepTimeout());
             start("handoff-session", () -> runSession(wire));
+        }
+    }
+
+    /** The session slot of one peer: taken at most once, given back when its session ends. */
+    private final class Slot implements IncumbentSession.Slot {
+        private boolean taken;
+
+        @Override
+        public String take() {
+            if (successor != null) {
+                return "generation " + generation + " has been taken over and drains; try again once it has exited";
+            }
+            if (!sessionActive.compareAndSet(false, true)) {
+                return "another handoff is in progress";
+            }
+            taken = true;
+            if (predecessor != null && !predecessor.awaitFinished(config.stepTimeout().dividedBy(2))) {
+                return "generation " + (generation - 1) + " (pid " + predecessor.pid() + ") is still handing its "
+                        + "connections to this process (generation " + generation + "); at most two generations run "
+                        + "at once, try again once it has exited";
+            }
+            return null;
+        }
+
+        void release() {
+            if (taken) {
+                sessionActive.set(false);
+            }
         }
     }
 
     private void runSession(WireChannel wire) {
         HandoffResult result;
+        Slot slot = new Slot();
         try {
-            if (predecessor != null && !predecessor.awaitFinished(config.stepTimeout().dividedBy(2))) {
-                refuseBusy(wire, "generation " + (generation - 1) + " (pid " + predecessor.pid()
-                        + ") is still handing its connections to this process (generation " + generation
-                        + "); at most two generations run at once, try again once it has exited");
+            IncumbentSession session = new IncumbentSession(wire, config, generation);
+            IncumbentSession.Outcome outcome = session.run(() -> listeners.snapshot(generation), slot);
+            if (outcome.state() == IncumbentState.UNHEARD) {
+                log.debug("a peer (pid {}) connected and left without a hello: a probe, not a handoff", outcome.peerPid());
+                closeQuietly(wire);
                 return;
             }
-            IncumbentSession session = new IncumbentSession(wire, config, generation);
-            IncumbentSession.Outcome outcome = session.run(() -> listeners.snapshot(generation));
             result = HandoffResult.between(outcomeOf(outcome.state()), outcome.reason(), outcome.peerPid(),
                     outcome.startNanos(), outcome.endNanos(), outcome.fds());
             if (outcome.takenOver()) {
@@ -113,12 +153,16 @@ final class Rendezvous implements Closeable {
                         result.duration().toNanos() / 1e6, result.fds());
             } else {
                 closeQuietly(wire);
-                log.warn("handoff to pid {} {}: {}; still serving", result.peerPid(), result.outcome(), result.reason());
-                reclaimPath();
+                if (outcome.state() == IncumbentState.BUSY) {
+                    log.info("told successor pid {} we are busy: {}", result.peerPid(), result.reason());
+                } else {
+                    log.warn("handoff to pid {} {}: {}; still serving", result.peerPid(), result.outcome(), result.reason());
+                    reclaimPath();
+                }
             }
             events.record(result);
         } finally {
-            sessionActive.set(false);
+            slot.release();
         }
         // Only now: whoever a callback tells about a failure may send the next successor at once.
         events.announce(result);
@@ -130,29 +174,17 @@ final class Rendezvous implements Closeable {
 
     private static HandoffResult.Outcome outcomeOf(IncumbentState state) {
         return switch (state) {
-            case TAKEN_OVER -> HandoffResult.Outcome.SUCCEEDED;
+            case TAKEN_OVER, DETACHED -> HandoffResult.Outcome.SUCCEEDED;
             case REFUSED -> HandoffResult.Outcome.REFUSED;
+            case BUSY -> HandoffResult.Outcome.BUSY;
             default -> HandoffResult.Outcome.FAILED;
         };
     }
 
-    private void refuseBusy(WireChannel wire, String reason) {
-        long peerPid;
-        try {
-            peerPid = wire.peer().pid();
-        } catch (IOException e) {
-            peerPid = -1;
-        }
-        IncumbentSession.refuseBusy(wire, config.stepTimeout(), reason);
-        closeQuietly(wire);
-        HandoffResult busy = HandoffResult.of(HandoffResult.Outcome.BUSY, reason, peerPid, System.nanoTime(), 0);
-        events.record(busy);
-        events.announce(busy);
-    }
-
     /**
-     * Serves again after {@code takeover}'s successor vanished mid-drain: takes the path back and accepts
-     * the next successor. False, changing nothing, unless that takeover is the current one and was lost.
+     * Serves again after {@code takeover}'s successor died mid-drain: takes the path back and accepts the
+     * next successor. False, changing nothing, unless that takeover is the current one and its successor
+     * is known to be gone (a successor that is only slow or detached still serves).
      */
     synchronized boolean resume(Takeover takeover, IncumbentSession session) {
         if (closed || successor != takeover || !session.isLost()) {

@@ -141,20 +141,23 @@ public final class Takeover {
         return kept;
     }
 
-    /** Whether the successor went away (or stopped answering) while connections moved to it. */
+    /**
+     * Whether the successor is gone: its process exited after it took over (its lifeline ended; across pid
+     * namespaces too). A successor that is only slow, stopped, or no longer answers still serves the
+     * listeners, and is not lost: then {@link #successorAdoptsConnections()} turns false, and this process
+     * drains what it kept on its own.
+     */
     public boolean isSuccessorLost() {
         return successor.isLost();
     }
 
     /**
-     * Makes this process the incumbent again after its successor went away while connections were being
-     * handed over to it: successors may connect again, and {@code onExit} callbacks run for the next one.
-     * The application goes back to accepting on its listeners (which it keeps open until its drain is over
-     * for this reason) and serves the connections it still has. The successor, if it still runs, no longer
-     * hears from this process; it serves what it adopted and accepts on the listeners too, until an operator
-     * stops one of them.
+     * Makes this process the incumbent again after its successor died during the drain: successors may
+     * connect again, and {@code onExit} callbacks run for the next one. The application goes back to
+     * accepting on its listeners (which it keeps open until its drain is over for this reason) and serves
+     * the connections it still has. Nobody else serves them: the successor is known to be gone.
      *
-     * @return false, changing nothing, unless the successor was lost
+     * @return false, changing nothing, unless the successor is gone ({@link #isSuccessorLost()})
      */
     public boolean resume() {
         synchronized (this) {

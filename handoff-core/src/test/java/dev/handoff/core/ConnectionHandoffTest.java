@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.handoff.core.channel.Channels;
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdLimits;
+import dev.handoff.core.fd.Lifeline;
 import dev.handoff.core.fd.FdServer;
 import dev.handoff.core.manifest.ConnectionEntry;
 import dev.handoff.core.manifest.Manifest;
@@ -215,7 +216,7 @@ class ConnectionHandoffTest {
                 } catch (IOException e) {
                     throw new RuntimeException(e);
                 } finally {
-                    close(successor); // crashes: its copies of the descriptors close, unanswered
+                    close(takenOver.peer()); // crashes: its copies of the descriptors close, unanswered
                 }
             }, THREADS);
             Connection connection = new Connection("echo", accepted);
@@ -307,6 +308,10 @@ class ConnectionHandoffTest {
             assertFalse(lateAnswer.get(10, TimeUnit.SECONDS), "the late answer must fail on the successor's side, "
                     + "or both would think they own the connection");
             assertEchoesThroughIncumbent(takenOver.client(), accepted);
+            // The successor is slow, not gone: it still serves the listeners, so this process must not.
+            assertFalse(takeover.isSuccessorLost());
+            assertFalse(takeover.resume(), "resuming would leave two processes accepting");
+            assertFalse(takeover.successorAdoptsConnections(), "detached: nothing more moves");
         }
     }
 
@@ -426,12 +431,26 @@ class ConnectionHandoffTest {
     }
 
     /** An incumbent with one client connection, taken over by a hand-written successor that adopts connections. */
+    /** A raw successor: its channel, and its lifeline, which it ends when it "dies". */
+    private record RawPeer(WireChannel wire, Lifeline lifeline) implements java.io.Closeable {
+        @Override
+        public void close() throws IOException {
+            try (lifeline) {
+                wire.close();
+            }
+        }
+    }
+
     private record TakenOver(Handoff incumbent, Takeover takeover, Socket client, ServerSocketChannel listener,
-                             SocketChannel accepted, WireChannel successor) implements AutoCloseable {
+                             SocketChannel accepted, RawPeer peer) implements AutoCloseable {
+        WireChannel successor() {
+            return peer.wire();
+        }
+
         @Override
         public void close() throws IOException {
             try (incumbent; client) {
-                successor.close();
+                peer.close();
             }
         }
     }
@@ -446,18 +465,21 @@ class ConnectionHandoffTest {
         client.connect(listener.getLocalAddress());
         client.setSoTimeout(10_000);
         SocketChannel accepted = listener.accept();
-        WireChannel successor = rawSuccessorAtReady(options.socketPath());
+        RawPeer successor = rawSuccessorAtReady(options.socketPath());
         Takeover takeover = incumbent.awaitExit(Duration.ofSeconds(10)).orElseThrow();
         return new TakenOver(incumbent, takeover, client, listener, accepted, successor);
     }
 
-    private static WireChannel rawSuccessorAtReady(Path socket) throws IOException {
+    private static RawPeer rawSuccessorAtReady(Path socket) throws IOException {
         WireChannel wire = new WireChannel(FdChannel.connect(socket, FdLimits.DEFAULT));
-        wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(), FdChannel.maxFdsPerMessage(), List.of()));
+        Lifeline lifeline = Lifeline.create();
+        wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(), FdChannel.maxFdsPerMessage(),
+                List.of(Message.LIFELINE), null, 0), List.of(lifeline.peerEnd()));
         wire.receive(Duration.ofSeconds(10), Message.Welcome.class).close();
         wire.receive(Duration.ofSeconds(10), Message.Handover.class).close();
         wire.send(new Message.Ready(ProcessHandle.current().pid(), List.of(Message.CONNECTIONS)));
-        return wire;
+        wire.receive(Duration.ofSeconds(10), Message.Confirmed.class).close();
+        return new RawPeer(wire, lifeline);
     }
 
     /** The connection still carries data both ways on the incumbent's side, and was never shut down. */

@@ -175,20 +175,33 @@ class FaultInjectionTest {
     }
 
     @Test
-    void aThirdGenerationIsRefusedWhileTheSecondStillReceivesConnections() throws Exception {
-        JavaChild first = fixture.server("--linger-ms", "8000");
+    void aThirdGenerationWaitsWhileTheSecondStillReceivesConnectionsAndTakesOverOnceTheFirstHasExited() throws Exception {
+        JavaChild first = fixture.server("--linger-ms", "6000");
         first.awaitLine("READY", START);
         JavaChild second = fixture.server("--adopt", "--step-timeout-ms", "2000");
         second.awaitLine("READY", START);
         JavaChild third = fixture.server();
+        fixture.awaitServedBy(second.pid()); // the first stops accepting once probation is over
+        assertEquals(Long.toString(second.pid()), fixture.fetch()[0], "the second serves while the third waits");
+        assertTrue(third.isAlive(), "waiting, not failed");
+        assertEquals(0, first.awaitExit(Duration.ofSeconds(30)));
+        assertTrue(third.awaitLine("READY", START).endsWith("generation=3"), "once generation 1 is gone, it takes over");
+        assertEquals(0, second.awaitExit(Duration.ofSeconds(30)));
+        assertEquals(Long.toString(third.pid()), fixture.fetch()[0]);
+    }
+
+    @Test
+    void aThirdGenerationGivesUpAfterItsBusyTimeoutWithOneClearLine() throws Exception {
+        JavaChild first = fixture.server("--linger-ms", "8000");
+        first.awaitLine("READY", START);
+        JavaChild second = fixture.server("--adopt", "--step-timeout-ms", "2000");
+        second.awaitLine("READY", START);
+        JavaChild third = fixture.server("--busy-timeout-ms", "1500");
         String refused = third.awaitLine("FAILED", START);
-        assertTrue(refused.startsWith("FAILED incumbent is busy: generation 1 (pid " + first.pid()
-                + ") is still handing its connections to this process (generation 2)"), refused);
+        assertTrue(refused.startsWith("FAILED still busy after PT1.5S (busyTimeout): incumbent is busy: generation 1 (pid "
+                + first.pid() + ") is still handing its connections to this process (generation 2)"), refused);
         assertEquals(3, third.awaitExit(Duration.ofSeconds(10)));
         assertEquals(Long.toString(second.pid()), fixture.fetch()[0]);
-        assertEquals(0, first.awaitExit(Duration.ofSeconds(30)));
-        JavaChild fourth = fixture.server();
-        assertTrue(fourth.awaitLine("READY", START).endsWith("generation=3"), "once generation 1 is gone, it works");
     }
 
     private static boolean isSocket(Path path) throws IOException {

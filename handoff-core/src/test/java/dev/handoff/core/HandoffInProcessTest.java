@@ -289,7 +289,9 @@ class HandoffInProcessTest {
 
     @Test
     void protocolVersionsNegotiateToTheHighestCommonOne() {
-        assertEquals(1, ProtocolVersions.negotiate(List.of(1, 2, 3)).getAsInt());
+        assertEquals(2, ProtocolVersions.negotiate(List.of(1, 2, 3)).getAsInt());
+        assertEquals(1, ProtocolVersions.negotiate(List.of(1)).getAsInt(), "an older release that speaks only 1");
+        assertEquals(2, ProtocolVersions.negotiate(List.of(2, 1)).getAsInt(), "order does not matter");
         assertTrue(ProtocolVersions.negotiate(List.of(99)).isEmpty());
     }
 }

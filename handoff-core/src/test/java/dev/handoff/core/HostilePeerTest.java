@@ -135,7 +135,7 @@ class HostilePeerTest {
         // A peer that skips checking the incumbent and sends a made-up proof.
         try (WireChannel wire = new WireChannel(FdChannel.connect(fixture.socket(), FdLimits.DEFAULT))) {
             wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(), 60, List.of(),
-                    SharedSecret.nonce()));
+                    SharedSecret.nonce(), 0));
             wire.receive(Duration.ofSeconds(10), Message.Welcome.class).close();
             wire.send(new Message.Proof("AAAA"));
             try (WireChannel.Received<Message> answer = wire.receive(Duration.ofSeconds(10), Message.Refused.class)) {
@@ -207,7 +207,7 @@ class HostilePeerTest {
         // Descriptors sent where none belong (with a hello, then a stray message) are closed, not kept.
         try (FdChannel channel = FdChannel.connect(fixture.socket(), FdLimits.DEFAULT)) {
             WireChannel wire = new WireChannel(channel);
-            wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, 1, 60, List.of(), SharedSecret.nonce()),
+            wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, 1, 60, List.of(), SharedSecret.nonce(), 0),
                     List.of(FileDescriptor.in, FileDescriptor.out, FileDescriptor.err));
             wire.receive(Duration.ofSeconds(10), Message.Welcome.class).close();
             wire.receive(Duration.ofSeconds(10), Message.Handover.class).close();

@@ -19,6 +19,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Sends and receives messages, each a byte payload plus any number of file descriptors, over a connected
@@ -38,6 +42,8 @@ public final class FdChannel implements Closeable {
     static final int MAGIC = 0x48464431; // "HFD1"
     static final int HEADER_BYTES = 12;
     static final int FLAG_LAST = 1;
+    /** How long the rest of a message may take once {@link #poll()} saw its first byte. */
+    private static final Duration POLL_GRACE = Duration.ofSeconds(1);
 
     private final AFUNIXSocket socket;
     private final InputStream in;
@@ -152,8 +158,14 @@ public final class FdChannel implements Closeable {
         return new PeerCredentials(credentials.getPid(), credentials.getUid(), credentials.getGid());
     }
 
-    /** Sends one message. The descriptors stay open here: the kernel gives the peer its own copies. */
-    public void send(byte[] payload, List<FileDescriptor> fds) throws IOException {
+    /**
+     * Sends one message, all of it within {@code timeout} (zero: no limit). The descriptors stay open here:
+     * the kernel gives the peer its own copies. A peer that does not take the message in time (it stopped
+     * reading, or reads a byte at a time) makes this fail with {@link FdChannelException.Kind#TIMEOUT}, and
+     * the traffic ends both ways ({@link #endTraffic()}): part of a message may have gone, so nothing more
+     * can follow it.
+     */
+    public void send(byte[] payload, List<FileDescriptor> fds, Duration timeout) throws IOException {
         if (payload.length > limits.maxPayloadBytes()) {
             throw new FdChannelException(FdChannelException.Kind.TOO_LARGE, "payload of " + payload.length
                     + " bytes exceeds the limit of " + limits.maxPayloadBytes());
@@ -163,6 +175,7 @@ public final class FdChannel implements Closeable {
                     + " file descriptors exceed the limit of " + limits.maxFds());
         }
         synchronized (sendLock) {
+            SendDeadline deadline = SendDeadline.start(this, timeout);
             try {
                 int batch = sendBatch;
                 int sent = 0;
@@ -177,39 +190,49 @@ public final class FdChannel implements Closeable {
                     sent += count;
                 } while (sent < fds.size());
                 out.flush();
-            } catch (SocketTimeoutException e) {
-                throw new FdChannelException(FdChannelException.Kind.TIMEOUT, "peer did not accept the message in time", e);
+            } catch (IOException e) {
+                if (deadline.expired() || e instanceof SocketTimeoutException) {
+                    endTraffic();
+                    throw new FdChannelException(FdChannelException.Kind.TIMEOUT, "the peer did not take the "
+                            + "message within " + timeout, e);
+                }
+                throw e;
             } finally {
+                deadline.cancel();
                 socket.setOutboundFileDescriptors((FileDescriptor[]) null);
             }
         }
+    }
+
+    /** Like {@link #send(byte[], List, Duration)} with no time limit. */
+    public void send(byte[] payload, List<FileDescriptor> fds) throws IOException {
+        send(payload, fds, Duration.ZERO);
     }
 
     public void send(byte[] payload) throws IOException {
         send(payload, List.of());
     }
 
-    /** Waits for the next message (at most the read timeout, if one is set). */
+    /** Waits for the next message, for as long as it takes. */
     public FdMessage receive() throws IOException {
+        return receive(Duration.ZERO);
+    }
+
+    /**
+     * Waits at most {@code timeout} (zero: no limit) for the next message, all of it: a peer that trickles
+     * its bytes, or sends chunk after chunk, does not get more time with each one.
+     */
+    public FdMessage receive(Duration timeout) throws IOException {
         synchronized (receiveLock) {
+            long deadline = timeout.isZero() ? 0 : System.nanoTime() + timeout.toNanos();
             List<FileDescriptor> fds = new ArrayList<>();
             try {
-                return receiveChunks(fds);
+                return receiveChunks(fds, deadline);
             } catch (IOException | RuntimeException | Error e) {
                 Fds.closeQuietly(fds);
                 throw e;
-            }
-        }
-    }
-
-    /** Waits at most {@code timeout} for the next message. */
-    public FdMessage receive(Duration timeout) throws IOException {
-        synchronized (receiveLock) {
-            setReadTimeout(timeout);
-            try {
-                return receive();
             } finally {
-                if (!socket.isClosed()) {
+                if (deadline != 0 && !socket.isClosed()) {
                     setReadTimeout(Duration.ZERO);
                 }
             }
@@ -226,7 +249,7 @@ public final class FdChannel implements Closeable {
             if (in.available() == 0) {
                 return Optional.empty();
             }
-            return Optional.of(receive());
+            return Optional.of(receive(POLL_GRACE));
         }
     }
 
@@ -277,11 +300,22 @@ public final class FdChannel implements Closeable {
         socket.close();
     }
 
-    private FdMessage receiveChunks(List<FileDescriptor> fds) throws IOException {
+    private FdMessage receiveChunks(List<FileDescriptor> fds, long deadline) throws IOException {
         return FrameDecoder.decode(new FrameDecoder.Source() {
             @Override
             public int read(byte[] buffer, int offset, int length, List<FileDescriptor> arrived, String stalled)
                     throws IOException {
+                if (deadline != 0) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        throw timedOut(stalled, null);
+                    }
+                    try {
+                        socket.setSoTimeout(Math.toIntExact(Math.max(1, Math.min(Integer.MAX_VALUE, left / 1_000_000))));
+                    } catch (SocketException e) {
+                        throw shutdown ? new FdChannelException(FdChannelException.Kind.CLOSED, "channel was shut down", e) : e;
+                    }
+                }
                 return readSocket(buffer, offset, length, arrived, stalled);
             }
 
@@ -297,8 +331,7 @@ public final class FdChannel implements Closeable {
         try {
             return in.read(buffer, offset, length);
         } catch (SocketTimeoutException e) {
-            throw new FdChannelException(FdChannelException.Kind.TIMEOUT, stalled == null ? "no message arrived in time"
-                    : "message stalled after " + stalled, e);
+            throw timedOut(stalled, e);
         } catch (SocketException e) {
             if (shutdown) {
                 throw new FdChannelException(FdChannelException.Kind.CLOSED, "channel was shut down", e);
@@ -311,6 +344,11 @@ public final class FdChannel implements Closeable {
         } finally {
             adoptReceived(fds);
         }
+    }
+
+    private static FdChannelException timedOut(String stalled, SocketTimeoutException cause) {
+        return new FdChannelException(FdChannelException.Kind.TIMEOUT, stalled == null ? "no message arrived in time"
+                : "message stalled after " + stalled, cause);
     }
 
     private void adoptReceived(List<FileDescriptor> fds) throws IOException {
@@ -326,5 +364,46 @@ public final class FdChannel implements Closeable {
         chunk.putInt(MAGIC).put((byte) (last ? FLAG_LAST : 0)).put((byte) 0).putShort((short) fdCount)
                 .putInt(payload.length).put(payload);
         return chunk.array();
+    }
+
+    /**
+     * Ends the traffic when a send overruns its time: junixsocket applies one timeout to each write call,
+     * which a peer that reads a byte at a time keeps resetting.
+     */
+    private static final class SendDeadline {
+        private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(task -> {
+            Thread thread = new Thread(task, "handoff-send-deadline");
+            thread.setDaemon(true);
+            return thread;
+        });
+        private static final SendDeadline NONE = new SendDeadline(null);
+
+        private final ScheduledFuture<?> expiry;
+        private volatile boolean expired;
+
+        private SendDeadline(FdChannel channel, Duration timeout) {
+            this.expiry = TIMER.schedule(() -> {
+                expired = true;
+                channel.endTraffic();
+            }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        }
+
+        private SendDeadline(ScheduledFuture<?> none) {
+            this.expiry = none;
+        }
+
+        static SendDeadline start(FdChannel channel, Duration timeout) {
+            return timeout.isZero() ? NONE : new SendDeadline(channel, timeout);
+        }
+
+        boolean expired() {
+            return expired;
+        }
+
+        void cancel() {
+            if (expiry != null) {
+                expiry.cancel(false);
+            }
+        }
     }
 }

@@ -20,20 +20,26 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicLong;
+import java.security.SecureRandom;
+import java.net.SocketTimeoutException;
+import java.util.HexFormat;
 
 /**
  * A listening Unix domain socket at a path, for {@link FdChannel}s. The socket lives in a directory only
- * its owner can enter (0700) and is itself 0600. It is bound under a private name
- * ({@code .<name>.<pid>.<n>}) and a hard link to it is renamed into place, so the path never points at a
+ * its owner can enter (0700) and is itself 0600. It is bound under a private name that nobody can guess
+ * ({@code .<name>.<128 random bits>}: pids repeat across pid namespaces, and the cross-container mode
+ * shares the directory) and a hard link to it is renamed into place, so the path never points at a
  * socket that is not yet listening; a socket file left behind by a crashed process is replaced, a live
- * one only when asked to ({@link #takeOver}).
+ * one only when asked to ({@link #takeOver}). A private name that exists already is an error, never
+ * replaced.
  */
 public final class FdServer implements Closeable {
 
     private static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
     private static final Set<PosixFilePermission> OWNER_ONLY_SOCKET = PosixFilePermissions.fromString("rw-------");
-    private static final AtomicLong TEMP_COUNTER = new AtomicLong();
+    private static final SecureRandom RANDOM = new SecureRandom();
+    /** How long {@link #isLive} waits for a connect: a listener whose backlog is full is live, only busy. */
+    private static final int PROBE_MILLIS = 1000;
 
     private final AFUNIXServerSocket server;
     private final Path path;
@@ -61,15 +67,20 @@ public final class FdServer implements Closeable {
         return bind(path, limits, true);
     }
 
-    /** Whether a process accepts connections at {@code path}. */
+    /**
+     * Whether a process accepts connections at {@code path}. The probe connects and closes without a
+     * byte, which an incumbent takes for what it is: no handoff, nothing recorded.
+     */
     public static boolean isLive(Path path) {
         if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             return false;
         }
         // newInstance + connect rather than connectTo: the latter leaks its socket when the connect fails.
         try (AFUNIXSocket probe = AFUNIXSocket.newInstance()) {
-            probe.connect(AFUNIXSocketAddress.of(path));
+            probe.connect(AFUNIXSocketAddress.of(path), PROBE_MILLIS);
             return true;
+        } catch (SocketTimeoutException e) {
+            return true; // someone listens; its backlog is full
         } catch (IOException e) {
             return false;
         }
@@ -112,19 +123,28 @@ public final class FdServer implements Closeable {
         prepareDirectory(directory);
         // junixsocket's accept() stops working once the path it bound disappears, so the bound name
         // stays for this server's lifetime; a hard link to it is renamed into place atomically.
-        String unique = ProcessHandle.current().pid() + "." + TEMP_COUNTER.incrementAndGet();
+        byte[] random = new byte[16];
+        RANDOM.nextBytes(random);
+        String unique = HexFormat.of().formatHex(random);
         Path bound = directory.resolve("." + absolute.getFileName() + "." + unique);
         Path link = directory.resolve("." + absolute.getFileName() + "." + unique + ".link");
+        if (Files.exists(bound, LinkOption.NOFOLLOW_LINKS) || Files.exists(link, LinkOption.NOFOLLOW_LINKS)) {
+            throw new FileAlreadyExistsException(bound.toString(), null, "a private socket name is taken: "
+                    + "someone else is writing into " + directory);
+        }
         AFUNIXServerSocket server = AFUNIXServerSocket.newInstance();
+        boolean boundHere = false;
+        boolean linked = false;
         try {
             server.setDeleteOnClose(false);
-            Files.deleteIfExists(bound);
             server.bind(AFUNIXSocketAddress.of(bound), 128);
+            boundHere = true;
             Files.setPosixFilePermissions(bound, OWNER_ONLY_SOCKET);
             if (!replaceLive && isLive(absolute)) {
                 throw new SocketException("another process is listening at " + absolute);
             }
             Files.createLink(link, bound);
+            linked = true;
             try {
                 Files.move(link, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
@@ -134,8 +154,12 @@ public final class FdServer implements Closeable {
             return new FdServer(server, absolute, bound, key, limits);
         } catch (IOException | RuntimeException e) {
             server.close();
-            Files.deleteIfExists(link);
-            Files.deleteIfExists(bound);
+            if (linked) {
+                Files.deleteIfExists(link);
+            }
+            if (boundHere) {
+                Files.deleteIfExists(bound);
+            }
             throw e;
         }
     }

@@ -63,6 +63,10 @@ final class FrameDecoder {
                 if (payloadLength != 0) {
                     throw new FdChannelException(FdChannelException.Kind.MALFORMED, "payload in a non-final chunk");
                 }
+                if (announced == 0) {
+                    // It carries nothing: a peer sending these could only be playing for time.
+                    throw new FdChannelException(FdChannelException.Kind.MALFORMED, "an empty non-final chunk");
+                }
                 continue;
             }
             byte[] payload = new byte[payloadLength];

@@ -10,6 +10,11 @@ public enum Deadline {
     READY,
     /** {@code probation}: how long the incumbent watches a READY successor; silence is success. */
     PROBATION,
+    /**
+     * {@code drainTimeout} plus {@code stepTimeout}: the successor receives connections for as long as the
+     * predecessor's drain may last (its confirmation says how long), and a step more for the goodbye.
+     */
+    DRAIN,
     /** No deadline: the state lasts until the peer or the application moves it on. */
     NONE;
 
@@ -19,6 +24,7 @@ public enum Deadline {
             case STEP -> config.stepTimeout();
             case READY -> config.readyTimeout();
             case PROBATION -> config.probation();
+            case DRAIN -> config.drainTimeout().isZero() ? Duration.ZERO : config.drainTimeout().plus(config.stepTimeout());
             case NONE -> Duration.ZERO;
         };
     }

@@ -9,11 +9,17 @@ import java.io.IOException;
 public enum Fault {
     /** The state's deadline passed with no message. */
     TIMEOUT,
-    /** The peer's end closed (or broke) and its process is still there, as far as this side can tell. */
+    /**
+     * The peer's end closed between two messages (or a send met a closed end), and its process is still
+     * there, as far as this side can tell.
+     */
     PEER_CLOSED,
     /** The peer's end closed and its process has exited: nobody holds what it held any more. */
     PEER_DIED,
-    /** Bytes that are not a message: a bad frame, truncated descriptors, over a limit, unreadable JSON. */
+    /**
+     * Bytes that are not a message: a bad frame, a message cut short, truncated descriptors, over a limit,
+     * unreadable JSON.
+     */
     MALFORMED,
     /** A well-formed message this state does not expect. */
     UNEXPECTED;
@@ -26,8 +32,9 @@ public enum Fault {
         if (e instanceof FdChannelException channel) {
             return switch (channel.kind()) {
                 case TIMEOUT -> TIMEOUT;
-                case CLOSED, SHORT_READ -> PEER_CLOSED;
-                case TRUNCATED, MALFORMED, TOO_LARGE -> MALFORMED;
+                case CLOSED -> PEER_CLOSED;
+                // A message cut short is no message: the peer's death shows on its lifeline, not here.
+                case SHORT_READ, TRUNCATED, MALFORMED, TOO_LARGE -> MALFORMED;
             };
         }
         if (e instanceof dev.handoff.core.wire.ProtocolException) {

@@ -1,23 +1,54 @@
 package dev.handoff.core.session;
 
+import dev.handoff.core.fd.PeerLifeline;
+
+import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 
-/** Whether the process at the other end of the channel is gone, from /proc (Linux). */
-final class PeerProcess {
+/**
+ * Whether the process at the other end of a session is gone: from its lifeline when it sent one (this
+ * works across pid namespaces, where {@code SO_PEERCRED} says pid 0), else from /proc (a version 1 peer).
+ * A channel that ends says nothing about this: a peer ends the traffic on purpose too.
+ */
+final class PeerProcess implements Closeable {
 
-    private PeerProcess() {
+    /** How long a killed peer may take to finish exiting once its end of the channel is gone. */
+    static final Duration EXIT_WAIT = Duration.ofSeconds(2);
+
+    private final long pid;
+    private final PeerLifeline lifeline; // null: none was sent
+
+    private PeerProcess(long pid, PeerLifeline lifeline) {
+        this.pid = pid;
+        this.lifeline = lifeline;
+    }
+
+    static PeerProcess of(long pid, PeerLifeline lifeline) {
+        return new PeerProcess(pid, lifeline);
+    }
+
+    /** A peer known only by its pid (before its lifeline arrived, or a version 1 peer). */
+    static PeerProcess ofPid(long pid) {
+        return new PeerProcess(pid, null);
+    }
+
+    boolean hasLifeline() {
+        return lifeline != null;
     }
 
     /**
-     * Whether {@code pid} has exited (or is a zombie) within {@code wait}. A process killed with SIGKILL
-     * closes its descriptors while it exits, so its peer may see the channel end a moment before the
-     * process is gone. False for an unknown pid (0 or less: not visible in this pid namespace).
+     * Whether the peer is gone within {@code wait}. A process killed with SIGKILL closes its descriptors
+     * while it exits, so its channel may end a moment before its lifeline does, or before /proc shows it
+     * gone. Without a lifeline, false for a pid this namespace cannot see (0 or less).
      */
-    static boolean hasExited(long pid, Duration wait) {
+    boolean isGone(Duration wait) {
+        if (lifeline != null) {
+            return lifeline.isGone(wait);
+        }
         if (pid <= 0) {
             return false;
         }
@@ -48,6 +79,13 @@ final class PeerProcess {
             return true;
         } catch (IOException | RuntimeException e) {
             return false;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (lifeline != null) {
+            lifeline.close();
         }
     }
 }

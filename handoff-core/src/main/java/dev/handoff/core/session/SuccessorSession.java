@@ -8,6 +8,7 @@ import dev.handoff.core.fd.FdMessage;
 import dev.handoff.core.fd.FdServer;
 import dev.handoff.core.fd.Fds;
 import dev.handoff.core.fd.PeerCredentials;
+import dev.handoff.core.fd.PeerLifeline;
 import dev.handoff.core.manifest.ConnectionEntry;
 import dev.handoff.core.manifest.InvalidManifestException;
 import dev.handoff.core.manifest.Manifest;
@@ -28,34 +29,45 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * The successor's side of a handoff, driven through the states of {@link SuccessorState}: connect to the
  * incumbent's rendezvous socket, agree on a version, receive and validate the manifest and its
- * descriptors; later say READY and receive the predecessor's connections until its goodbye.
+ * descriptors; later say READY, serve once the incumbent confirmed it (or is gone), and receive the
+ * predecessor's connections until its goodbye or the end of its drain.
  */
 public final class SuccessorSession implements Closeable {
 
     private static final Logger log = LoggerFactory.getLogger(SuccessorSession.class);
-    /** How long a killed incumbent may take to finish exiting once its end of the channel is gone. */
-    private static final Duration EXIT_WAIT = Duration.ofSeconds(2);
 
     private final WireChannel wire;
     private final SessionConfig config;
     private final Message.Welcome welcome;
     private final Inheritance inheritance;
     private final long startNanos;
-    private final long incumbentPid;
+    private final PeerProcess incumbent;
+    private final ExecutorService adopters;
     private volatile SuccessorState state = SuccessorState.INHERITED;
+    private volatile long receiveDeadline; // System.nanoTime(); 0: none
+    private boolean orphaned; // the incumbent is gone: what is queued is kept, unanswered
 
     private SuccessorSession(WireChannel wire, SessionConfig config, Message.Welcome welcome, Inheritance inheritance,
-                             long startNanos, long incumbentPid) {
+                             long startNanos, PeerProcess incumbent) {
         this.wire = wire;
         this.config = config;
         this.welcome = welcome;
         this.inheritance = inheritance;
         this.startNanos = startNanos;
-        this.incumbentPid = incumbentPid;
+        this.incumbent = incumbent;
+        // Handlers run apart from the reception: a slow one must not delay the answer to the next batch.
+        this.adopters = Executors.newSingleThreadExecutor(task -> {
+            Thread thread = new Thread(task, "handoff-adopted");
+            thread.setDaemon(true);
+            return thread;
+        });
     }
 
     /**
@@ -66,6 +78,19 @@ public final class SuccessorSession implements Closeable {
 
         static Attempt ended(SuccessorState state, String reason, IOException cause) {
             return new Attempt(state, null, reason, cause);
+        }
+    }
+
+    /**
+     * How READY went: {@code RECEIVING} (confirmed; connections may come), {@code DONE} (confirmed, but
+     * the traffic ended: nothing more comes), {@code ALONE} (the incumbent died before it confirmed: this
+     * process serves on its own) or {@code WITHDRAWN} (the incumbent is there and did not confirm: this
+     * process must not serve).
+     */
+    public record Readiness(SuccessorState state, String reason) {
+
+        public boolean serves() {
+            return state != SuccessorState.WITHDRAWN;
         }
     }
 
@@ -100,7 +125,7 @@ public final class SuccessorSession implements Closeable {
             return Attempt.ended(SuccessorState.CONNECTING.after(Fault.PEER_DIED), "no incumbent at " + path
                     + " (stale socket: " + e.getMessage() + ")", null);
         }
-        Handshake handshake = new Handshake(new WireChannel(channel), config, path);
+        Handshake handshake = new Handshake(new WireChannel(channel, config.stepTimeout()), config, path);
         return handshake.run(start);
     }
 
@@ -110,7 +135,7 @@ public final class SuccessorSession implements Closeable {
         private final SessionConfig config;
         private final Path path;
         private SuccessorState state = SuccessorState.CONNECTING;
-        private long incumbentPid = -1;
+        private PeerProcess incumbent = PeerProcess.ofPid(-1);
 
         Handshake(WireChannel wire, SessionConfig config, Path path) {
             this.wire = wire;
@@ -119,19 +144,23 @@ public final class SuccessorSession implements Closeable {
         }
 
         Attempt run(long start) {
+            long incumbentPid = -1;
             try {
                 PeerCredentials peer = wire.peer();
                 incumbentPid = peer.pid();
+                incumbent = PeerProcess.ofPid(incumbentPid);
                 if (!config.allowedUids().contains(peer.uid())) {
                     return close(SuccessorState.REFUSED, "the process at " + path + " (pid " + peer.pid()
                             + ") runs as uid " + peer.uid() + ", allowed: " + config.allowedUids());
                 }
                 String nonce = SharedSecret.nonce();
-                wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(),
-                        FdChannel.maxFdsPerMessage(), config.secret() == null ? List.of() : List.of(Message.SECRET), nonce));
+                sendHello(nonce);
                 Message answer;
                 try (WireChannel.Received<Message> received = await(SuccessorState.AWAIT_WELCOME)) {
                     answer = received.message();
+                    if (answer instanceof Message.Welcome welcome) {
+                        incumbent = watch(incumbentPid, welcome, received.fds());
+                    }
                 }
                 if (answer instanceof Message.Busy busy) {
                     return close(SuccessorState.BUSY, "incumbent is busy: " + busy.reason());
@@ -151,7 +180,7 @@ public final class SuccessorSession implements Closeable {
                     }
                     Inheritance inheritance = validate((Message.Handover) received.message(), received.fds().takeAll());
                     return new Attempt(SuccessorState.INHERITED,
-                            new SuccessorSession(wire, config, welcome, inheritance, start, incumbentPid), null, null);
+                            new SuccessorSession(wire, config, welcome, inheritance, start, incumbent), null, null);
                 }
             } catch (InvalidManifest e) {
                 return close(SuccessorState.FAILED, e.getMessage(), e.cause);
@@ -172,8 +201,31 @@ public final class SuccessorSession implements Closeable {
             }
         }
 
+        /** Hello, with this process's lifeline attached: the incumbent sees from it whether we are gone. */
+        private void sendHello(String nonce) throws IOException {
+            List<String> capabilities = new ArrayList<>();
+            if (config.secret() != null) {
+                capabilities.add(Message.SECRET);
+            }
+            List<FileDescriptor> lifeline = List.of();
+            if (config.lifeline() != null) {
+                capabilities.add(Message.LIFELINE);
+                lifeline = List.of(config.lifeline().peerEnd());
+            }
+            wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(),
+                    FdChannel.maxFdsPerMessage(), capabilities, nonce, config.limits().maxPayloadBytes()), lifeline);
+        }
+
+        private static PeerProcess watch(long pid, Message.Welcome welcome, FdMessage fds) throws IOException {
+            if (welcome.version() >= ProtocolVersions.CONFIRMED_READY && welcome.capabilities().contains(Message.LIFELINE)
+                    && fds.fdCount() == 1) {
+                return PeerProcess.of(pid, PeerLifeline.watch(fds.take(0), "incumbent-" + pid));
+            }
+            return PeerProcess.ofPid(pid);
+        }
+
         private boolean incumbentGone() {
-            return PeerProcess.hasExited(incumbentPid, EXIT_WAIT) || !FdServer.isLive(path);
+            return incumbent.isGone(PeerProcess.EXIT_WAIT) || !FdServer.isLive(path);
         }
 
         private WireChannel.Received<Message> await(SuccessorState waiting) throws IOException {
@@ -228,6 +280,7 @@ public final class SuccessorSession implements Closeable {
         }
 
         private Attempt close(SuccessorState end, String reason, Exception cause) {
+            incumbent.close();
             try {
                 wire.close();
             } catch (IOException e) {
@@ -265,22 +318,86 @@ public final class SuccessorSession implements Closeable {
         return welcome.pid();
     }
 
+    /** When this session started ({@link System#nanoTime()}), for the handoff's duration. */
+    public long startNanos() {
+        return startNanos;
+    }
+
     /**
-     * Says READY; returns when this session started ({@link System#nanoTime()}), for the handoff's
-     * duration. With {@code adoptsConnections} the predecessor may then hand over established connections,
-     * which {@link #receiveConnections(ConnectionHandler)} takes. If READY cannot be sent, the session
-     * ends in {@link SuccessorState#ALONE} and the exception says why.
+     * Says READY and waits for the incumbent to confirm it (protocol version 2). With
+     * {@code adoptsConnections} the predecessor may then hand over established connections, which
+     * {@link #receiveConnections(ConnectionHandler)} takes. Not confirmed: an incumbent that is gone leaves
+     * this process serving alone; one that is there serves on, and this process must withdraw.
      */
-    public long ready(boolean adoptsConnections) throws IOException {
+    public Readiness ready(boolean adoptsConnections) {
         try {
             wire.send(new Message.Ready(ProcessHandle.current().pid(),
                     adoptsConnections ? List.of(Message.CONNECTIONS) : List.of()));
         } catch (IOException e) {
-            state = state.after(Fault.of(e));
-            throw e;
+            return notConfirmed(e);
         }
-        state = SuccessorState.RECEIVING;
-        return startNanos;
+        if (welcome.version() < ProtocolVersions.CONFIRMED_READY) {
+            state = SuccessorState.RECEIVING;
+            return new Readiness(state, "ok (protocol version " + welcome.version() + ": READY is not confirmed)");
+        }
+        state = SuccessorState.AWAIT_CONFIRM;
+        try (WireChannel.Received<Message> received = wire.receive(state.deadline().in(config), state.expects())) {
+            return confirmedBy(received.message());
+        } catch (IOException e) {
+            if (Fault.of(e) == Fault.TIMEOUT) {
+                // Cut first: from now on the incumbent's confirmation fails on its side (and it serves on);
+                // one it sent before is queued here and counts.
+                wire.fdChannel().endTraffic();
+                Optional<Message> queued = queuedMessage();
+                if (queued.isPresent() && queued.get() instanceof Message.Confirmed) {
+                    state = SuccessorState.DONE;
+                    return new Readiness(state, "READY was confirmed as the wait for it ended; no connections "
+                            + "move from the predecessor (pid " + incumbentPid() + "), which keeps them");
+                }
+            }
+            return notConfirmed(e);
+        }
+    }
+
+    private Readiness confirmedBy(Message answer) {
+        if (answer instanceof Message.Confirmed confirmed) {
+            SessionConfig drain = config.withDrainTimeout(Duration.ofMillis(confirmed.drainTimeoutMillis()));
+            Duration receiving = SuccessorState.RECEIVING.deadline().in(drain);
+            receiveDeadline = receiving.isZero() ? 0 : System.nanoTime() + receiving.toNanos();
+            state = SuccessorState.RECEIVING;
+            return new Readiness(state, "ok");
+        }
+        state = SuccessorState.WITHDRAWN;
+        closeQuietly(wire);
+        return new Readiness(state, "the incumbent (pid " + incumbentPid() + ") did not take READY: "
+                + ((Message.Refused) answer).reason());
+    }
+
+    private Optional<Message> queuedMessage() {
+        try {
+            Optional<FdMessage> frame = wire.fdChannel().poll();
+            if (frame.isEmpty()) {
+                return Optional.empty();
+            }
+            try (FdMessage message = frame.get()) {
+                return Optional.of(WireChannel.decode(message.payload()));
+            }
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    private Readiness notConfirmed(IOException e) {
+        Fault fault = incumbent.isGone(PeerProcess.EXIT_WAIT) ? Fault.PEER_DIED : Fault.of(e);
+        SuccessorState waited = state;
+        state = waited.after(fault);
+        closeQuietly(wire);
+        if (state == SuccessorState.ALONE) {
+            return new Readiness(state, "the predecessor (pid " + incumbentPid() + ") died before it confirmed READY ("
+                    + e.getMessage() + "); serving what it handed over, alone");
+        }
+        return new Readiness(state, "the incumbent (pid " + incumbentPid() + ") did not confirm READY in " + waited
+                + " (" + e.getMessage() + "); it serves on, so this process must not");
     }
 
     /** Takes one connection the incumbent handed over; from then on the handler owns the channel. */
@@ -289,33 +406,56 @@ public final class SuccessorSession implements Closeable {
     }
 
     /**
-     * Receives handed-over connections until the incumbent says goodbye or goes away. Each batch is
-     * checked descriptor by descriptor; the answer names the connections refused (they stay the
-     * incumbent's), and only once it is sent does {@code handler} get the others. With no handler every
-     * connection is refused.
+     * Receives handed-over connections until the incumbent says goodbye, goes away, or its drain is over.
+     * Each batch is checked descriptor by descriptor; the answer names the connections refused (they stay
+     * the incumbent's), and only once it is sent does {@code handler} get the others, on a thread of its
+     * own. Once the incumbent is gone, whatever it sent is kept unanswered until the end of the stream:
+     * nobody else holds those connections any more. With no handler every connection is refused.
      */
     public void receiveConnections(ConnectionHandler handler) {
-        while (state == SuccessorState.RECEIVING) {
-            try (WireChannel.Received<Message> received = wire.receive(state.deadline().in(config), state.expects())) {
-                if (received.message() instanceof Message.Goodbye goodbye) {
-                    log.debug("incumbent said goodbye: {}", goodbye.reason());
-                    state = SuccessorState.DONE;
-                } else {
-                    adoptBatch((Message.Connections) received.message(), received.fds(), handler);
-                }
-            } catch (IOException e) {
-                Fault fault = Fault.of(e);
-                if (fault == Fault.PEER_CLOSED) {
-                    log.debug("incumbent went away: {}", e.getMessage());
-                } else {
-                    log.warn("unexpected message from the incumbent after READY: {}", e.getMessage());
-                }
-                state = state.after(fault);
+        try {
+            while (state == SuccessorState.RECEIVING) {
+                receiveOne(handler);
             }
+        } finally {
+            adopters.shutdown();
         }
     }
 
-    /** Answers the batch; when the answer cannot be sent nothing of it was adopted, and the session is over. */
+    private void receiveOne(ConnectionHandler handler) {
+        Duration left = Duration.ZERO;
+        if (receiveDeadline != 0 && !orphaned) {
+            left = Duration.ofNanos(receiveDeadline - System.nanoTime());
+            if (left.isNegative() || left.isZero()) {
+                left = Duration.ofMillis(1);
+            }
+        }
+        try (WireChannel.Received<Message> received = wire.receive(left, state.expects())) {
+            if (received.message() instanceof Message.Goodbye goodbye) {
+                log.debug("incumbent said goodbye: {}", goodbye.reason());
+                state = SuccessorState.DONE;
+            } else {
+                adoptBatch((Message.Connections) received.message(), received.fds(), handler);
+            }
+        } catch (IOException e) {
+            Fault fault = Fault.of(e);
+            if (fault == Fault.TIMEOUT && incumbent.isGone(Duration.ZERO)) {
+                orphaned = true; // read on to the end of the stream, which comes soon
+                return;
+            }
+            switch (fault) {
+                case PEER_CLOSED -> log.debug("incumbent went away: {}", e.getMessage());
+                case TIMEOUT -> log.warn("the predecessor (pid {}) did not say goodbye by the end of its drain "
+                        + "timeout and a step; no more connections are taken from it", incumbentPid());
+                default -> log.warn("unexpected message from the incumbent after READY: {}", e.getMessage());
+            }
+            // What is still queued was not answered, so the incumbent (alive) keeps it: ours go, unread.
+            wire.fdChannel().endTraffic();
+            state = state.after(fault);
+        }
+    }
+
+    /** Answers the batch; when the answer cannot be sent nothing of it was adopted, unless the incumbent is gone. */
     private void adoptBatch(Message.Connections batch, FdMessage fds, ConnectionHandler handler) {
         long start = System.nanoTime();
         List<Message.Rejection> rejected = new ArrayList<>();
@@ -355,18 +495,25 @@ public final class SuccessorSession implements Closeable {
             log.warn("refused {} of {} handed-over connections, e.g. {}", rejected.size(), entries.size(),
                     rejected.get(0).reason());
         }
+        if (orphaned) {
+            log.warn("keeping {} connections the predecessor (pid {}) sent before it died", channels.size(), incumbentPid());
+            handOverAll(adoptedEntries, channels, handler);
+            return;
+        }
         try {
             wire.send(new Message.Adopted(rejected));
         } catch (IOException e) {
-            state = SuccessorState.DONE;
-            if (PeerProcess.hasExited(incumbentPid, EXIT_WAIT)) {
-                // Nobody else holds them any more: serving them is the only way not to lose them.
-                log.warn("the incumbent (pid {}) died before it heard our answer; keeping its {} connections",
-                        incumbentPid, channels.size());
+            if (incumbent.isGone(PeerProcess.EXIT_WAIT)) {
+                // Nobody else holds them any more: serving them is the only way not to lose them, and the
+                // same goes for every batch still queued behind this one.
+                orphaned = true;
+                log.warn("the predecessor (pid {}) died before it heard our answer; keeping its {} connections",
+                        incumbentPid(), channels.size());
                 handOverAll(adoptedEntries, channels, handler);
                 return;
             }
             // The incumbent did not hear that we took them, so it keeps them: ours must go, unread.
+            state = SuccessorState.DONE;
             log.warn("could not confirm {} handed-over connections; the incumbent keeps them: {}", channels.size(),
                     e.getMessage());
             channels.forEach(SuccessorSession::closeQuietly);
@@ -376,14 +523,18 @@ public final class SuccessorSession implements Closeable {
         handOverAll(adoptedEntries, channels, handler);
     }
 
-    private static void handOverAll(List<ConnectionEntry> entries, List<SocketChannel> channels, ConnectionHandler handler) {
+    private void handOverAll(List<ConnectionEntry> entries, List<SocketChannel> channels, ConnectionHandler handler) {
         for (int i = 0; i < channels.size(); i++) {
-            try {
-                handler.adopt(entries.get(i), channels.get(i));
-            } catch (RuntimeException e) {
-                log.warn("the connection handler failed; closing the connection", e);
-                closeQuietly(channels.get(i));
-            }
+            ConnectionEntry entry = entries.get(i);
+            SocketChannel channel = channels.get(i);
+            adopters.execute(() -> {
+                try {
+                    handler.adopt(entry, channel);
+                } catch (RuntimeException e) {
+                    log.warn("the connection handler failed; closing the connection", e);
+                    closeQuietly(channel);
+                }
+            });
         }
     }
 
@@ -395,8 +546,10 @@ public final class SuccessorSession implements Closeable {
         }
     }
 
+    /** Closes the channel and the watch on the incumbent. */
     @Override
     public void close() throws IOException {
+        incumbent.close();
         wire.close();
     }
 }

@@ -23,20 +23,34 @@ import java.util.List;
         @JsonSubTypes.Type(value = Message.Adopted.class, name = "adopted"),
         @JsonSubTypes.Type(value = Message.Goodbye.class, name = "goodbye"),
         @JsonSubTypes.Type(value = Message.Proof.class, name = "proof"),
+        @JsonSubTypes.Type(value = Message.Confirmed.class, name = "confirmed"),
 })
 public sealed interface Message {
 
     /**
      * Successor → incumbent, first: who it is and what it speaks. {@code nonce} is fresh for each attempt;
-     * an incumbent with a shared secret proves it over this nonce.
+     * an incumbent with a shared secret proves it over this nonce. {@code maxMessageBytes} is the largest
+     * payload it receives (0 from a version 1 peer: the default limit). With {@link #LIFELINE} in
+     * {@code capabilities} the successor's lifeline is attached.
      */
-    record Hello(List<Integer> versions, long pid, int maxFdsPerMessage, List<String> capabilities, String nonce)
-            implements Message {
+    record Hello(List<Integer> versions, long pid, int maxFdsPerMessage, List<String> capabilities, String nonce,
+                 int maxMessageBytes) implements Message {
+
+        public Hello {
+            capabilities = capabilities == null ? List.of() : List.copyOf(capabilities);
+        }
 
         public Hello(List<Integer> versions, long pid, int maxFdsPerMessage, List<String> capabilities) {
-            this(versions, pid, maxFdsPerMessage, capabilities, null);
+            this(versions, pid, maxFdsPerMessage, capabilities, null, 0);
         }
     }
+
+    /**
+     * The capability a side names when its lifeline is attached to its hello or welcome: a descriptor whose
+     * other end only its process holds, so that the peer sees end of stream on it exactly when that
+     * process is gone, across pid namespaces too.
+     */
+    String LIFELINE = "lifeline";
 
     /**
      * The capability a side names when it has a shared secret: in {@link Hello} (an incumbent without one
@@ -50,14 +64,14 @@ public sealed interface Message {
      * shows it knows the secret; the successor then answers with {@link Proof}.
      */
     record Welcome(int version, long pid, int generation, int maxFdsPerMessage, List<String> capabilities,
-                   String nonce, String proof) implements Message {
+                   String nonce, String proof, int maxMessageBytes) implements Message {
 
         public Welcome {
             capabilities = capabilities == null ? List.of() : List.copyOf(capabilities);
         }
 
         public Welcome(int version, long pid, int generation, int maxFdsPerMessage, List<String> capabilities) {
-            this(version, pid, generation, maxFdsPerMessage, capabilities, null, null);
+            this(version, pid, generation, maxFdsPerMessage, capabilities, null, null, 0);
         }
     }
 
@@ -86,6 +100,15 @@ public sealed interface Message {
         public Ready {
             capabilities = capabilities == null ? List.of() : List.copyOf(capabilities);
         }
+    }
+
+    /**
+     * Incumbent → successor, in answer to READY (version 2): the successor serves. Until it arrives the
+     * successor must not count on serving: an incumbent that gave up waiting for READY says
+     * {@link Refused} instead, or nothing. {@code drainTimeoutMillis} bounds how long connections may keep
+     * coming (0: no limit).
+     */
+    record Confirmed(long drainTimeoutMillis) implements Message {
     }
 
     /** Successor → incumbent: the handoff failed on this side; the incumbent keeps serving. */

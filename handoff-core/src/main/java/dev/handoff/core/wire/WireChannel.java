@@ -23,9 +23,17 @@ public final class WireChannel implements Closeable {
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
     private final FdChannel channel;
+    private final Duration sendTimeout;
 
-    public WireChannel(FdChannel channel) {
+    /** Every message sent must be taken by the peer within {@code sendTimeout} (zero: no limit). */
+    public WireChannel(FdChannel channel, Duration sendTimeout) {
         this.channel = channel;
+        this.sendTimeout = sendTimeout;
+    }
+
+    /** A channel whose sends have no time limit (for tools and tests that play a peer). */
+    public WireChannel(FdChannel channel) {
+        this(channel, Duration.ZERO);
     }
 
     /** A message and the descriptors that came with it (owned by {@code fds} until taken). */
@@ -51,7 +59,7 @@ public final class WireChannel implements Closeable {
     }
 
     public void send(Message message, List<FileDescriptor> fds) throws IOException {
-        channel.send(JSON.writeValueAsBytes(message), fds);
+        channel.send(encode(message), fds, sendTimeout);
     }
 
     /** Receives the next message, which must be one of {@code expected}; a zero timeout waits for ever. */
@@ -86,12 +94,18 @@ public final class WireChannel implements Closeable {
             for (Message message : List.<Message>of(new Message.Hello(List.of(1), 1, 1, List.of()),
                     new Message.Welcome(1, 1, 1, 1, List.of()), new Message.Handover(JSON.createObjectNode().put("schema", 1)), new Message.Ready(1, List.of(Message.CONNECTIONS)),
                     new Message.Connections(JSON.createArrayNode()), new Message.Adopted(List.of(new Message.Rejection(0, "r"))),
-                    new Message.Failed("warm-up"), new Message.Goodbye("warm-up"), new Message.Proof("warm-up"))) {
+                    new Message.Failed("warm-up"), new Message.Goodbye("warm-up"), new Message.Proof("warm-up"),
+                    new Message.Confirmed(1))) {
                 decode(JSON.writeValueAsBytes(message));
             }
         } catch (IOException e) {
             throw new IllegalStateException("JSON codec does not round-trip", e);
         }
+    }
+
+    /** One frame's payload. */
+    public static byte[] encode(Message message) throws IOException {
+        return JSON.writeValueAsBytes(message);
     }
 
     /** Reads one frame's payload as a message; anything else is a {@link ProtocolException}. */

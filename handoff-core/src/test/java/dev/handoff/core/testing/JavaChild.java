@@ -107,6 +107,10 @@ public final class JavaChild implements Closeable {
         }
     }
 
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
     /** SIGKILL, then wait for the process to be gone. */
     public void kill9() throws InterruptedException {
         process.destroyForcibly();

@@ -3,6 +3,7 @@ package dev.handoff.core.testing;
 import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
 import dev.handoff.core.HandoffOptions;
+import dev.handoff.core.HandoffRejectedException;
 import dev.handoff.core.fd.Fds;
 import dev.handoff.core.HandoffResult;
 import dev.handoff.core.Takeover;
@@ -29,7 +30,9 @@ import java.util.Set;
  * long after being taken over before it says goodbye (a long drain).
  *
  * <p>Arguments: socket-path port [--probation-ms N] [--step-timeout-ms N] [--ready-timeout-ms N]
- * [--allow-uid N] [--secret-file F] [--adopt] [--ready-after-ms N] [--linger-ms N] [--upgrade-after-ms N].
+ * [--allow-uid N] [--secret-file F] [--adopt] [--ready-after-ms N] [--linger-ms N] [--upgrade-after-ms N]
+ * [--busy-timeout-ms N] [--upgrade-timeout-ms N] [--upgrade-command-prefix CMD...--]. A READY the
+ * predecessor does not confirm prints {@code WITHDRAWN <reason>} and exits with 4.
  */
 public final class ServerChild {
 
@@ -41,7 +44,8 @@ public final class ServerChild {
                 .stepTimeout(Duration.ofMillis(option(rest, "--step-timeout-ms", 5000)))
                 .readyTimeout(Duration.ofMillis(option(rest, "--ready-timeout-ms", 20000)))
                 .probation(Duration.ofMillis(option(rest, "--probation-ms", 200)))
-                .upgradeTimeout(Duration.ofSeconds(60))
+                .upgradeTimeout(Duration.ofMillis(option(rest, "--upgrade-timeout-ms", 60_000)))
+                .busyTimeout(Duration.ofMillis(option(rest, "--busy-timeout-ms", 60_000)))
                 .upgradeCommand(upgradeCommand(args));
         long allowUid = option(rest, "--allow-uid", -1);
         if (allowUid >= 0) {
@@ -68,7 +72,14 @@ public final class ServerChild {
         Thread server = new Thread(() -> serve(listener, handoff.generation()), "serve");
         server.start();
         Thread.sleep(option(rest, "--ready-after-ms", 0));
-        handoff.ready();
+        try {
+            handoff.ready();
+        } catch (HandoffRejectedException e) {
+            System.out.println("WITHDRAWN " + e.getMessage());
+            server.join(); // the listener was closed under it
+            System.exit(4);
+            return;
+        }
         System.out.println("READY pid=" + ProcessHandle.current().pid() + " generation=" + handoff.generation());
         long upgradeAfter = option(rest, "--upgrade-after-ms", -1);
         if (upgradeAfter >= 0) {

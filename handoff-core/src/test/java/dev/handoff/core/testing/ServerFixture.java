@@ -93,4 +93,23 @@ public final class ServerFixture implements BeforeEachCallback, AfterEachCallbac
             return line.split(" ");
         }
     }
+
+    /**
+     * Waits (up to 10 s) until ten requests in a row are answered by {@code pid}: while a takeover settles
+     * (probation) both processes accept, each request going to either.
+     */
+    public void awaitServedBy(long pid) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        String last = null;
+        int inARow = 0;
+        while (System.nanoTime() < deadline) {
+            last = fetch()[0];
+            inARow = last.equals(Long.toString(pid)) ? inARow + 1 : 0;
+            if (inARow == 10) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("requests are still answered by pid " + last + ", not " + pid);
+    }
 }

@@ -1,0 +1,100 @@
+package dev.handoff.core.fd;
+
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+import java.io.Closeable;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A peer's {@link Lifeline}, as received from it: a thread reads it until end of stream, which comes
+ * exactly when the peer's process is gone (or let go of everything it was handed). A peer that is only
+ * slow or stopped (SIGSTOP) is not gone.
+ *
+ * <p>The descriptor is a copy of one the peer shares with all of its peers, so it is never shut down here
+ * (that would end it for all of them): the reader wakes every {@link #POLL} to see whether it should stop,
+ * and closes only this process's descriptor.
+ */
+public final class PeerLifeline implements Closeable {
+
+    private static final Duration POLL = Duration.ofMillis(100);
+
+    private final AFUNIXSocket socket;
+    private final Thread reader;
+    private final CountDownLatch gone = new CountDownLatch(1);
+    private volatile boolean closed;
+
+    private PeerLifeline(AFUNIXSocket socket, String peer) {
+        this.socket = socket;
+        this.reader = new Thread(this::readUntilGone, "handoff-lifeline-" + peer);
+        reader.setDaemon(true);
+    }
+
+    /** Watches {@code fd}, which this object owns from now on. */
+    public static PeerLifeline watch(FileDescriptor fd, String peer) throws IOException {
+        PeerLifeline lifeline;
+        try {
+            AFUNIXSocket socket = FileDescriptorCast.using(fd).as(AFUNIXSocket.class);
+            socket.setSoTimeout(Math.toIntExact(POLL.toMillis()));
+            lifeline = new PeerLifeline(socket, peer);
+        } catch (IOException | RuntimeException e) {
+            Fds.closeQuietly(fd);
+            throw e;
+        }
+        lifeline.reader.start();
+        return lifeline;
+    }
+
+    private void readUntilGone() {
+        try {
+            InputStream in = socket.getInputStream();
+            byte[] buffer = new byte[64];
+            while (!closed) {
+                try {
+                    if (in.read(buffer) < 0) {
+                        gone.countDown();
+                        return;
+                    }
+                } catch (SocketTimeoutException stillThere) {
+                    // look at the flag again
+                }
+            }
+        } catch (IOException e) {
+            gone.countDown(); // a broken end is an ended one
+        } finally {
+            // Only our descriptor: junixsocket's own close would shut the shared socket down.
+            try {
+                Fds.closeQuietly(Fds.adopt(socket.getFileDescriptor()));
+            } catch (IOException alreadyClosed) {
+                // nothing left to close
+            }
+        }
+    }
+
+    /** Whether the peer is gone, waiting up to {@code wait} for it to go (zero: as of now). */
+    public boolean isGone(Duration wait) {
+        try {
+            return gone.await(Math.max(0, wait.toNanos()), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return gone.getCount() == 0;
+        }
+    }
+
+    /** Stops watching and closes this process's descriptor; the peer is not told anything. */
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            reader.join(POLL.multipliedBy(10).toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
