@@ -1,5 +1,15 @@
 package dev.handoff.core;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.jar.JarEntry;
+import java.util.jar.JarFile;
+import java.util.stream.Stream;
+
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.handoff.core.channel.Channels;
 import dev.handoff.core.fd.FdChannel;
@@ -30,6 +40,8 @@ import java.util.List;
  */
 final class WarmUp {
 
+    private static final Logger log = LoggerFactory.getLogger(WarmUp.class);
+
     private static final int ROUNDS = 500;
     private static final int REFLECTION_INFLATION = 15;
 
@@ -37,11 +49,40 @@ final class WarmUp {
     }
 
     static void run(SharedSecret secret) throws IOException {
+        loadLibraryClasses();
         FdChannel.warmUp();
         WireChannel.warmUp();
         ManifestJson.warmUp();
         connectionPath();
         SharedSecret.warmUp(secret);
+    }
+
+    /**
+     * Loads every class of this library now: a process that later runs out of descriptors (EMFILE) could
+     * not open a class file then (from a directory, each class is a file), and a class that failed to load
+     * stays failed for good, which would end every handoff after it.
+     */
+    private static void loadLibraryClasses() {
+        try {
+            Path root = Path.of(WarmUp.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            List<String> names = new ArrayList<>();
+            if (Files.isDirectory(root)) {
+                try (Stream<Path> files = Files.walk(root)) {
+                    files.map(root::relativize).map(Path::toString).forEach(names::add);
+                }
+            } else {
+                try (JarFile jar = new JarFile(root.toFile())) {
+                    jar.stream().map(JarEntry::getName).forEach(names::add);
+                }
+            }
+            for (String name : names) {
+                if (name.startsWith("dev/handoff/core/") && name.endsWith(".class")) {
+                    Class.forName(name.substring(0, name.length() - 6).replace('/', '.'), false, WarmUp.class.getClassLoader());
+                }
+            }
+        } catch (IOException | URISyntaxException | ClassNotFoundException | RuntimeException | LinkageError e) {
+            log.debug("could not load the library's classes ahead of time", e);
+        }
     }
 
     /** Both halves of a connection hand-over, on a loopback connection of our own. */

@@ -156,6 +156,65 @@ class ConnectionHandoffTest {
     }
 
     @Test
+    void aSlowConnectionHandlerDelaysNoAnswerAndAConnectionTooLargeForOneMessageStaysWithTheIncumbent() throws Exception {
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("h.sock"))
+                .probation(Duration.ZERO).stepTimeout(Duration.ofSeconds(1)).maxMessageBytes(64 << 10).build();
+        int count = 260; // two batches: the second is answered while the handler still sleeps on the first
+        List<Socket> clients = new ArrayList<>();
+        try (Handoff incumbent = Handoff.start(options)) {
+            ServerSocketChannel listener = incumbent.listen("echo", new InetSocketAddress("127.0.0.1", 0));
+            incumbent.ready();
+            List<Connection> offered = new ArrayList<>();
+            for (int i = 0; i <= count; i++) {
+                Socket client = new Socket();
+                client.connect(listener.getLocalAddress());
+                clients.add(client);
+                ObjectNode state = JSON.createObjectNode().put("client", i);
+                if (i == count) {
+                    state.put("huge", "x".repeat(100 << 10)); // more than one message carries
+                }
+                offered.add(new Connection("echo", listener.accept(), state, null));
+            }
+            BlockingQueue<Connection> adopted = new LinkedBlockingQueue<>();
+            java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+            try (Handoff successor = Handoff.start(options);
+                 ServerSocketChannel inherited = successor.listen("echo", (InetSocketAddress) listener.getLocalAddress())) {
+                successor.onConnection(connection -> {
+                    if (first.getAndSet(false)) {
+                        sleepQuietly(Duration.ofSeconds(2)); // an application slower than the step timeout
+                    }
+                    adopted.add(connection);
+                });
+                successor.ready();
+                Takeover takeover = incumbent.awaitExit(Duration.ofSeconds(10)).orElseThrow();
+                List<Connection> stayed = takeover.handOver(offered);
+                assertEquals(List.of(offered.get(count)), stayed, "only the one too large to send stays");
+                assertEquals(count, takeover.connectionsHandedOver());
+                assertTrue(takeover.successorAdoptsConnections(), "nothing was late: the successor still adopts");
+                assertTrue(stayed.get(0).channel().isOpen());
+                for (int i = 0; i < count; i++) {
+                    Connection connection = adopted.poll(10, TimeUnit.SECONDS);
+                    assertNotNull(connection, "connection " + i + " was not adopted");
+                    connection.channel().close();
+                }
+                stayed.get(0).channel().close();
+            }
+        } finally {
+            for (Socket client : clients) {
+                client.close();
+            }
+        }
+    }
+
+    private static void sleepQuietly(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
     void aSuccessorWithoutAConnectionHandlerGetsNoneAndTheIncumbentKeepsServingThem() throws Exception {
         HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("h.sock")).probation(Duration.ZERO).build();
         try (Handoff incumbent = Handoff.start(options);

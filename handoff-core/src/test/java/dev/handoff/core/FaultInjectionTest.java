@@ -5,6 +5,7 @@ import dev.handoff.core.testing.OpenFds;
 import dev.handoff.core.testing.RawIncumbent;
 import dev.handoff.core.testing.RawSuccessor;
 import dev.handoff.core.testing.ServerFixture;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -64,20 +65,94 @@ class FaultInjectionTest {
         assertEquals(Long.toString(successor.pid()), fixture.fetch()[0], "the successor serves the port");
     }
 
-    @Test
-    void connectionsOfAnIncumbentThatDiesMidTransferStayWithTheSuccessor() throws Exception {
+    /**
+     * The incumbent sends three batches back to back and dies before it reads an answer: the successor
+     * keeps the batch whose answer failed and the two still queued behind it. In its own pid namespace
+     * ({@code unshare --pid}) the successor sees the incumbent as pid 0, so only the lifeline can tell it
+     * the incumbent is gone.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void everyConnectionQueuedByAnIncumbentThatDiesMidTransferIsServedByTheSuccessor(boolean ownPidNamespace)
+            throws Exception {
+        Assumptions.assumeTrue(!ownPidNamespace || canUnsharePidNamespace(), "unshare --pid is not permitted here");
         JavaChild incumbent = fixture.start(RawIncumbent.class, fixture.socket().toString(),
                 Integer.toString(fixture.port()), "connections");
         incumbent.awaitLine("LISTENING", START);
-        try (Socket client = new Socket()) {
-            client.connect(new InetSocketAddress("127.0.0.1", fixture.port()), 5000);
-            client.setSoTimeout(30_000);
-            JavaChild successor = fixture.server("--adopt");
+        List<Socket> clients = new ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                Socket client = new Socket();
+                clients.add(client);
+                client.connect(new InetSocketAddress("127.0.0.1", fixture.port()), 5000);
+                client.setSoTimeout(30_000);
+            }
+            List<String> command = new ArrayList<>(ownPidNamespace ? List.of("unshare", "--pid", "--fork") : List.of());
+            command.addAll(JavaChild.command(dev.handoff.core.testing.ServerChild.class, fixture.socket().toString(),
+                    Integer.toString(fixture.port()), "--adopt"));
+            JavaChild successor = fixture.start(new ProcessBuilder(command));
             successor.awaitLine("READY", START);
-            String line = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.US_ASCII))
-                    .readLine();
-            assertEquals("ADOPTED " + successor.pid(), line, "the connection the dead incumbent sent is served");
+            for (Socket client : clients) {
+                String line = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.US_ASCII))
+                        .readLine();
+                assertTrue(line != null && line.startsWith("ADOPTED "), "every connection the dead incumbent sent "
+                        + "is served by the successor, got: " + line);
+            }
             assertEquals(0, incumbent.awaitExit(Duration.ofSeconds(10)));
+        } finally {
+            for (Socket client : clients) {
+                client.close();
+            }
+        }
+    }
+
+    private static boolean canUnsharePidNamespace() throws InterruptedException {
+        try {
+            return new ProcessBuilder("unshare", "--pid", "--fork", "true").start().waitFor() == 0;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    @Test
+    void aSuccessorWhoseReadyComesAfterTheReadyTimeoutWithdrawsAndOnlyTheIncumbentServes() throws Exception {
+        JavaChild incumbent = fixture.server("--ready-timeout-ms", "2000");
+        incumbent.awaitLine("READY", START);
+        JavaChild successor = fixture.server("--ready-after-ms", "4000");
+        successor.awaitLine("START inherited", START);
+        String failed = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(20));
+        assertTrue(failed.startsWith("HANDOFF FAILED successor timed out in AWAIT_READY"), failed);
+        String withdrawn = successor.awaitLine("WITHDRAWN", Duration.ofSeconds(20));
+        assertTrue(withdrawn.contains("did not take READY: READY did not come within the incumbent's readyTimeout (PT2S)"),
+                withdrawn);
+        assertEquals(4, successor.awaitExit(Duration.ofSeconds(10)), "the late successor exits, failed");
+        assertAllServedBy(incumbent.pid());
+    }
+
+    @Test
+    void aSuccessorWhoseReadyMeetsAStoppedIncumbentWithdrawsAndTheIncumbentServesOnOnceContinued() throws Exception {
+        JavaChild incumbent = fixture.server();
+        incumbent.awaitLine("READY", START);
+        JavaChild successor = fixture.server("--ready-after-ms", "1500", "--step-timeout-ms", "1500");
+        successor.awaitLine("START inherited", START);
+        signal("STOP", incumbent.pid());
+        try {
+            String withdrawn = successor.awaitLine("WITHDRAWN", Duration.ofSeconds(20));
+            assertTrue(withdrawn.contains("did not confirm READY in AWAIT_CONFIRM"), withdrawn);
+            assertEquals(4, successor.awaitExit(Duration.ofSeconds(10)));
+        } finally {
+            signal("CONT", incumbent.pid());
+        }
+        // Going on, the incumbent reads the READY that waited for it; its confirmation fails, so it serves on.
+        String failed = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(20));
+        assertTrue(failed.startsWith("HANDOFF FAILED could not confirm READY"), failed);
+        assertAllServedBy(incumbent.pid());
+    }
+
+    /** Twenty requests in a row, each answered by {@code pid}: nobody else accepts on the port. */
+    private void assertAllServedBy(long pid) throws IOException {
+        for (int i = 0; i < 20; i++) {
+            assertEquals(Long.toString(pid), fixture.fetch()[0], "request " + i);
         }
     }
 

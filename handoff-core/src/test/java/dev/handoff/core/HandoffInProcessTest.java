@@ -288,6 +288,97 @@ class HandoffInProcessTest {
     }
 
     @Test
+    void aLivenessProbeIsNoHandoffAndASuccessorRightBehindItTakesOver() throws Exception {
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("probe.sock"))
+                .probation(Duration.ZERO).build();
+        List<HandoffResult> results = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (Handoff incumbent = Handoff.start(options)) {
+            incumbent.onHandoff(results::add);
+            incumbent.ready();
+            for (int i = 0; i < 20; i++) {
+                assertTrue(FdServer.isLive(options.socketPath()));
+            }
+            // A successor right behind the probes finds the slot free: a probe never takes it.
+            try (Handoff successor = Handoff.start(options)) {
+                assertTrue(successor.isInherited());
+                successor.ready();
+                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)).isPresent());
+            }
+            assertEquals(1, results.size(), "only the real handoff is recorded: " + results);
+            assertTrue(results.get(0).succeeded(), results.toString());
+        }
+    }
+
+    @Test
+    void anOnHandoffCallbackThatThrowsKeepsNeitherTheOthersNorOnExitFromRunning() throws Exception {
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("cb.sock"))
+                .probation(Duration.ZERO).build();
+        List<String> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (Handoff incumbent = Handoff.start(options)) {
+            incumbent.onHandoff(result -> {
+                calls.add("handoff-1");
+                throw new AssertionError("an application's broken callback");
+            });
+            incumbent.onHandoff(result -> calls.add("handoff-2"));
+            incumbent.onExit(takeover -> {
+                calls.add("exit-1");
+                throw new IllegalStateException("another broken one");
+            });
+            incumbent.onExit(takeover -> calls.add("exit-2"));
+            incumbent.ready();
+            try (Handoff successor = Handoff.start(options)) {
+                successor.ready();
+                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)).isPresent());
+                // Registered once the takeover happened: runs at once, and once.
+                incumbent.onExit(takeover -> calls.add("exit-late"));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (calls.size() < 5 && System.nanoTime() < deadline) {
+                    Thread.sleep(10);
+                }
+                assertEquals(List.of("handoff-1", "handoff-2", "exit-1", "exit-2", "exit-late"), calls,
+                        "every callback once, onHandoff before onExit");
+            }
+        }
+    }
+
+    @Test
+    void onExitRegisteredWhileTheTakeoverHappensRunsExactlyOnce() throws Exception {
+        for (int round = 0; round < 10; round++) {
+            HandoffOptions options = HandoffOptions.builder(temp.resolve("r" + round).resolve("h.sock"))
+                    .probation(Duration.ZERO).build();
+            java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
+            try (Handoff incumbent = Handoff.start(options)) {
+                incumbent.ready();
+                try (Handoff successor = Handoff.start(options)) {
+                    java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+                    CompletableFuture<Void> register = CompletableFuture.runAsync(() -> {
+                        awaitQuietly(go);
+                        incumbent.onExit(takeover -> runs.incrementAndGet());
+                    });
+                    go.countDown();
+                    successor.ready(); // the takeover happens while the callback is being registered
+                    register.get(10, TimeUnit.SECONDS);
+                    assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)).isPresent());
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                    while (runs.get() == 0 && System.nanoTime() < deadline) {
+                        Thread.sleep(5);
+                    }
+                    Thread.sleep(50); // a second run, were there one, would come right after the first
+                    assertEquals(1, runs.get(), "round " + round);
+                }
+            }
+        }
+    }
+
+    private static void awaitQuietly(java.util.concurrent.CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
     void protocolVersionsNegotiateToTheHighestCommonOne() {
         assertEquals(2, ProtocolVersions.negotiate(List.of(1, 2, 3)).getAsInt());
         assertEquals(1, ProtocolVersions.negotiate(List.of(1)).getAsInt(), "an older release that speaks only 1");

@@ -21,7 +21,9 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.nio.file.Files;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -115,6 +117,9 @@ class HandoffProcessTest {
         JavaChild successor = fixture.start(RawSuccessor.class, socket.toString(), step);
         successor.awaitLine("AT " + step, START);
         successor.kill9();
+        if (step.equals("connect")) {
+            return; // gone before its hello: a probe, not a handoff, so nothing is reported
+        }
         String handoff = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(30));
         assertTrue(handoff.startsWith("HANDOFF FAILED"), handoff);
     }
@@ -126,7 +131,7 @@ class HandoffProcessTest {
         JavaChild first = fixture.start(RawSuccessor.class, socket.toString(), "hello");
         first.awaitLine("AT hello", START);
         HandoffRejectedException busy = assertThrows(HandoffRejectedException.class,
-                () -> Handoff.start(HandoffOptions.builder(socket).build()));
+                () -> Handoff.start(HandoffOptions.builder(socket).busyTimeout(Duration.ZERO).build()));
         assertEquals(HandoffResult.Outcome.BUSY, busy.outcome());
         assertTrue(incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10)).startsWith("HANDOFF BUSY"));
         first.kill9();
@@ -191,5 +196,64 @@ class HandoffProcessTest {
         assertTrue(incumbent.awaitLine("UPGRADE", START).startsWith("UPGRADE SUCCEEDED"));
         assertEquals(0, incumbent.awaitExit(Duration.ofSeconds(30)));
         assertEquals(Long.toString(successorPid), fetch()[0]);
+    }
+
+    @Test
+    void anUpgradeThatTimesOutKillsTheWholeTreeSoThatAWrappersChildCannotTakeOverLater() throws Exception {
+        // sh starts the real successor in the background; it would say READY after 6 s, past the 2 s timeout.
+        JavaChild incumbent = server("--upgrade-after-ms", "0", "--upgrade-timeout-ms", "2000", "--upgrade-via-shell",
+                "--successor-ready-after-ms", "6000");
+        incumbent.awaitLine("READY pid=" + incumbent.pid(), START);
+        String upgrade = incumbent.awaitLine("UPGRADE", START);
+        assertTrue(upgrade.startsWith("UPGRADE FAILED") && upgrade.contains("killed it"), upgrade);
+        ProcessHandle self = ProcessHandle.of(incumbent.pid()).orElseThrow();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (self.descendants().findAny().isPresent() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertEquals(List.of(), self.descendants().map(ProcessHandle::pid).toList(), "nothing of the tree is left");
+        Thread.sleep(6_000); // past the moment the grandchild would have said READY: nobody took over
+        for (int i = 0; i < 10; i++) {
+            assertEquals(Long.toString(incumbent.pid()), fetch()[0]);
+        }
+        assertTrue(incumbent.isAlive());
+    }
+
+    @Test
+    void theRendezvousAcceptorOutlivesRunningOutOfDescriptorsAndTakesTheNextSuccessor() throws Exception {
+        JavaChild incumbent = server();
+        incumbent.awaitLine("READY", START);
+        Path log = Path.of("target", "child-logs", "children.log");
+        long mark = Files.exists(log) ? Files.size(log) : 0;
+        long open;
+        try (java.util.stream.Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(incumbent.pid()), "fd"))) {
+            open = fds.count();
+        }
+        // No descriptor left: every accept on the rendezvous socket fails (EMFILE) until the limit is raised.
+        prlimit(incumbent.pid(), open);
+        try {
+            assertTrue(dev.handoff.core.fd.FdServer.isLive(socket), "connects (into the backlog) all the same");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!logSince(log, mark).contains("accepting on the rendezvous socket failed")) {
+                assertTrue(System.nanoTime() < deadline, "the accept never failed: " + logSince(log, mark));
+                Thread.sleep(50);
+            }
+        } finally {
+            prlimit(incumbent.pid(), 20_000);
+        }
+        JavaChild successor = server();
+        assertTrue(successor.awaitLine("READY", START).endsWith("generation=2"), "the acceptor went on");
+        assertEquals(0, incumbent.awaitExit(Duration.ofSeconds(30)));
+    }
+
+    private static void prlimit(long pid, long descriptors) throws IOException, InterruptedException {
+        Process prlimit = new ProcessBuilder("prlimit", "--pid", Long.toString(pid), "--nofile=" + descriptors + ":20000")
+                .inheritIO().start();
+        assertEquals(0, prlimit.waitFor());
+    }
+
+    private static String logSince(Path log, long mark) throws IOException {
+        byte[] all = Files.readAllBytes(log);
+        return new String(all, (int) Math.min(mark, all.length), (int) Math.max(0, all.length - mark), StandardCharsets.UTF_8);
     }
 }

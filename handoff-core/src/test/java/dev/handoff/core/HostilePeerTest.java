@@ -1,5 +1,7 @@
 package dev.handoff.core;
 
+import org.junit.jupiter.api.Assumptions;
+
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdLimits;
 import dev.handoff.core.fd.PeerCredentials;
@@ -174,6 +176,26 @@ class HostilePeerTest {
         IllegalArgumentException tooShort = assertThrows(IllegalArgumentException.class,
                 () -> builder.sharedSecret("short".getBytes(StandardCharsets.US_ASCII)));
         assertTrue(tooShort.getMessage().contains("at least 16 bytes"), tooShort.getMessage());
+    }
+
+    @Test
+    void aSecretFileThatIsALinkBelongsToSomeoneElseOrIsHugeIsRefusedAtConfiguration() throws Exception {
+        HandoffOptions.Builder builder = HandoffOptions.builder(fixture.socket());
+        Path real = secretFile("real", "0123456789abcdef0123");
+        Path link = Files.createSymbolicLink(fixture.directory().resolve("link"), real);
+        IllegalArgumentException linked = assertThrows(IllegalArgumentException.class, () -> builder.sharedSecretFile(link));
+        assertTrue(linked.getMessage().contains("symbolic link"), linked.getMessage());
+
+        Path foreign = secretFile("foreign", "0123456789abcdef0123");
+        Assumptions.assumeTrue(PeerCredentials.ownUid() == 0, "only root can give a file away");
+        Files.setAttribute(foreign, "unix:uid", 4242);
+        IllegalArgumentException owned = assertThrows(IllegalArgumentException.class, () -> builder.sharedSecretFile(foreign));
+        assertTrue(owned.getMessage().contains("belongs to uid 4242"), owned.getMessage());
+
+        Path huge = secretFile("huge", "x".repeat(HandoffOptions.MAX_SECRET_FILE_BYTES + 1));
+        IllegalArgumentException large = assertThrows(IllegalArgumentException.class, () -> builder.sharedSecretFile(huge));
+        assertTrue(large.getMessage().contains("larger than"), large.getMessage());
+        builder.sharedSecretFile(real); // the plain one is fine
     }
 
     private Path secretFile(String name, String content) throws IOException {

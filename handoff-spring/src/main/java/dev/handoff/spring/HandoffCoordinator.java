@@ -1,6 +1,7 @@
 package dev.handoff.spring;
 
 import dev.handoff.core.Handoff;
+import dev.handoff.core.HandoffRejectedException;
 import dev.handoff.core.HandoffResult;
 import dev.handoff.core.Takeover;
 import org.slf4j.Logger;
@@ -57,6 +58,9 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
         handoff.onExit(this::handedOver);
         try {
             handoff.ready();
+        } catch (HandoffRejectedException e) {
+            // The predecessor serves on and this application must not: failing the start stops the web server.
+            throw new UncheckedIOException(e.getMessage(), e);
         } catch (IOException e) {
             throw new UncheckedIOException("could not tell the predecessor READY", e);
         }

@@ -1,6 +1,7 @@
 package dev.handoff.spring;
 
 import dev.handoff.core.testing.JavaChild;
+import dev.handoff.core.testing.RawSuccessor;
 import dev.handoff.harness.load.HttpClients;
 import dev.handoff.harness.load.LineClients;
 import dev.handoff.spring.app.TestApp;
@@ -98,6 +99,31 @@ class SpringRestartTest {
             assertTrue(state.contains("\"generation\":2") && !state.contains("coldStartReason"), state);
             long successor = Long.parseLong(state.replaceAll(".*\"pid\":(\\d+).*", "$1"));
             ProcessHandle.of(successor).ifPresent(ProcessHandle::destroy);
+        }
+    }
+
+    /**
+     * A deploy while another successor holds the incumbent's session slot: it waits its busy timeout, then
+     * stops with Spring Boot's short failure report (what happened, what to do) and a non-zero status.
+     */
+    @Test
+    void aDeployThatMeetsABusyIncumbentWaitsItsBusyTimeoutThenFailsWithAShortReport() throws Exception {
+        int port = freePort();
+        String[] args = args("tomcat", port);
+        try (JavaChild first = start(args, 1);
+             JavaChild holder = JavaChild.start(RawSuccessor.class, temp.resolve("run").resolve("tomcat.sock").toString(),
+                     "hello")) {
+            holder.awaitLine("AT hello", WAIT);
+            List<String> busy = new ArrayList<>(List.of(args));
+            busy.add("--handoff.busy-timeout=1s");
+            try (JavaChild second = JavaChild.start(TestApp.class, busy.toArray(new String[0]))) {
+                String description = second.awaitLine("Handoff did not take over", WAIT);
+                assertTrue(description.contains("still busy after PT1S (busyTimeout): incumbent is busy: another "
+                        + "handoff is in progress"), description);
+                assertTrue(second.awaitLine("Another generation is still taking over", WAIT).contains("handoff.busy-timeout"));
+                assertEquals(1, second.awaitExit(WAIT), "a start that failed");
+            }
+            assertTrue(get(port, "/").contains("\"generation\":1"), "the incumbent serves on");
         }
     }
 

@@ -253,6 +253,15 @@ public final class FdChannel implements Closeable {
         }
     }
 
+    /** Whether bytes of a message are waiting to be read. */
+    public boolean hasQueued() {
+        try {
+            return in.available() > 0;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** Sets how long a receive waits; zero waits for ever. */
     public void setReadTimeout(Duration timeout) throws SocketException {
         socket.setSoTimeout(Math.toIntExact(Math.max(0, timeout.toMillis())));

@@ -122,11 +122,24 @@ public final class ManifestValidator {
         if (announced != null && announced.equals(actual.getHostAddress())) {
             return true; // the usual case, without parsing: both sides format addresses the same way
         }
+        if (!isIpLiteral(announced)) {
+            return false; // a peer's string must never reach a name lookup
+        }
         try {
-            // An IP literal never triggers a name lookup.
-            return announced != null && actual.equals(InetAddress.getByName(announced));
+            return actual.equals(InetAddress.getByName(announced));
         } catch (IOException e) {
             return false;
         }
     }
+
+    /**
+     * Whether {@code text} is written as an IP address, so that {@link InetAddress#getByName} only parses it:
+     * four decimal octets, or anything with a colon (the JDK never looks a name with a colon up).
+     */
+    static boolean isIpLiteral(String text) {
+        return text != null && (IPV4.matcher(text).matches() || text.indexOf(':') >= 0 && IPV6.matcher(text).matches());
+    }
+
+    private static final java.util.regex.Pattern IPV4 = java.util.regex.Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+    private static final java.util.regex.Pattern IPV6 = java.util.regex.Pattern.compile("[0-9a-fA-F:.]+(%[\\w.-]+)?");
 }

@@ -231,7 +231,9 @@ public final class IncumbentSession {
     /** The commit point: null once the successor has its confirmation, else why it could not get it. */
     private String confirm() {
         try {
-            wire.send(new Message.Confirmed(config.drainTimeout().toMillis()));
+            // The successor's reception lasts from now to past the end of this side's drain, which starts
+            // only once probation is over.
+            wire.send(new Message.Confirmed(config.drainTimeout().plus(config.probation()).toMillis()));
             return null;
         } catch (IOException e) {
             // Not confirmed, so the successor withdraws (or is gone): this process serves on.

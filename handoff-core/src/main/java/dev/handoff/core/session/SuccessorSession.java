@@ -43,6 +43,9 @@ public final class SuccessorSession implements Closeable {
 
     private static final Logger log = LoggerFactory.getLogger(SuccessorSession.class);
 
+    /** How long a message already queued may take to read: it is all here, or it is not coming. */
+    private static final Duration QUEUED_WAIT = Duration.ofMillis(200);
+
     private final WireChannel wire;
     private final SessionConfig config;
     private final Message.Welcome welcome;
@@ -330,6 +333,17 @@ public final class SuccessorSession implements Closeable {
      * this process serving alone; one that is there serves on, and this process must withdraw.
      */
     public Readiness ready(boolean adoptsConnections) {
+        // An incumbent that gave up waiting said so before it closed; a READY sent into its closed end would
+        // lose that (junixsocket closes a socket whose write meets a broken pipe).
+        if (wire.fdChannel().hasQueued()) {
+            Optional<Message> early = queuedMessage();
+            if (early.isPresent() && early.get() instanceof Message.Refused refused) {
+                state = SuccessorState.WITHDRAWN;
+                closeQuietly(wire);
+                return new Readiness(state, "the incumbent (pid " + incumbentPid() + ") did not take READY: "
+                        + refused.reason());
+            }
+        }
         try {
             wire.send(new Message.Ready(ProcessHandle.current().pid(),
                     adoptsConnections ? List.of(Message.CONNECTIONS) : List.of()));
@@ -373,15 +387,10 @@ public final class SuccessorSession implements Closeable {
                 + ((Message.Refused) answer).reason());
     }
 
+    /** A message the incumbent sent before the traffic ended, if one is queued here. */
     private Optional<Message> queuedMessage() {
-        try {
-            Optional<FdMessage> frame = wire.fdChannel().poll();
-            if (frame.isEmpty()) {
-                return Optional.empty();
-            }
-            try (FdMessage message = frame.get()) {
-                return Optional.of(WireChannel.decode(message.payload()));
-            }
+        try (FdMessage message = wire.fdChannel().receive(QUEUED_WAIT)) {
+            return Optional.of(WireChannel.decode(message.payload()));
         } catch (IOException e) {
             return Optional.empty();
         }
@@ -391,10 +400,16 @@ public final class SuccessorSession implements Closeable {
         Fault fault = incumbent.isGone(PeerProcess.EXIT_WAIT) ? Fault.PEER_DIED : Fault.of(e);
         SuccessorState waited = state;
         state = waited.after(fault);
-        closeQuietly(wire);
         if (state == SuccessorState.ALONE) {
+            closeQuietly(wire);
             return new Readiness(state, "the predecessor (pid " + incumbentPid() + ") died before it confirmed READY ("
                     + e.getMessage() + "); serving what it handed over, alone");
+        }
+        // An incumbent that gave up said why before it closed: the reason is still queued here.
+        Optional<Message> queued = queuedMessage();
+        closeQuietly(wire);
+        if (queued.isPresent() && queued.get() instanceof Message.Refused refused) {
+            return new Readiness(state, "the incumbent (pid " + incumbentPid() + ") did not take READY: " + refused.reason());
         }
         return new Readiness(state, "the incumbent (pid " + incumbentPid() + ") did not confirm READY in " + waited
                 + " (" + e.getMessage() + "); it serves on, so this process must not");

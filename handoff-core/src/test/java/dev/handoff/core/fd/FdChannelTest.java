@@ -246,6 +246,50 @@ class FdChannelTest {
         assertEquals(FdChannelException.Kind.TIMEOUT, e.kind());
     }
 
+    @Test
+    void aPeerThatTricklesItsBytesGetsNoMoreTimeThanTheWholeMessageHas() throws Exception {
+        try (AFUNIXSocket raw = rawClient()) {
+            CompletableFuture<Void> trickle = CompletableFuture.runAsync(() -> {
+                try {
+                    byte[] message = new byte[FdChannel.HEADER_BYTES + 100];
+                    System.arraycopy(header(1, 0, 100), 0, message, 0, FdChannel.HEADER_BYTES);
+                    for (byte b : message) {
+                        raw.getOutputStream().write(b); // each byte well within any per-read timeout
+                        Thread.sleep(50);
+                    }
+                } catch (IOException | InterruptedException e) {
+                    // the receiver gave up and closed: that is the point
+                }
+            });
+            long start = System.nanoTime();
+            FdChannelException e = assertThrows(FdChannelException.class,
+                    () -> pending.receive(Duration.ofMillis(800)).close());
+            assertEquals(FdChannelException.Kind.TIMEOUT, e.kind());
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5), "the deadline holds for the whole message");
+            pending.close();
+            trickle.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void anEmptyNonFinalChunkIsMalformed() throws Exception {
+        try (AFUNIXSocket raw = rawClient()) {
+            raw.getOutputStream().write(header(0, 0, 0));
+            FdChannelException e = assertThrows(FdChannelException.class, () -> receiveOnNewConnection());
+            assertEquals(FdChannelException.Kind.MALFORMED, e.kind());
+        }
+    }
+
+    @Test
+    void aSendToAPeerThatStoppedReadingTimesOutAndEndsTheTraffic() throws Exception {
+        byte[] big = new byte[8 << 20]; // far more than the socket buffers hold
+        FdChannelException e = assertThrows(FdChannelException.class,
+                () -> client.send(big, List.of(), Duration.ofMillis(500)));
+        assertEquals(FdChannelException.Kind.TIMEOUT, e.kind());
+        assertThrows(IOException.class, () -> client.send(new byte[1], List.of(), Duration.ofMillis(500)),
+                "part of a message went: nothing may follow it");
+    }
+
     private FdChannel pending;
 
     private AFUNIXSocket rawClient() throws Exception {

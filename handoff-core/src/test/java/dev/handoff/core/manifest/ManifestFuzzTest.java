@@ -1,5 +1,7 @@
 package dev.handoff.core.manifest;
 
+import dev.handoff.core.fd.FdType;
+
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -20,6 +22,17 @@ import java.util.List;
  * them truly; everything else must be an {@link InvalidManifestException} that says why.
  */
 class ManifestFuzzTest {
+
+    private static void assertTrue(boolean condition, String message) {
+        if (!condition) {
+            throw new AssertionError(message);
+        }
+    }
+
+    private static boolean sameEndpoint(String address, int port, java.net.SocketAddress real) {
+        InetSocketAddress socket = (InetSocketAddress) real;
+        return port == socket.getPort() && address != null && address.equals(socket.getAddress().getHostAddress());
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final ServerSocketChannel LISTENER;
@@ -51,13 +64,26 @@ class ManifestFuzzTest {
                 for (ConnectionEntry entry : ManifestJson.connectionsFromTree(tree)) {
                     if (entry.fd() >= 0 && entry.fd() < fds.size()) {
                         ManifestValidator.validateConnection(entry, fds.get(entry.fd()));
+                        assertTrue(entry.fd() == 1 && sameEndpoint(entry.localAddress(), entry.localPort(),
+                                CONNECTION.getLocalAddress()) && sameEndpoint(entry.remoteAddress(), entry.remotePort(),
+                                CONNECTION.getRemoteAddress()), "a connection entry passed that is not the connection: " + tree);
                     }
                 }
             } else {
                 Manifest manifest = ManifestJson.fromTree(tree);
-                if (ManifestValidator.validate(manifest, fds).size() != 2) {
-                    throw new AssertionError("a manifest passed without describing both descriptors: " + tree);
+                ManifestValidator.validate(manifest, fds);
+                // Checked here against the real sockets, not against what the validator says it saw.
+                for (ListenerEntry listener : manifest.listeners()) {
+                    assertTrue(listener.fd() == 0 && listener.protocol() == ListenerEntry.Protocol.TCP
+                            && sameEndpoint(listener.address(), listener.port(), LISTENER.getLocalAddress()),
+                            "a listener entry passed that is not the listener: " + tree);
                 }
+                for (FileEntry file : manifest.files()) {
+                    assertTrue(file.type() == (file.fd() == 0 ? FdType.TCP_LISTENER : FdType.TCP_CONNECTION),
+                            "a file entry passed whose type is not its descriptor's: " + tree);
+                }
+                assertTrue(manifest.listeners().size() + manifest.files().size() == fds.size(),
+                        "a manifest passed without describing every descriptor once: " + tree);
             }
         } catch (InvalidManifestException expected) {
             if (expected.getMessage() == null || expected.getMessage().isBlank()) {

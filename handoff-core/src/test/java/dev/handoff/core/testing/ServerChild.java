@@ -121,16 +121,31 @@ public final class ServerChild {
         }
     }
 
+    /**
+     * This process's own command for the successor, less the upgrade trigger; {@code --successor-ready-after-ms}
+     * becomes the successor's {@code --ready-after-ms}, and with {@code --upgrade-via-shell} a shell starts
+     * it in the background and waits (a wrapper whose child is the real successor).
+     */
     private static List<String> upgradeCommand(String[] args) {
         List<String> own = new ArrayList<>();
+        boolean viaShell = false;
         for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--upgrade-after-ms")) {
-                i++;
-            } else {
-                own.add(args[i]);
+            switch (args[i]) {
+                case "--upgrade-after-ms", "--ready-after-ms" -> i++;
+                case "--successor-ready-after-ms" -> own.add("--ready-after-ms");
+                case "--upgrade-via-shell" -> viaShell = true;
+                default -> own.add(args[i]);
             }
         }
-        return JavaChild.command(ServerChild.class, own.toArray(new String[0]));
+        List<String> command = JavaChild.command(ServerChild.class, own.toArray(new String[0]));
+        if (!viaShell) {
+            return command;
+        }
+        StringBuilder script = new StringBuilder();
+        for (String word : command) {
+            script.append('\'').append(word.replace("'", "'\\''")).append("' ");
+        }
+        return List.of("sh", "-c", script + "& wait");
     }
 
     private static long option(List<String> args, String name, long fallback) {

@@ -48,6 +48,7 @@ public final class HandoffAutoConfiguration {
                 .readyTimeout(properties.getReadyTimeout())
                 .probation(properties.getProbation())
                 .drainTimeout(properties.getDrainTimeout())
+                .busyTimeout(properties.getBusyTimeout())
                 .upgradeCommand(properties.getUpgradeCommand())
                 .upgradeTimeout(properties.getUpgradeTimeout());
         if (!properties.getAllowedPeerUids().isEmpty()) {

@@ -34,6 +34,12 @@ public class HandoffProperties {
     /** How long the incumbent may drain (in-flight requests, then its connections) before it exits anyway. */
     private Duration drainTimeout = Duration.ofSeconds(30);
 
+    /**
+     * How long a starting application waits for an incumbent that is busy (another deploy taking over, or
+     * the previous generation still draining) before it fails.
+     */
+    private Duration busyTimeout = Duration.ofSeconds(60);
+
     /** User ids a peer may run as; empty means this process's own uid. */
     private Set<Long> allowedPeerUids = new LinkedHashSet<>();
 
@@ -51,6 +57,14 @@ public class HandoffProperties {
 
     /** Whether the incumbent ends its JVM (status 0) once drained; off, it only closes its context. */
     private boolean exitWhenDone = true;
+
+    public Duration getBusyTimeout() {
+        return busyTimeout;
+    }
+
+    public void setBusyTimeout(Duration busyTimeout) {
+        this.busyTimeout = busyTimeout;
+    }
 
     public boolean isEnabled() {
         return enabled;
