@@ -379,6 +379,78 @@ class HandoffInProcessTest {
     }
 
     @Test
+    void aUdpSocketIsHandedOverWhileAClientSendsAndEveryDatagramArrivesOnceOnOneSide() throws Exception {
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("udp.sock"))
+                .probation(Duration.ZERO).build();
+        int total = 400;
+        java.util.Set<Integer> atIncumbent = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        java.util.Set<Integer> atSuccessor = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        List<Integer> duplicates = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (Handoff incumbent = Handoff.start(options)) {
+            java.nio.channels.DatagramChannel udp = incumbent.listenDatagram("udp", new InetSocketAddress("127.0.0.1", 0));
+            incumbent.ready();
+            Thread incumbentReceiver = receiver(udp, atIncumbent, atSuccessor, duplicates);
+            java.net.SocketAddress target = udp.getLocalAddress();
+            CompletableFuture<Void> client = CompletableFuture.runAsync(() -> {
+                try (java.nio.channels.DatagramChannel sender = java.nio.channels.DatagramChannel.open()) {
+                    for (int i = 0; i < total; i++) {
+                        sender.send(java.nio.ByteBuffer.allocate(4).putInt(0, i), target);
+                        Thread.sleep(5);
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            while (atIncumbent.size() < total / 4) {
+                Thread.sleep(5);
+            }
+            try (Handoff successor = Handoff.start(options)) {
+                java.nio.channels.DatagramChannel inherited = successor.listenDatagram("udp",
+                        (InetSocketAddress) udp.getLocalAddress());
+                assertEquals(udp.getLocalAddress(), inherited.getLocalAddress());
+                Thread successorReceiver = receiver(inherited, atSuccessor, atIncumbent, duplicates);
+                successor.ready();
+                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)).isPresent());
+                udp.close(); // the incumbent stops receiving; what is queued stays in the socket, for the successor
+                incumbentReceiver.join(10_000);
+                client.get(30, TimeUnit.SECONDS);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (atIncumbent.size() + atSuccessor.size() < total && System.nanoTime() < deadline) {
+                    Thread.sleep(10);
+                }
+                inherited.close();
+                successorReceiver.join(10_000);
+            }
+        }
+        assertEquals(List.of(), duplicates, "no datagram arrives twice");
+        assertEquals(total, atIncumbent.size() + atSuccessor.size(), "every datagram arrives (loopback drops none)");
+        assertTrue(atSuccessor.size() > total / 4, "the successor received the later ones: " + atSuccessor.size());
+    }
+
+    /** Receives numbered datagrams into {@code mine} until the channel closes; any number seen anywhere before is a duplicate. */
+    private static Thread receiver(java.nio.channels.DatagramChannel channel, java.util.Set<Integer> mine,
+                                   java.util.Set<Integer> theirs, List<Integer> duplicates) {
+        Thread thread = new Thread(() -> {
+            java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocate(16);
+            try {
+                while (true) {
+                    buffer.clear();
+                    channel.receive(buffer);
+                    int number = buffer.getInt(0);
+                    if (theirs.contains(number) || !mine.add(number)) {
+                        duplicates.add(number);
+                    }
+                }
+            } catch (java.io.IOException closed) {
+                // the channel was closed: this side is done
+            }
+        }, "udp-receiver");
+        thread.setDaemon(true);
+        thread.start();
+        return thread;
+    }
+
+    @Test
     void protocolVersionsNegotiateToTheHighestCommonOne() {
         assertEquals(2, ProtocolVersions.negotiate(List.of(1, 2, 3)).getAsInt());
         assertEquals(1, ProtocolVersions.negotiate(List.of(1)).getAsInt(), "an older release that speaks only 1");

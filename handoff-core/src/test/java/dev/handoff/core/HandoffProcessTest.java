@@ -139,7 +139,7 @@ class HandoffProcessTest {
     }
 
     @Test
-    void aPeerWithAnotherUidIsRefused() throws Exception {
+    void aPeerWhoseUidTheIncumbentDoesNotAllowIsRefusedAndItServesOn() throws Exception {
         JavaChild incumbent = server("--allow-uid", "4242");
         incumbent.awaitLine("READY", START);
         HandoffRejectedException refused = assertThrows(HandoffRejectedException.class,

@@ -254,7 +254,7 @@ public final class IncumbentSession {
         String reason;
         try (FdMessage unexpected = wire.fdChannel().receive(config.probation())) {
             next = state.after(Fault.UNEXPECTED);
-            reason = "successor sent a message during probation; it serves, and no connections move to it";
+            reason = "ok, detached: the successor sent a message during probation; it serves, and no connections move to it";
         } catch (IOException e) {
             Fault fault = fault(e);
             next = state.after(fault);

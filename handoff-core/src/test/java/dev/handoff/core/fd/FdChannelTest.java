@@ -290,6 +290,40 @@ class FdChannelTest {
                 "part of a message went: nothing may follow it");
     }
 
+    @Test
+    void descriptorsTheKernelTruncatesAreATruncatedMessageAndNoneLeaks() throws Exception {
+        Path file = Files.writeString(temp.resolve("many.txt"), "x");
+        CompletableFuture<FdChannel> acceptFuture = CompletableFuture.supplyAsync(() -> {
+            try {
+                return server.accept();
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(server.path()));
+        List<FileInputStream> opened = new ArrayList<>();
+        try (FdChannel receiver = new FdChannel(socket, FdLimits.DEFAULT);
+             FdChannel sender = acceptFuture.get(10, TimeUnit.SECONDS)) {
+            // Room for two descriptors: the kernel drops the rest of the message's control data (MSG_CTRUNC).
+            socket.setAncillaryReceiveBufferSize(32);
+            List<FileDescriptor> fds = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                FileInputStream in = new FileInputStream(file.toFile());
+                opened.add(in);
+                fds.add(in.getFD());
+            }
+            OpenFds before = OpenFds.snapshot();
+            sender.send("ten".getBytes(StandardCharsets.US_ASCII), fds, Duration.ofSeconds(5));
+            FdChannelException e = assertThrows(FdChannelException.class, () -> receiver.receive(Duration.ofSeconds(5)).close());
+            assertEquals(FdChannelException.Kind.TRUNCATED, e.kind(), e.getMessage());
+            before.assertNoLeak();
+        } finally {
+            for (FileInputStream in : opened) {
+                in.close();
+            }
+        }
+    }
+
     private FdChannel pending;
 
     private AFUNIXSocket rawClient() throws Exception {

@@ -6,10 +6,6 @@ import dev.handoff.core.wire.Message;
 import dev.handoff.core.wire.ProtocolVersions;
 import dev.handoff.core.wire.WireChannel;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -17,8 +13,7 @@ import java.util.List;
 /**
  * A successor that speaks the protocol by hand and stops at a given step, printing {@code AT <step>},
  * so that a test can kill it there. Steps: connect, hello, manifest, ready, connections (READY saying it
- * adopts connections, then stopped as the first batch arrives, before it answers), stopped (after the
- * welcome it waits for a line on stdin, then goes on and prints {@code TOOK OVER} or {@code FAILED ...}).
+ * adopts connections, then stopped as the first batch arrives, before it answers).
  */
 public final class RawSuccessor {
 
@@ -31,20 +26,6 @@ public final class RawSuccessor {
                 FdChannel.maxFdsPerMessage(), List.of()));
         wire.receive(Duration.ofSeconds(10), Message.Welcome.class).close();
         pause("hello", stopAt);
-        if (stopAt.equals("stopped")) {
-            // The test stops this process (SIGSTOP) here, and lets it go on with a line on stdin.
-            System.out.println("AT stopped");
-            new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII)).readLine();
-            try {
-                wire.receive(Duration.ofSeconds(10), Message.Handover.class).fds().takeAll();
-                wire.send(new Message.Ready(ProcessHandle.current().pid(), List.of()));
-                wire.receive(Duration.ofSeconds(10), Message.Goodbye.class);
-                System.out.println("TOOK OVER");
-            } catch (IOException e) {
-                System.out.println("FAILED " + e.getMessage());
-            }
-            return;
-        }
         WireChannel.Received<Message> manifest = wire.receive(Duration.ofSeconds(10), Message.Handover.class);
         manifest.fds().takeAll(); // hold them, as a real successor would, until killed
         pause("manifest", stopAt);
