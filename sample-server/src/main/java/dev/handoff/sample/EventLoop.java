@@ -243,6 +243,11 @@ final class EventLoop implements Runnable {
 
         /** One pass: moves or closes what is quiet; true once the drain is over. */
         boolean step() throws IOException {
+            // A successor that died after it took over leaves the listeners to nobody: serve them again.
+            if (takeover != null && takeover.isSuccessorLost() && takeover.resume()) {
+                resume();
+                return false;
+            }
             List<ClientConnection> toMove = new ArrayList<>();
             for (ClientConnection connection : new ArrayList<>(connections)) {
                 if (!connection.isQuiet()) {

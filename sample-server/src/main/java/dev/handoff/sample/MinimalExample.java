@@ -81,7 +81,7 @@ public final class MinimalExample {
         }
         selector.selectNow();
         List<Connection> stayed = takeover.handOver(connections); // what the successor did not take
-        if (takeover.resume()) { // it vanished while they moved: serve on, they are all still here
+        if (takeover.resume()) { // it died while they moved: serve on, they are all still here
             listen();
             stayed.forEach(connection -> register(connection.channel(), connection.unread()));
             return;
