@@ -7,6 +7,7 @@ import dev.handoff.core.fd.FdLimits;
 import dev.handoff.core.fd.PeerCredentials;
 import dev.handoff.core.session.SharedSecret;
 import dev.handoff.core.testing.JavaChild;
+import dev.handoff.core.testing.RawSuccessor;
 import dev.handoff.core.testing.OpenFds;
 import dev.handoff.core.testing.ServerChild;
 import dev.handoff.core.testing.ServerFixture;
@@ -74,10 +75,15 @@ class HostilePeerTest {
         Path link = shared.resolve("h.sock");
         Files.createLink(link, fixture.socket());
         Files.setPosixFilePermissions(link, PosixFilePermissions.fromString("rw-rw-rw-"));
+        // While another handoff holds the incumbent, the other user is refused for its uid all the same:
+        // it is not told "busy", nor who holds the incumbent.
+        JavaChild holder = fixture.start(RawSuccessor.class, fixture.socket().toString(), "hello");
+        holder.awaitLine("AT hello", START);
         JavaChild successor = asNobody(classpath, shared, link, "--allow-uid", "0");
         String refused = successor.awaitLine("FAILED", START);
         assertTrue(refused.startsWith("FAILED incumbent refused: peer pid " + successor.pid() + " runs as uid "
                 + NOBODY), refused);
+        holder.kill9();
         String handoff = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
         assertTrue(handoff.startsWith("HANDOFF REFUSED peer pid " + successor.pid() + " runs as uid " + NOBODY), handoff);
         JavaChild wary = asNobody(classpath, shared, link);

@@ -1,5 +1,7 @@
 package dev.handoff.core.fd;
 
+import java.util.List;
+
 import dev.handoff.core.testing.OpenFds;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -70,5 +72,23 @@ class FdServerTest {
         Path created = temp.resolve("new").resolve("deeper");
         FdServer.prepareDirectory(created);
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(created)));
+    }
+
+    @Test
+    void thePrivateNameSaysNothingOfThePidAndCannotBeGuessed() throws Exception {
+        Path socket = temp.resolve("run").resolve("r.sock");
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (int i = 0; i < 3; i++) {
+            try (FdServer server = FdServer.bind(socket, FdLimits.DEFAULT);
+                 java.util.stream.Stream<Path> files = Files.list(socket.getParent())) {
+                List<String> hidden = files.map(path -> path.getFileName().toString())
+                        .filter(name -> name.startsWith(".")).toList();
+                assertEquals(1, hidden.size(), hidden.toString());
+                String name = hidden.get(0);
+                assertTrue(name.matches("\\.r\\.sock\\.[0-9a-f]{32}"), name);
+                names.add(name);
+            }
+        }
+        assertEquals(3, names.size(), "a fresh name each time");
     }
 }

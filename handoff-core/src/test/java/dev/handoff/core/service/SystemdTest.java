@@ -12,7 +12,6 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -52,9 +51,8 @@ class SystemdTest {
         Path notify = temp.resolve("notify.sock");
         try (AFUNIXDatagramChannel systemd = AFUNIXDatagramChannel.open()) {
             systemd.bind(AFUNIXSocketAddress.of(notify));
-            int port = freePort();
             ProcessBuilder builder = new ProcessBuilder(JavaChild.command(ServerChild.class,
-                    temp.resolve("run").resolve("h.sock").toString(), Integer.toString(port)));
+                    temp.resolve("run").resolve("h.sock").toString(), "0"));
             builder.environment().put("NOTIFY_SOCKET", notify.toString());
             try (JavaChild child = JavaChild.start(builder)) {
                 child.awaitLine("READY", Duration.ofSeconds(30));
@@ -72,32 +70,27 @@ class SystemdTest {
     @Test
     void aColdStartServesTheSocketSystemdPassedAsFd3() throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "needs python3 for the exec wrapper");
-        int port = freePort();
-        // As systemd does: bind and listen, put the socket at fd 3, set LISTEN_* for the exec'd process.
+        // As systemd does: bind (a port the kernel chooses) and listen, put the socket at fd 3, set LISTEN_*
+        // for the exec'd process, which is asked for port 0 (any) under the name systemd gave.
         String wrapper = String.join("\n",
                 "import os, socket, sys",
                 "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)",
-                "s.bind(('127.0.0.1', int(sys.argv[1])))",
+                "s.bind(('127.0.0.1', 0))",
                 "s.listen(128)",
                 "os.dup2(s.fileno(), 3)",
                 "os.set_inheritable(3, True)",
                 "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES='main')",
-                "os.execv(sys.argv[2], sys.argv[2:])");
-        List<String> command = new ArrayList<>(List.of("/usr/bin/python3", "-c", wrapper, Integer.toString(port)));
-        command.addAll(JavaChild.command(ServerChild.class, temp.resolve("run").resolve("h.sock").toString(), Integer.toString(port)));
+                "os.execv(sys.argv[1], sys.argv[1:])");
+        List<String> command = new ArrayList<>(List.of("/usr/bin/python3", "-c", wrapper));
+        command.addAll(JavaChild.command(ServerChild.class, temp.resolve("run").resolve("h.sock").toString(), "0"));
         try (JavaChild child = JavaChild.start(new ProcessBuilder(command))) {
+            int port = Integer.parseInt(child.awaitLine("PORT", Duration.ofSeconds(30)).substring("PORT ".length()));
             // Binding the port itself would fail: the socket systemd passed already holds it.
             assertTrue(child.awaitLine("READY", Duration.ofSeconds(30)).startsWith("READY pid=" + child.pid()));
             try (Socket client = new Socket("127.0.0.1", port)) {
                 String answer = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.US_ASCII)).readLine();
                 assertTrue(answer.startsWith(child.pid() + " 1 "), answer);
             }
-        }
-    }
-
-    private static int freePort() throws Exception {
-        try (ServerSocket probe = new ServerSocket(0)) {
-            return probe.getLocalPort();
         }
     }
 }

@@ -29,13 +29,14 @@ public final class JavaChild implements Closeable {
     private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
     private final List<String> seen = new ArrayList<>();
 
-    private JavaChild(Process process) {
+    private JavaChild(Process process, java.util.function.Consumer<String> observer) {
         this.process = process;
         Thread reader = new Thread(() -> {
             try (BufferedReader in = new BufferedReader(
                     new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = in.readLine()) != null) {
+                    observer.accept(line); // before the line is queued: whoever waits for it sees its effect
                     lines.add(line);
                 }
             } catch (IOException ignored) {
@@ -67,10 +68,15 @@ public final class JavaChild implements Closeable {
     }
 
     public static JavaChild start(ProcessBuilder builder) throws IOException {
+        return start(builder, line -> { });
+    }
+
+    /** Starts a child whose every stdout line {@code observer} sees first, on the reading thread. */
+    public static JavaChild start(ProcessBuilder builder, java.util.function.Consumer<String> observer) throws IOException {
         Path log = Path.of("target", "child-logs");
         log.toFile().mkdirs();
         builder.redirectError(ProcessBuilder.Redirect.appendTo(log.resolve("children.log").toFile()));
-        return new JavaChild(builder.start());
+        return new JavaChild(builder.start(), observer);
     }
 
     public Process process() {

@@ -40,6 +40,7 @@ public final class ModuleChild {
             return;
         }
         ServerSocketChannel listener = handoff.listen("main", new InetSocketAddress("127.0.0.1", Integer.parseInt(args[1])));
+        System.out.println("PORT " + ((InetSocketAddress) listener.getLocalAddress()).getPort());
         String answer = ProcessHandle.current().pid() + " " + handoff.generation() + "\n";
         Thread server = new Thread(() -> serve(listener, answer), "serve");
         server.start();

@@ -41,6 +41,8 @@ public final class RawIncumbent {
         String stopAt = args[2];
         ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.INET).bind(new InetSocketAddress("127.0.0.1", port));
         FdServer server = FdServer.bind(socket, FdLimits.DEFAULT);
+        int bound = ((InetSocketAddress) listener.getLocalAddress()).getPort(); // the kernel's, when asked for 0
+        System.out.println("PORT " + bound);
         System.out.println("LISTENING");
         List<SocketChannel> clients = new ArrayList<>();
         while (stopAt.equals("connections") && clients.size() < 3) {
@@ -54,7 +56,7 @@ public final class RawIncumbent {
                 FdChannel.maxFdsPerMessage(), List.of(Message.LIFELINE), null, null, 0), List.of(lifeline.peerEnd()));
         pause("welcome", stopAt);
         Manifest manifest = new Manifest(Manifest.SCHEMA, ProcessHandle.current().pid(), 1, List.of(new ListenerEntry(
-                "main", ListenerEntry.Protocol.TCP, "INET", "127.0.0.1", port, 0, Map.of())), List.of(), null);
+                "main", ListenerEntry.Protocol.TCP, "INET", "127.0.0.1", bound, 0, Map.of())), List.of(), null);
         wire.send(new Message.Handover(ManifestJson.toTree(manifest)), List.of(Channels.fileDescriptor(listener)));
         pause("manifest", stopAt);
         wire.receive(Duration.ofSeconds(30), Message.Ready.class).close();

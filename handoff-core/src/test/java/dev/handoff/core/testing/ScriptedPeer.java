@@ -73,6 +73,8 @@ public final class ScriptedPeer {
         Thread server = serve(listener);
         FdServer rendezvous = FdServer.bind(socket, FdLimits.DEFAULT);
         Lifeline lifeline = Lifeline.create();
+        int bound = ((InetSocketAddress) listener.getLocalAddress()).getPort(); // the kernel's, when asked for 0
+        System.out.println("PORT " + bound);
         System.out.println("LISTENING");
         WireChannel wire = new WireChannel(rendezvous.accept());
         wire.receive(STEP, Message.Hello.class).close();
@@ -81,7 +83,7 @@ public final class ScriptedPeer {
                 FdChannel.maxFdsPerMessage(), List.of(Message.LIFELINE), null, null, 0), List.of(lifeline.peerEnd()));
         at("AWAIT_MANIFEST", state, fault, wire);
         Manifest manifest = new Manifest(Manifest.SCHEMA, ProcessHandle.current().pid(), 1, List.of(new ListenerEntry(
-                "main", ListenerEntry.Protocol.TCP, "INET", "127.0.0.1", port, 0, Map.of())), List.of(), null);
+                "main", ListenerEntry.Protocol.TCP, "INET", "127.0.0.1", bound, 0, Map.of())), List.of(), null);
         wire.send(new Message.Handover(ManifestJson.toTree(manifest)), List.of(Channels.fileDescriptor(listener)));
         wire.receive(STEP, Message.Ready.class).close();
         at("AWAIT_CONFIRM", state, fault, wire);

@@ -25,7 +25,8 @@ import java.util.Set;
  * A minimal server on the public API, run as a real child process by the tests. Each connection gets one
  * line, {@code <pid> <generation> <open fds>}, and is closed. Prints {@code READY pid=.. generation=..},
  * {@code HANDOFF <outcome> <reason>} after each handoff attempt, {@code UPGRADE ...}, and {@code EXIT};
- * before READY, {@code START inherited} or {@code START cold <reason>}. With {@code --adopt} it adopts
+ * before READY, {@code START inherited} or {@code START cold <reason>}, then {@code PORT <port>} (port 0
+ * binds one the kernel chooses; a successor given 0 inherits whatever port its predecessor has). With {@code --adopt} it adopts
  * handed-over connections and writes {@code ADOPTED <pid>} on each; with {@code --linger-ms} it waits that
  * long after being taken over before it says goodbye (a long drain).
  *
@@ -69,6 +70,7 @@ public final class ServerChild {
             handoff.onConnection(ServerChild::adopt);
         }
         ServerSocketChannel listener = handoff.listen("main", new InetSocketAddress("127.0.0.1", port));
+        System.out.println("PORT " + ((InetSocketAddress) listener.getLocalAddress()).getPort());
         Thread server = new Thread(() -> serve(listener, handoff.generation()), "serve");
         server.start();
         Thread.sleep(option(rest, "--ready-after-ms", 0));

@@ -8,7 +8,6 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,16 +26,14 @@ public final class ServerFixture implements BeforeEachCallback, AfterEachCallbac
 
     private Path directory;
     private Path socket;
-    private int port;
+    private volatile int port;
     private final List<JavaChild> children = new ArrayList<>();
 
     @Override
     public void beforeEach(ExtensionContext context) throws IOException {
         directory = Files.createTempDirectory("handoff-test");
         socket = directory.resolve("run").resolve("h.sock");
-        try (ServerSocket probe = new ServerSocket(0)) {
-            port = probe.getLocalPort();
-        }
+        port = 0; // the first server binds port 0 and says which port the kernel gave it ("PORT n")
     }
 
     @Override
@@ -57,8 +54,15 @@ public final class ServerFixture implements BeforeEachCallback, AfterEachCallbac
         return socket;
     }
 
+    /** The port the servers listen on: 0 until the first of them has said which one the kernel gave it. */
     public int port() {
         return port;
+    }
+
+    private void observe(String line) {
+        if (line.startsWith("PORT ")) {
+            port = Integer.parseInt(line.substring("PORT ".length()).trim());
+        }
     }
 
     /** A {@link ServerChild} on this socket and port. */
@@ -75,7 +79,7 @@ public final class ServerFixture implements BeforeEachCallback, AfterEachCallbac
 
     /** A child started from {@code builder}, killed at {@link #afterEach}. */
     public JavaChild start(ProcessBuilder builder) throws IOException {
-        JavaChild child = JavaChild.start(builder);
+        JavaChild child = JavaChild.start(builder, this::observe);
         children.add(child);
         return child;
     }
