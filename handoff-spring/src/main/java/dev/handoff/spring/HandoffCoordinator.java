@@ -96,11 +96,11 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
             }
         }
         if (takeover.isSuccessorLost()) {
-            // The starter does not resume: its web server's listener copy is closed as the drain goes on, and
-            // the successor, if it still runs, serves the listeners. Say so where people look.
-            log.error("the successor (pid {}) went away while connections moved to it; the drain participants kept "
-                    + "what it did not take, and this process drains and exits all the same (the starter does not "
-                    + "resume)", result.peerPid());
+            // Lost means its process is gone. The starter does not resume (its web server's acceptor has been
+            // stopped for the drain), so once this process exits nobody serves: say so where people look.
+            log.error("the successor (pid {}) died during the drain; the drain participants kept what it did not "
+                    + "take, and this process drains and exits all the same (the starter does not resume): start "
+                    + "the service again", result.peerPid());
         }
         webServer.start();
         long open;

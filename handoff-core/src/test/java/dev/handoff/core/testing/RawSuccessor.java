@@ -2,6 +2,7 @@ package dev.handoff.core.testing;
 
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdLimits;
+import dev.handoff.core.fd.Lifeline;
 import dev.handoff.core.wire.Message;
 import dev.handoff.core.wire.ProtocolVersions;
 import dev.handoff.core.wire.WireChannel;
@@ -22,15 +23,22 @@ public final class RawSuccessor {
         String stopAt = args[1];
         WireChannel wire = new WireChannel(FdChannel.connect(socket, FdLimits.DEFAULT));
         pause("connect", stopAt);
+        Lifeline lifeline = Lifeline.create(); // held until this process dies: the incumbent sees it go
         wire.send(new Message.Hello(ProtocolVersions.SUPPORTED, ProcessHandle.current().pid(),
-                FdChannel.maxFdsPerMessage(), List.of()));
-        wire.receive(Duration.ofSeconds(10), Message.Welcome.class).close();
+                FdChannel.maxFdsPerMessage(), List.of(Message.LIFELINE), null, 0), List.of(lifeline.peerEnd()));
+        int version;
+        try (WireChannel.Received<Message> welcome = wire.receive(Duration.ofSeconds(10), Message.Welcome.class)) {
+            version = ((Message.Welcome) welcome.message()).version();
+        }
         pause("hello", stopAt);
         WireChannel.Received<Message> manifest = wire.receive(Duration.ofSeconds(10), Message.Handover.class);
         manifest.fds().takeAll(); // hold them, as a real successor would, until killed
         pause("manifest", stopAt);
         boolean adopts = stopAt.equals("connections");
         wire.send(new Message.Ready(ProcessHandle.current().pid(), adopts ? List.of(Message.CONNECTIONS) : List.of()));
+        if (version >= ProtocolVersions.CONFIRMED_READY) {
+            wire.receive(Duration.ofSeconds(10), Message.Confirmed.class).close();
+        }
         pause("ready", stopAt);
         if (adopts) {
             WireChannel.Received<Message> batch = wire.receive(Duration.ZERO, Message.Connections.class);
