@@ -46,8 +46,12 @@ public final class FdChannel implements Closeable {
     private static final Duration POLL_GRACE = Duration.ofSeconds(1);
 
     private final AFUNIXSocket socket;
+    // A second descriptor of the same socket, for sending (made at the first send): junixsocket closes the
+    // socket object whose write meets a broken pipe, and what the peer sent before it went must stay
+    // readable through the first.
+    private volatile AFUNIXSocket sender; // written under sendLock
+    private volatile FileDescriptor senderFd; // closed here: closing a cast junixsocket socket leaves its descriptor open
     private final InputStream in;
-    private final OutputStream out;
     private final FdLimits limits;
     private final JunixsocketInternals.Receiver receiver;
     private final Object sendLock = new Object();
@@ -60,7 +64,52 @@ public final class FdChannel implements Closeable {
         this.limits = limits;
         this.receiver = JunixsocketInternals.prepare(socket);
         this.in = socket.getInputStream();
-        this.out = socket.getOutputStream();
+    }
+
+    /** The sending socket, made on first use; called under sendLock. */
+    private AFUNIXSocket sender() throws IOException {
+        AFUNIXSocket current = sender;
+        if (current == null) {
+            FileDescriptor copy = duplicate(socket.getFileDescriptor());
+            try {
+                current = FileDescriptorCast.using(copy).as(AFUNIXSocket.class);
+            } catch (IOException | RuntimeException e) {
+                Fds.closeQuietly(copy);
+                throw e;
+            }
+            senderFd = copy;
+            sender = current;
+            if (shutdown) { // closed meanwhile
+                closeSender();
+            }
+        }
+        return current;
+    }
+
+    /**
+     * Another descriptor for the socket under {@code fd} (what dup(2) gives), made by passing it to this
+     * process through a short-lived socket pair.
+     */
+    private static FileDescriptor duplicate(FileDescriptor fd) throws IOException {
+        AFUNIXSocketAddress address = abstractAddress("handoff-dup-");
+        try (AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(address);
+             AFUNIXSocket from = AFUNIXSocket.connectTo(address);
+             AFUNIXSocket to = server.accept()) {
+            JunixsocketInternals.Receiver adopter = JunixsocketInternals.prepare(to);
+            from.setOutboundFileDescriptors(fd);
+            from.getOutputStream().write(1);
+            if (to.getInputStream().read() != 1) {
+                throw new IOException("could not duplicate a socket descriptor");
+            }
+            FileDescriptor[] received = to.getReceivedFileDescriptors();
+            if (received == null || received.length != 1) {
+                throw new IOException("could not duplicate a socket descriptor: " + (received == null ? 0 : received.length)
+                        + " arrived");
+            }
+            FileDescriptor copy = adopter.adopt(received[0]);
+            CloseOnExec.mark(Fds.number(copy));
+            return copy;
+        }
     }
 
     /** Connects to a listening {@link FdServer} at {@code path}. */
@@ -86,14 +135,19 @@ public final class FdChannel implements Closeable {
 
     private static final java.util.concurrent.atomic.AtomicLong PAIRS = new java.util.concurrent.atomic.AtomicLong();
 
+    /** A name in Linux's abstract namespace no other listener in this process or another uses. */
+    private static AFUNIXSocketAddress abstractAddress(String prefix) throws IOException {
+        return AFUNIXSocketAddress.inAbstractNamespace(prefix + ProcessHandle.current().pid() + "-"
+                + PAIRS.incrementAndGet() + "-" + System.nanoTime());
+    }
+
     /**
      * A connected pair, for a parent and the child it starts; see {@link FdChannelPair}. Made by a
      * connect to a short-lived listener in Linux's abstract namespace (no file, gone on close):
      * junixsocket's own socket pair leaks two descriptors per pair in 2.11.1.
      */
     public static FdChannelPair pair(FdLimits limits) throws IOException {
-        AFUNIXSocketAddress address = AFUNIXSocketAddress.inAbstractNamespace("handoff-pair-"
-                + ProcessHandle.current().pid() + "-" + PAIRS.incrementAndGet() + "-" + System.nanoTime());
+        AFUNIXSocketAddress address = abstractAddress("handoff-pair-");
         try (AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(address)) {
             AFUNIXSocket parent = AFUNIXSocket.connectTo(address);
             try {
@@ -175,6 +229,8 @@ public final class FdChannel implements Closeable {
                     + " file descriptors exceed the limit of " + limits.maxFds());
         }
         synchronized (sendLock) {
+            AFUNIXSocket sender = sender();
+            OutputStream out = sender.getOutputStream();
             SendDeadline deadline = SendDeadline.start(this, timeout);
             try {
                 int batch = sendBatch;
@@ -184,7 +240,7 @@ public final class FdChannel implements Closeable {
                     boolean last = sent + count == fds.size();
                     byte[] chunk = chunk(last, count, last ? payload : new byte[0]);
                     if (count > 0) {
-                        socket.setOutboundFileDescriptors(fds.subList(sent, sent + count).toArray(new FileDescriptor[0]));
+                        sender.setOutboundFileDescriptors(fds.subList(sent, sent + count).toArray(new FileDescriptor[0]));
                     }
                     out.write(chunk);
                     sent += count;
@@ -199,7 +255,9 @@ public final class FdChannel implements Closeable {
                 throw e;
             } finally {
                 deadline.cancel();
-                socket.setOutboundFileDescriptors((FileDescriptor[]) null);
+                if (!sender.isClosed()) {
+                    sender.setOutboundFileDescriptors((FileDescriptor[]) null);
+                }
             }
         }
     }
@@ -276,7 +334,7 @@ public final class FdChannel implements Closeable {
         shutdown = true;
         shutdownBothWays();
         try {
-            socket.close();
+            close();
         } catch (IOException ignored) {
             // already closed
         }
@@ -306,7 +364,23 @@ public final class FdChannel implements Closeable {
     @Override
     public void close() throws IOException {
         shutdown = true;
-        socket.close();
+        try {
+            closeSender();
+        } finally {
+            socket.close();
+        }
+    }
+
+    private void closeSender() {
+        AFUNIXSocket current = sender;
+        if (current != null) {
+            try {
+                current.close();
+            } catch (IOException ignored) {
+                // closed already (a broken pipe closes it)
+            }
+            Fds.closeQuietly(senderFd);
+        }
     }
 
     private FdMessage receiveChunks(List<FileDescriptor> fds, long deadline) throws IOException {

@@ -333,8 +333,8 @@ public final class SuccessorSession implements Closeable {
      * this process serving alone; one that is there serves on, and this process must withdraw.
      */
     public Readiness ready(boolean adoptsConnections) {
-        // An incumbent that gave up waiting said so before it closed; a READY sent into its closed end would
-        // lose that (junixsocket closes a socket whose write meets a broken pipe).
+        // An incumbent that gave up waiting said so before it closed: its reason is read first, rather than
+        // a broken pipe from a READY sent into its closed end.
         if (wire.fdChannel().hasQueued()) {
             Optional<Message> early = queuedMessage();
             if (early.isPresent() && early.get() instanceof Message.Refused refused) {
