@@ -59,7 +59,7 @@ public final class Handoff implements Closeable {
     private final UpgradeRunner upgrades;
     private final Lifeline lifeline;
     private final AtomicBoolean ready = new AtomicBoolean();
-    private volatile Consumer<Connection> connectionHandler;
+    private final ConnectionHandlers connectionHandlers = new ConnectionHandlers();
 
     private Handoff(HandoffOptions options, SessionConfig config, HandoffMetrics metrics, PredecessorLink predecessor,
                     String coldStartReason) {
@@ -190,12 +190,27 @@ public final class Handoff implements Closeable {
      * Adopts the connections the predecessor hands over: {@code handler} gets each one (on a handoff
      * thread) as a blocking-mode channel this process now owns, with its attachment and unread bytes.
      * Register it before {@link #ready()}: READY tells the predecessor whether to send connections at all.
+     * A handler registered for a listener by name takes that listener's connections instead.
      */
     public void onConnection(Consumer<Connection> handler) {
+        checkNotReady();
+        connectionHandlers.addForAll(handler);
+    }
+
+    /**
+     * Adopts the connections the predecessor accepted on the listener {@code listener}: each server in the
+     * application takes its own. Connections of a listener that has no handler (and no handler for all)
+     * are refused and stay with the predecessor until they end. Register before {@link #ready()}.
+     */
+    public void onConnection(String listener, Consumer<Connection> handler) {
+        checkNotReady();
+        connectionHandlers.add(listener, handler);
+    }
+
+    private void checkNotReady() {
         if (ready.get()) {
-            throw new IllegalStateException("register the connection handler before ready()");
+            throw new IllegalStateException("register connection handlers before ready()");
         }
-        this.connectionHandler = handler;
     }
 
     /**
@@ -215,7 +230,7 @@ public final class Handoff implements Closeable {
         rendezvous.bind();
         if (predecessor != null) {
             try {
-                predecessor.ready(connectionHandler, generation);
+                predecessor.ready(connectionHandlers, generation);
             } catch (HandoffRejectedException e) {
                 listeners.closeAll();
                 close();

@@ -1,5 +1,6 @@
 package dev.handoff.core;
 
+import dev.handoff.core.manifest.ConnectionEntry;
 import dev.handoff.core.session.Inheritance;
 import dev.handoff.core.session.SuccessorSession;
 import dev.handoff.core.session.SuccessorState;
@@ -7,10 +8,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 
 /**
  * This process's link to the incumbent it took over from: what it inherited, READY, and then the
@@ -44,14 +45,14 @@ final class PredecessorLink {
 
     /**
      * Says READY and waits for the predecessor to confirm it; from then on the predecessor's connections go
-     * to {@code handler} (none are asked for without one). If the predecessor died meanwhile, this process
+     * to {@code handlers} (none are asked for without any). If the predecessor died meanwhile, this process
      * serves what it was handed (the only copies left) and says so.
      *
      * @throws HandoffRejectedException the predecessor is there and did not confirm READY (it gave up
      *                                  waiting for it): it serves on, and this process must not
      */
-    void ready(Consumer<Connection> handler, int generation) throws HandoffRejectedException {
-        SuccessorSession.Readiness readiness = predecessor.ready(handler != null);
+    void ready(ConnectionHandlers handlers, int generation) throws HandoffRejectedException {
+        SuccessorSession.Readiness readiness = predecessor.ready(!handlers.isEmpty());
         HandoffResult result = HandoffResult.of(readiness.serves() ? HandoffResult.Outcome.SUCCEEDED
                 : HandoffResult.Outcome.FAILED, readiness.reason(), pid(), predecessor.startNanos(),
                 predecessor.inheritance().manifest().fdCount());
@@ -63,7 +64,7 @@ final class PredecessorLink {
             case RECEIVING -> {
                 log.info("READY generation {} after handoff from pid {} in {} ms", generation, result.peerPid(),
                         result.duration().toNanos() / 1e6);
-                Thread receiver = new Thread(() -> receive(handler), "handoff-predecessor");
+                Thread receiver = new Thread(() -> receive(handlers), "handoff-predecessor");
                 receiver.setDaemon(true);
                 receiver.start();
             }
@@ -79,11 +80,19 @@ final class PredecessorLink {
         }
     }
 
-    private void receive(Consumer<Connection> handler) {
+    private void receive(ConnectionHandlers handlers) {
         try {
-            predecessor.receiveConnections(handler == null ? null : (entry, channel) -> {
-                metrics.connections(HandoffMetrics.SUCCESSOR, "adopted", 1);
-                handler.accept(Connection.adopted(entry, channel));
+            predecessor.receiveConnections(handlers.isEmpty() ? null : new SuccessorSession.ConnectionHandler() {
+                @Override
+                public boolean adopts(String listener) {
+                    return handlers.forListener(listener).isPresent();
+                }
+
+                @Override
+                public void adopt(ConnectionEntry entry, SocketChannel channel) {
+                    metrics.connections(HandoffMetrics.SUCCESSOR, "adopted", 1);
+                    handlers.forListener(entry.listener()).orElseThrow().accept(Connection.adopted(entry, channel));
+                }
             });
         } finally {
             finish();

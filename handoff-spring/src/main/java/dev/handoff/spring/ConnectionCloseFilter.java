@@ -10,9 +10,10 @@ import org.springframework.web.filter.OncePerRequestFilter;
 import java.io.IOException;
 
 /**
- * While the application drains, every response carries {@code Connection: close}: the client closes
- * the connection after reading the answer, at a point where no request of its own can race with the
- * close, and sends its next request on a new connection, which the successor accepts.
+ * While the application drains, every response on a connection that does not move to the successor
+ * carries {@code Connection: close}: the client closes the connection after reading the answer, at a
+ * point where no request of its own can race with the close, and sends its next request on a new
+ * connection, which the successor accepts.
  */
 public class ConnectionCloseFilter extends OncePerRequestFilter implements Ordered {
 
@@ -25,11 +26,11 @@ public class ConnectionCloseFilter extends OncePerRequestFilter implements Order
     @Override
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
-        if (drain.isDraining()) {
+        if (drain.closesConnection(request.isSecure(), request.getProtocol())) {
             response.setHeader("Connection", "close");
         }
         chain.doFilter(request, response);
-        if (drain.isDraining() && !response.isCommitted()) {
+        if (drain.closesConnection(request.isSecure(), request.getProtocol()) && !response.isCommitted()) {
             response.setHeader("Connection", "close"); // the drain began while this request was in flight
         }
     }

@@ -17,16 +17,18 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Ties the handoff to the application's life: READY only once the context is up and the web server
  * accepts ({@link ApplicationReadyEvent}); when a successor has taken over, the drain: readiness becomes
  * {@link ReadinessState#REFUSING_TRAFFIC}, every {@link HandoffDrainParticipant} drains, then the web
- * server (it stops accepting, answers what is in flight with {@code Connection: close}, and waits for its
- * connections to end), all within the takeover's deadline ({@code handoff.drain-timeout}); then the
- * context closes ({@link SpringApplication#exit}) and, with {@code handoff.exit-when-done}, the JVM exits
- * with the application's exit code.
+ * server ({@link WebServerDrain}: it stops accepting, moves its keep-alive connections to the successor
+ * where it can, answers what cannot move with {@code Connection: close}, and waits for its connections to
+ * end), all within the takeover's deadline ({@code handoff.drain-timeout}); then the context closes
+ * ({@link SpringApplication#exit}) and, with {@code handoff.exit-when-done}, the JVM exits with the
+ * application's exit code.
  */
 public class HandoffCoordinator implements ApplicationListener<ApplicationReadyEvent> {
 
@@ -102,13 +104,17 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
                     + "take, and this process drains and exits all the same (the starter does not resume): start "
                     + "the service again", result.peerPid());
         }
-        webServer.start();
-        long open;
-        while ((open = webServer.openConnections()) > 0 && Instant.now().isBefore(deadline)) {
-            sleep(20);
+        WebServerDrain.Outcome outcome;
+        try {
+            outcome = webServer.drain(takeover);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            outcome = new WebServerDrain.Outcome(0, 0, Map.of(), webServer.openConnections());
         }
-        log.info("drained in {} ms ({} connections still open)", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
-                Math.max(0, open));
+        log.info("drained in {} ms: {} connections moved to pid {}, {} kept here, not movable {}, {} still open",
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), outcome.moved(), result.peerPid(),
+                outcome.kept(), outcome.unmovable(), outcome.leftOpen());
+        context.publishEvent(new HandoffDrainedEvent(takeover, outcome));
         takeover.done();
         int status = SpringApplication.exit(context);
         if (exitWhenDone) {
@@ -116,11 +122,4 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
         }
     }
 
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
 }

@@ -417,6 +417,11 @@ public final class SuccessorSession implements Closeable {
 
     /** Takes one connection the incumbent handed over; from then on the handler owns the channel. */
     public interface ConnectionHandler {
+        /** Whether connections of {@code listener} are taken here; the others are refused (the incumbent keeps them). */
+        default boolean adopts(String listener) {
+            return true;
+        }
+
         void adopt(ConnectionEntry entry, SocketChannel channel);
     }
 
@@ -488,6 +493,8 @@ public final class SuccessorSession implements Closeable {
         for (int i = 0; i < entries.size(); i++) {
             ConnectionEntry entry = entries.get(i);
             String problem = handler == null ? "this process does not adopt connections"
+                    : !handler.adopts(entry.listener()) ? "this process adopts no connection of listener '"
+                            + entry.listener() + "'"
                     : entry.fd() < 0 || entry.fd() >= fds.fdCount() ? "no file descriptor " + entry.fd() + " in the batch"
                     : fds.isTaken(entry.fd()) ? "file descriptor " + entry.fd() + " is named twice"
                     : null;

@@ -18,6 +18,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -64,6 +65,8 @@ public final class HttpClients implements AutoCloseable {
     private final Map<Failure, LongAdder> failures = new EnumMap<>(Failure.class);
     private final List<String> failureSamples = Collections.synchronizedList(new ArrayList<>());
     private final Set<Long> pids = ConcurrentHashMap.newKeySet();
+    private final AtomicLong connections = new AtomicLong();
+    private final Map<Integer, List<Long>> pidsPerConnection = new ConcurrentHashMap<>();
     private final List<long[]> latencies = Collections.synchronizedList(new ArrayList<>()); // nanos, in chunks
     private volatile boolean running = true;
 
@@ -112,6 +115,25 @@ public final class HttpClients implements AutoCloseable {
     /** The pids named in the bodies ({@code {"pid":N,...}}) of the answers so far. */
     public Set<Long> pids() {
         return Set.copyOf(pids);
+    }
+
+    /** Connections opened so far: as many as clients when no connection was ever closed. */
+    public long connections() {
+        return connections.get();
+    }
+
+    /**
+     * For each connection (by its local port), the pids that answered on it, in order, each once: a
+     * connection that moved between generations shows every one of them.
+     */
+    public Map<Integer, List<Long>> pidsPerConnection() {
+        Map<Integer, List<Long>> copy = new TreeMap<>();
+        pidsPerConnection.forEach((port, seen) -> {
+            synchronized (seen) {
+                copy.put(port, List.copyOf(seen));
+            }
+        });
+        return copy;
     }
 
     /** Latency of successful requests at {@code percentile} (0-100), in milliseconds; complete after {@link #close}. */
@@ -195,7 +217,7 @@ public final class HttpClients implements AutoCloseable {
                     disconnect();
                     return;
                 }
-                record(System.nanoTime() - start, response.body());
+                record(System.nanoTime() - start, response.body(), socket.getLocalPort());
                 if (!response.keepAlive()) {
                     disconnect();
                 }
@@ -209,6 +231,7 @@ public final class HttpClients implements AutoCloseable {
             socket = new Socket();
             try {
                 socket.connect(target, CONNECT_TIMEOUT_MILLIS);
+                connections.incrementAndGet();
                 socket.setSoTimeout(READ_TIMEOUT_MILLIS);
                 socket.setTcpNoDelay(true);
                 in = new BufferedInputStream(socket.getInputStream(), 4096);
@@ -218,11 +241,18 @@ public final class HttpClients implements AutoCloseable {
             }
         }
 
-        private void record(long nanos, String body) {
+        private void record(long nanos, String body, int localPort) {
             requests.incrementAndGet();
             Matcher pid = PID.matcher(body);
             if (pid.find()) {
-                pids.add(Long.parseLong(pid.group(1)));
+                long answered = Long.parseLong(pid.group(1));
+                pids.add(answered);
+                List<Long> seen = pidsPerConnection.computeIfAbsent(localPort, port -> new ArrayList<>());
+                synchronized (seen) {
+                    if (seen.isEmpty() || seen.get(seen.size() - 1) != answered) {
+                        seen.add(answered);
+                    }
+                }
             }
             if (count == samples.length) {
                 latencies.add(samples);

@@ -12,9 +12,10 @@ import java.util.Locale;
  * connection that ends before the response is complete is an {@link EOFException}; anything unreadable
  * another {@link IOException}.
  */
-record Response(String statusLine, int status, boolean keepAlive, String body) {
+public record Response(String statusLine, int status, boolean keepAlive, String body) {
 
-    static Response read(InputStream in) throws IOException {
+    /** Reads one response from {@code in}, which must be buffered (it is read byte by byte). */
+    public static Response read(InputStream in) throws IOException {
         String statusLine = line(in, "before the response");
         String[] parts = statusLine.split(" ", 3);
         if (parts.length < 2 || !parts[0].startsWith("HTTP/")) {

@@ -1,18 +1,28 @@
 package dev.handoff.spring.tomcat;
 
+import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
+import dev.handoff.spring.MovableConnections;
 import org.apache.coyote.http11.Http11NioProtocol;
 
+import java.util.Map;
+import java.util.function.Consumer;
+
 /** Tomcat's HTTP/1.1 NIO protocol on a {@link HandoffNioEndpoint}. */
-public class HandoffHttp11NioProtocol extends Http11NioProtocol {
+public class HandoffHttp11NioProtocol extends Http11NioProtocol implements MovableConnections {
 
     public HandoffHttp11NioProtocol() {
         super(new HandoffNioEndpoint());
     }
 
-    /** The endpoint's listening socket comes from {@code handoff}. */
+    private HandoffNioEndpoint endpoint() {
+        return (HandoffNioEndpoint) getEndpoint();
+    }
+
+    /** The endpoint's listening socket comes from {@code handoff}, and so do its predecessor's connections. */
     void listenOn(Handoff handoff) {
-        ((HandoffNioEndpoint) getEndpoint()).listenOn(handoff);
+        endpoint().listenOn(handoff);
+        handoff.onConnection(listener(), this::adopt);
     }
 
     /**
@@ -25,6 +35,36 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol {
 
     /** Stops accepting; the connections already open stay as they are. */
     public void stopAccepting() {
-        ((HandoffNioEndpoint) getEndpoint()).stopAccepting();
+        endpoint().stopAccepting();
+    }
+
+    @Override
+    public String listener() {
+        return HandoffNioEndpoint.LISTENER;
+    }
+
+    @Override
+    public void adopt(Connection connection) {
+        endpoint().adopt(connection);
+    }
+
+    @Override
+    public void release(Consumer<Connection> sink) {
+        endpoint().release(sink);
+    }
+
+    @Override
+    public void wakeIdle() {
+        endpoint().wakeIdle();
+    }
+
+    @Override
+    public void keep() {
+        endpoint().keep();
+    }
+
+    @Override
+    public Map<String, Integer> unmovable() {
+        return endpoint().unmovable();
     }
 }

@@ -1,24 +1,49 @@
 package dev.handoff.spring.tomcat;
 
+import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
+import org.apache.coyote.http11.upgrade.UpgradeProcessorBase;
+import org.apache.tomcat.util.net.NioChannel;
 import org.apache.tomcat.util.net.NioEndpoint;
+import org.apache.tomcat.util.net.SocketBufferHandler;
+import org.apache.tomcat.util.net.SocketEvent;
+import org.apache.tomcat.util.net.SocketWrapperBase;
 
 import java.io.IOException;
 import java.lang.reflect.Field;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectionKey;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 
 /**
- * A {@link NioEndpoint} whose server socket is the one the {@link Handoff} gives it: the predecessor's,
- * or one the Handoff bound fresh. Tomcat keeps the channel in a private field and has no other way in.
+ * A {@link NioEndpoint} whose server socket is the one the {@link Handoff} gives it (the predecessor's,
+ * or one the Handoff bound fresh; Tomcat keeps the channel in a private field and has no other way in),
+ * and whose connections move: it releases each at its quiet point (no request under way, nothing left to
+ * write, so nothing of it lives in Tomcat but the bytes read and not parsed) and adopts the ones handed
+ * to it as its acceptor would a new one.
  */
 public class HandoffNioEndpoint extends NioEndpoint {
 
+    /** The name of the listener of Tomcat's main connector, in the {@link Handoff}. */
+    static final String LISTENER = "http";
+
+    /** What a read event on a connection comes to while connections are released. */
+    enum Step { RELEASED, IGNORE, PROCESS }
+
     private static final Field SERVER_SOCKET;
+    private static volatile SocketChannel detached;
     private volatile Handoff handoff;
     private volatile boolean acceptStopped;
+    private volatile Consumer<Connection> releaseTo;
+    private final Set<SocketWrapperBase<NioChannel>> woken = ConcurrentHashMap.newKeySet();
 
     static {
         try {
@@ -31,6 +56,168 @@ public class HandoffNioEndpoint extends NioEndpoint {
 
     void listenOn(Handoff value) {
         handoff = value;
+    }
+
+    @Override
+    public void setHandler(Handler<NioChannel> handler) {
+        super.setHandler(new QuietPointHandler(handler, this));
+    }
+
+    boolean isReleasing() {
+        return releaseTo != null;
+    }
+
+    /** From now on connections at their quiet point leave Tomcat for {@code sink}. */
+    void release(Consumer<Connection> sink) {
+        releaseTo = sink;
+    }
+
+    /** Stops releasing; connections still here are served to their end. */
+    void keep() {
+        releaseTo = null;
+        woken.clear();
+    }
+
+    /**
+     * Sends a read event to each connection with no request under way, so that one idle since before the
+     * drain reaches its quiet point now (the event reads nothing: the release happens before a read).
+     */
+    void wakeIdle() {
+        for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
+            if (wrapper.getCurrentProcessor() == null && !wrapper.isClosed() && woken.add(wrapper)) {
+                processSocket(wrapper, SocketEvent.OPEN_READ, true);
+            }
+        }
+    }
+
+    /**
+     * A read event while releasing, on a worker that holds the connection's lock: a connection at its quiet
+     * point leaves Tomcat; a wake-up that finds a request under way is dropped (Tomcat's own events on it
+     * still come); anything else is Tomcat's to process.
+     */
+    Step atReadEvent(SocketWrapperBase<NioChannel> wrapper) {
+        boolean wakeUp = woken.remove(wrapper);
+        Consumer<Connection> sink = releaseTo;
+        if (sink == null || !isQuiet(wrapper)) {
+            return wakeUp ? Step.IGNORE : Step.PROCESS;
+        }
+        NioChannel nio = wrapper.getSocket();
+        SocketChannel channel = nio.getIOChannel();
+        SelectionKey key = channel.keyFor(getPoller().getSelector());
+        if (key != null) {
+            key.attach(null); // the poller skips it from now on, and drops the key at its next pass
+            key.cancel();
+        }
+        ByteBuffer unread = unreadBytes(wrapper.getSocketBufferHandler());
+        connections.remove(channel);
+        try {
+            nio.reset(detached(), null); // Tomcat's close of the wrapper below no longer reaches the connection
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        wrapper.close(); // Tomcat forgets it: counted down, marked closed for any event still queued
+        getPoller().getSelector().wakeup();
+        sink.accept(new Connection(LISTENER, channel, null, unread));
+        return Step.RELEASED;
+    }
+
+    private boolean isQuiet(SocketWrapperBase<NioChannel> wrapper) {
+        return !isSSLEnabled() && wrapper.getCurrentProcessor() == null && !wrapper.hasDataToWrite()
+                && !wrapper.isClosed();
+    }
+
+    private static ByteBuffer unreadBytes(SocketBufferHandler buffers) {
+        buffers.configureReadBufferForRead();
+        ByteBuffer read = buffers.getReadBuffer();
+        ByteBuffer copy = ByteBuffer.allocate(read.remaining());
+        copy.put(read).flip();
+        return copy;
+    }
+
+    /** A closed channel that stands in for a released connection inside Tomcat's objects. */
+    private static SocketChannel detached() throws IOException {
+        SocketChannel placeholder = detached;
+        if (placeholder == null) {
+            placeholder = SocketChannel.open();
+            placeholder.close();
+            detached = placeholder;
+        }
+        return placeholder;
+    }
+
+    /**
+     * Takes a connection in as the acceptor takes a new one, its unread bytes in the read buffer before
+     * the poller sees it; with unread bytes, a read event is sent at once (the client may say nothing more).
+     */
+    void adopt(Connection connection) {
+        SocketChannel channel = connection.channel();
+        ByteBuffer unread = connection.unread();
+        boolean counted = false;
+        try {
+            if (unread.remaining() > getSocketProperties().getAppReadBufSize()) {
+                throw new IOException(unread.remaining() + " unread bytes do not fit the read buffer ("
+                        + getSocketProperties().getAppReadBufSize() + ")");
+            }
+            countUpOrAwaitConnection();
+            counted = true;
+            NioChannel nio = createChannel(new SocketBufferHandler(getSocketProperties().getAppReadBufSize(),
+                    getSocketProperties().getAppWriteBufSize(), getSocketProperties().getDirectBuffer()));
+            NioSocketWrapper wrapper = new NioSocketWrapper(nio, this);
+            nio.reset(channel, wrapper);
+            connections.put(channel, wrapper);
+            channel.configureBlocking(false);
+            getSocketProperties().setProperties(channel.socket());
+            wrapper.setReadTimeout(getConnectionTimeout());
+            wrapper.setWriteTimeout(getConnectionTimeout());
+            wrapper.setKeepAliveLeft(getMaxKeepAliveRequests());
+            if (unread.hasRemaining()) {
+                wrapper.unRead(unread);
+            }
+            getPoller().register(wrapper);
+            if (unread.hasRemaining()) {
+                processSocket(wrapper, SocketEvent.OPEN_READ, true);
+            }
+        } catch (IOException | RuntimeException | InterruptedException e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            getLog().warn("could not adopt the connection from " + remote(channel) + "; closing it", e);
+            connections.remove(channel);
+            if (counted) {
+                destroySocket(channel);
+            } else {
+                closeQuietly(channel);
+            }
+        }
+    }
+
+    /** Connections still open that cannot move, by reason. */
+    Map<String, Integer> unmovable() {
+        Map<String, Integer> reasons = new TreeMap<>();
+        for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
+            String reason = isSSLEnabled() ? "tls" : wrapper.getCurrentProcessor() instanceof UpgradeProcessorBase
+                    ? "upgraded" : wrapper.getCurrentProcessor() != null ? "in-flight" : null;
+            if (reason != null) {
+                reasons.merge(reason, 1, Integer::sum);
+            }
+        }
+        return reasons;
+    }
+
+    private static void closeQuietly(SocketChannel channel) {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // the connection is gone either way
+        }
+    }
+
+    private static String remote(SocketChannel channel) {
+        try {
+            return String.valueOf(channel.getRemoteAddress());
+        } catch (IOException e) {
+            return "(closed)";
+        }
     }
 
     /**
@@ -76,7 +263,7 @@ public class HandoffNioEndpoint extends NioEndpoint {
         }
         InetSocketAddress address = getAddress() == null ? new InetSocketAddress(getPortWithOffset())
                 : new InetSocketAddress(getAddress(), getPortWithOffset());
-        ServerSocketChannel channel = current.listen("http", address);
+        ServerSocketChannel channel = current.listen(LISTENER, address);
         channel.configureBlocking(true); // as Tomcat's own: its acceptor blocks in accept()
         SERVER_SOCKET.set(this, channel);
     }

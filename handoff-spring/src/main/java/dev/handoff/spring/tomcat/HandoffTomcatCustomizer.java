@@ -8,7 +8,8 @@ import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 
 /**
  * Makes Tomcat's HTTP connector take its listening socket from the {@link Handoff} instead of binding
- * one, and tells the drain how to stop accepting and how many connections are open.
+ * one and adopt the connections its predecessor hands over, and tells the drain how to stop accepting,
+ * how many connections are open and how they move.
  */
 public class HandoffTomcatCustomizer implements WebServerFactoryCustomizer<TomcatWebServerFactory> {
 
@@ -43,6 +44,7 @@ public class HandoffTomcatCustomizer implements WebServerFactoryCustomizer<Tomca
             protocol.listenOn(handoff);
             drain.openConnections(protocol::openConnections);
             drain.stopAccepting(protocol::stopAccepting);
+            drain.movableConnections(protocol);
         }
     }
 }

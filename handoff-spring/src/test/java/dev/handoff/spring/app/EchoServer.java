@@ -40,7 +40,7 @@ class EchoServer implements HandoffDrainParticipant {
         listener = handoff.listen("echo", new InetSocketAddress("127.0.0.1", port));
         listener.configureBlocking(false);
         listener.register(selector, SelectionKey.OP_ACCEPT);
-        handoff.onConnection(connection -> run(() -> serve(connection.channel(), connection.unread())));
+        handoff.onConnection("echo", connection -> run(() -> serve(connection.channel(), connection.unread())));
         Thread loop = new Thread(this::loop, "echo-server");
         loop.setDaemon(true);
         loop.start();

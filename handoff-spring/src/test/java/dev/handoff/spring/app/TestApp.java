@@ -1,5 +1,6 @@
 package dev.handoff.spring.app;
 
+import dev.handoff.spring.HandoffDrainedEvent;
 import dev.handoff.spring.HandoffReadyEvent;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.WebApplicationType;
@@ -34,10 +35,24 @@ public class TestApp {
         application.run(args);
     }
 
+    /** The ports first (the first generation binds port 0), then READY. */
     @Bean
     ApplicationListener<HandoffReadyEvent> printReady() {
-        return event -> System.out.println("READY pid=" + ProcessHandle.current().pid() + " generation="
-                + event.getHandoff().generation());
+        return event -> {
+            StringBuilder ports = new StringBuilder("LISTENERS");
+            event.getHandoff().listenerAddresses().forEach((name, address) -> ports.append(' ').append(name)
+                    .append('=').append(address.getPort()));
+            System.out.println(ports);
+            System.out.println("READY pid=" + ProcessHandle.current().pid() + " generation="
+                    + event.getHandoff().generation());
+        };
+    }
+
+    @Bean
+    ApplicationListener<HandoffDrainedEvent> printDrained() {
+        return event -> System.out.println("DRAINED moved=" + event.getOutcome().moved() + " kept="
+                + event.getOutcome().kept() + " unmovable=" + event.getOutcome().unmovable() + " open="
+                + event.getOutcome().leftOpen());
     }
 
     @RestController

@@ -1,0 +1,118 @@
+package dev.handoff.spring;
+
+import dev.handoff.core.Connection;
+import dev.handoff.core.Takeover;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+
+/**
+ * The drain of a server whose connections move: connections released at their quiet point are handed
+ * to the successor in batches, idle ones are woken every {@link #WAKE_EVERY_MILLIS} so that they move
+ * without waiting for their clients, until none is left or the deadline passes. A connection the
+ * successor does not take goes back into the server, which then keeps all it has.
+ */
+final class ConnectionMover {
+
+    private static final Logger log = LoggerFactory.getLogger(ConnectionMover.class);
+    private static final long WAKE_EVERY_MILLIS = 50;
+    private static final long DEREGISTER_WAIT_MILLIS = 100;
+
+    private final MovableConnections server;
+    private final Takeover takeover;
+    private final LinkedBlockingQueue<Connection> released = new LinkedBlockingQueue<>();
+    private int moved;
+    private int kept;
+
+    ConnectionMover(MovableConnections server, Takeover takeover) {
+        this.server = server;
+        this.takeover = takeover;
+    }
+
+    /** Moves connections until {@code open} says none is left, or the successor stops taking them, or the deadline. */
+    void run(LongSupplier open, Instant deadline) throws InterruptedException {
+        server.release(released::add);
+        long nextWake = 0;
+        while ((open.getAsLong() > 0 || !released.isEmpty()) && Instant.now().isBefore(deadline)) {
+            if (!takeover.successorAdoptsConnections()) {
+                server.keep();
+                giveBack(drainReleased());
+                return;
+            }
+            long now = System.nanoTime();
+            if (now - nextWake >= 0) {
+                server.wakeIdle();
+                nextWake = now + TimeUnit.MILLISECONDS.toNanos(WAKE_EVERY_MILLIS);
+            }
+            Connection first = released.poll(5, TimeUnit.MILLISECONDS);
+            if (first == null) {
+                continue;
+            }
+            List<Connection> batch = new ArrayList<>();
+            batch.add(first);
+            released.drainTo(batch);
+            batch = deregistered(batch);
+            List<Connection> stayed = takeover.handOver(batch);
+            moved += batch.size() - stayed.size();
+            if (!stayed.isEmpty()) {
+                server.keep();
+                giveBack(stayed);
+                giveBack(drainReleased());
+                return;
+            }
+        }
+        server.keep();
+        giveBack(drainReleased());
+    }
+
+    int moved() {
+        return moved;
+    }
+
+    /** Connections that went back into the server because the successor did not take them. */
+    int kept() {
+        return kept;
+    }
+
+    private List<Connection> drainReleased() {
+        List<Connection> rest = new ArrayList<>();
+        released.drainTo(rest);
+        return rest;
+    }
+
+    private void giveBack(List<Connection> connections) {
+        if (!connections.isEmpty()) {
+            log.info("{} connections stay with this process and are served to their end", connections.size());
+        }
+        for (Connection connection : connections) {
+            kept++;
+            server.adopt(connection);
+        }
+    }
+
+    /**
+     * The server cancelled their keys and its selector deregisters them on its next pass: those still
+     * registered after a short wait go back to the queue for the next batch.
+     */
+    private List<Connection> deregistered(List<Connection> batch) throws InterruptedException {
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEREGISTER_WAIT_MILLIS);
+        List<Connection> ready = new ArrayList<>(batch.size());
+        for (Connection connection : batch) {
+            while (connection.channel().isRegistered() && System.nanoTime() - until < 0) {
+                Thread.sleep(1);
+            }
+            if (connection.channel().isRegistered()) {
+                released.add(connection);
+            } else {
+                ready.add(connection);
+            }
+        }
+        return ready;
+    }
+}

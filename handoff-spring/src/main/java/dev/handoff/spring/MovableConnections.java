@@ -1,0 +1,41 @@
+package dev.handoff.spring;
+
+import dev.handoff.core.Connection;
+import dev.handoff.core.Handoff;
+
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * An embedded server's established connections as they move between generations: the successor's server
+ * {@linkplain #adopt adopts} each as if it had just accepted it, and the incumbent's server
+ * {@linkplain #release releases} each at its quiet point (no request in flight, nothing left to write),
+ * with the bytes it had read but not parsed. Each server's configuration supplies one.
+ */
+public interface MovableConnections {
+
+    /** The listener whose connections these are, as the {@link Handoff} names it. */
+    String listener();
+
+    /**
+     * Serves a connection the predecessor handed over as if this server had just accepted it: its unread
+     * bytes are parsed before anything read from the socket. Called on a handoff thread.
+     */
+    void adopt(Connection connection);
+
+    /**
+     * From now on, each connection that reaches its quiet point leaves the server (which forgets it without
+     * closing it) and goes to {@code sink}, deregistered from every selector or about to be: wait for
+     * {@code !channel().isRegistered()} before handing it over.
+     */
+    void release(Consumer<Connection> sink);
+
+    /** Brings idle connections to their quiet point now, rather than when their clients next speak. */
+    void wakeIdle();
+
+    /** Stops releasing: the connections still here stay and are served (and closed) as before. */
+    void keep();
+
+    /** Connections still open that cannot move, by reason (e.g. {@code tls}, {@code upgraded}). */
+    Map<String, Integer> unmovable();
+}
