@@ -36,6 +36,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -231,6 +232,52 @@ class ConnectionHandoffTest {
                 assertEquals(List.of(connection), takeover.handOver(List.of(connection)));
                 assertEquals(1, takeover.connectionsKept());
                 assertEchoesThroughIncumbent(client, accepted);
+            }
+        }
+    }
+
+    /**
+     * Two servers in one application, each with its own handler: every connection reaches the handler of
+     * the listener that accepted it, and one whose listener has no handler stays with the incumbent.
+     */
+    @Test
+    void eachListenersConnectionsGoToItsOwnHandlerAndAListenerWithoutOneKeepsItsConnections() throws Exception {
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("h.sock")).probation(Duration.ZERO).build();
+        try (Handoff incumbent = Handoff.start(options);
+             Socket toA = new Socket(); Socket toB = new Socket(); Socket toC = new Socket()) {
+            Map<String, ServerSocketChannel> listeners = new java.util.LinkedHashMap<>();
+            for (String name : List.of("a", "b", "c")) {
+                listeners.put(name, incumbent.listen(name, new InetSocketAddress("127.0.0.1", 0)));
+            }
+            incumbent.ready();
+            toA.connect(listeners.get("a").getLocalAddress());
+            toB.connect(listeners.get("b").getLocalAddress());
+            toC.connect(listeners.get("c").getLocalAddress());
+            List<Connection> offered = List.of(new Connection("a", listeners.get("a").accept()),
+                    new Connection("b", listeners.get("b").accept()), new Connection("c", listeners.get("c").accept()));
+            BlockingQueue<Connection> toHandlerA = new LinkedBlockingQueue<>();
+            BlockingQueue<Connection> toHandlerB = new LinkedBlockingQueue<>();
+            try (Handoff successor = Handoff.start(options)) {
+                for (Map.Entry<String, ServerSocketChannel> listener : listeners.entrySet()) {
+                    successor.listen(listener.getKey(), (InetSocketAddress) listener.getValue().getLocalAddress());
+                }
+                successor.onConnection("a", toHandlerA::add);
+                successor.onConnection("b", toHandlerB::add);
+                assertThrows(IllegalStateException.class, () -> successor.onConnection("a", toHandlerA::add));
+                successor.ready();
+                Takeover takeover = incumbent.awaitExit(Duration.ofSeconds(10)).orElseThrow();
+                List<Connection> stayed = takeover.handOver(offered);
+                assertEquals(List.of(offered.get(2)), stayed, "listener c has no handler in the successor");
+                Connection a = toHandlerA.poll(10, TimeUnit.SECONDS);
+                Connection b = toHandlerB.poll(10, TimeUnit.SECONDS);
+                assertEquals("a", a.listener());
+                assertEquals("b", b.listener());
+                assertEquals(toA.getLocalPort(), ((InetSocketAddress) a.channel().getRemoteAddress()).getPort());
+                assertEquals(toB.getLocalPort(), ((InetSocketAddress) b.channel().getRemoteAddress()).getPort());
+                assertEchoesThroughIncumbent(toC, offered.get(2).channel());
+                a.channel().close();
+                b.channel().close();
+                takeover.done();
             }
         }
     }

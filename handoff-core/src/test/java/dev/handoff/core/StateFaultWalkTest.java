@@ -92,7 +92,7 @@ class StateFaultWalkTest {
         JavaChild peer = fixture.start(ScriptedPeer.class, "incumbent", fixture.socket().toString(),
                 Integer.toString(fixture.port()), state.name(), fault.name());
         peer.awaitLine("LISTENING", WAIT);
-        JavaChild successor = fixture.server("--step-timeout-ms", "1000");
+        JavaChild successor = fixture.server("--step-timeout-ms", "2000");
         peer.awaitLine("AT " + state, WAIT);
         switch (expected) {
             case COLD -> {
@@ -115,7 +115,7 @@ class StateFaultWalkTest {
                 assertAllServedBy(successor.pid());
                 // Its reception is over (goodbye, end of stream, or the drain's deadline): a third generation
                 // is not kept waiting by the faulty one.
-                JavaChild third = fixture.server("--step-timeout-ms", "1000");
+                JavaChild third = fixture.server("--step-timeout-ms", "2000");
                 assertTrue(third.awaitLine("READY", WAIT).endsWith("generation=3"));
             }
             default -> throw new AssertionError("no walk for " + expected);

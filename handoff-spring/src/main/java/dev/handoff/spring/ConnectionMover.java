@@ -7,7 +7,10 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -58,8 +61,20 @@ final class ConnectionMover {
             batch.add(first);
             released.drainTo(batch);
             batch = deregistered(batch);
+            for (Connection gone : batch.stream().filter(connection -> !connection.channel().isOpen()).toList()) {
+                log.warn("a released connection was closed before it could move: {}", gone.channel());
+                batch.remove(gone);
+                server.moved(gone);
+            }
             List<Connection> stayed = takeover.handOver(batch);
             moved += batch.size() - stayed.size();
+            Set<Connection> notMoved = Collections.newSetFromMap(new IdentityHashMap<>());
+            notMoved.addAll(stayed);
+            for (Connection connection : batch) {
+                if (!notMoved.contains(connection)) {
+                    server.moved(connection);
+                }
+            }
             if (!stayed.isEmpty()) {
                 server.keep();
                 giveBack(stayed);
@@ -92,7 +107,7 @@ final class ConnectionMover {
         }
         for (Connection connection : connections) {
             kept++;
-            server.adopt(connection);
+            server.giveBack(connection);
         }
     }
 

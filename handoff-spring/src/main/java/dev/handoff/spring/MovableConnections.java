@@ -30,6 +30,12 @@ public interface MovableConnections {
      */
     void release(Consumer<Connection> sink);
 
+    /** A released connection has moved (this process's descriptor of it is closed): the server drops what it kept of it. */
+    void moved(Connection connection);
+
+    /** A released connection the successor did not take: the server serves it again. */
+    void giveBack(Connection connection);
+
     /** Brings idle connections to their quiet point now, rather than when their clients next speak. */
     void wakeIdle();
 

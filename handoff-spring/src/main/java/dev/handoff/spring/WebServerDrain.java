@@ -1,6 +1,8 @@
 package dev.handoff.spring;
 
 import dev.handoff.core.Takeover;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.time.Instant;
 import java.util.Map;
@@ -17,6 +19,8 @@ import java.util.function.LongSupplier;
  * {@link MovableConnections} if it has them.
  */
 public class WebServerDrain {
+
+    private static final Logger log = LoggerFactory.getLogger(WebServerDrain.class);
 
     private final AtomicBoolean draining = new AtomicBoolean();
     private volatile boolean moving;
@@ -71,7 +75,12 @@ public class WebServerDrain {
         }
         Instant deadline = takeover.deadline();
         if (mover != null) {
-            mover.run(this::openConnections, deadline);
+            try {
+                mover.run(this::openConnections, deadline);
+            } catch (RuntimeException e) {
+                log.error("moving connections failed; the rest close after their next answer", e);
+                connections.keep();
+            }
             moving = false; // what stays here closes after its next answer
         }
         Map<String, Integer> unmovable = connections == null ? Map.of() : connections.unmovable();

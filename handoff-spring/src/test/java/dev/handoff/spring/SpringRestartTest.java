@@ -12,7 +12,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -23,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static dev.handoff.spring.TestAppProcess.WAIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -33,31 +33,30 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class SpringRestartTest {
 
-    private static final Duration WAIT = Duration.ofSeconds(90);
-
     @TempDir
     Path temp;
 
     @ParameterizedTest
     @ValueSource(strings = {"tomcat", "jetty", "netty"})
     void restartsUnderKeepAliveLoadFailNoRequest(String server) throws Exception {
-        int port = freePort();
-        int echoPort = freePort();
-        List<String> withEcho = new ArrayList<>(List.of(args(server, port)));
-        withEcho.add("--test.echo-port=" + echoPort);
-        String[] args = withEcho.toArray(new String[0]);
-        List<JavaChild> generations = new ArrayList<>();
+        String[] args = TestAppProcess.args(temp, server, "--test.echo-port=0");
+        List<TestAppProcess> generations = new ArrayList<>();
         try {
-            generations.add(start(args, 1));
+            generations.add(TestAppProcess.start(args, 1));
+            int port = generations.get(0).port("http");
             HttpClients load = HttpClients.start(new InetSocketAddress("127.0.0.1", port), 4, Duration.ofMillis(1));
-            LineClients echo = LineClients.open(new InetSocketAddress("127.0.0.1", echoPort), 4, Duration.ofMillis(20));
+            LineClients echo = LineClients.open(new InetSocketAddress("127.0.0.1", generations.get(0).port("echo")), 4,
+                    Duration.ofMillis(20));
             try {
                 for (int generation = 2; generation <= 4; generation++) {
-                    JavaChild incumbent = generations.get(generations.size() - 1);
-                    generations.add(start(args, generation));
-                    assertEquals(0, incumbent.awaitExit(WAIT), "the old generation exits with status 0");
+                    TestAppProcess incumbent = generations.get(generations.size() - 1);
+                    generations.add(TestAppProcess.start(args, generation));
+                    assertEquals(0, incumbent.child().awaitExit(WAIT), "the old generation exits with status 0");
                 }
-                Thread.sleep(500);
+                long served = load.requests();
+                while (load.requests() < served + 100) {
+                    Thread.sleep(10); // the last generation answers too
+                }
             } finally {
                 load.close();
                 echo.close();
@@ -66,25 +65,23 @@ class SpringRestartTest {
             assertEquals(List.of(), echo.losses(), "the application's own TCP connections survive every restart");
             assertEquals(4, echo.fewestPidsSeen(), () -> "each echo connection was answered by all four generations: "
                     + echo.pidsPerConnection());
-            assertTrue(load.requests() > 100, "the load ran: " + load.requests());
             assertEquals(4, load.pids().size(), "every generation answered: " + load.pids());
             String state = get(port, "/actuator/handoff");
             assertTrue(state.contains("\"generation\":4") && state.contains("\"inherited\":true"), state);
             String health = get(port, "/actuator/health");
             assertTrue(health.contains("\"status\":\"UP\""), health);
         } finally {
-            generations.forEach(JavaChild::close);
+            generations.forEach(TestAppProcess::close);
         }
     }
 
     @Test
     void theActuatorEndpointStartsTheUpgrade() throws Exception {
-        int port = freePort();
-        String[] args = args("tomcat", port);
-        List<String> command = JavaChild.command(TestApp.class, args);
+        String[] args = TestAppProcess.args(temp, "tomcat");
         List<String> withUpgrade = new ArrayList<>(List.of(args));
-        withUpgrade.add("--handoff.upgrade-command=" + String.join(",", command));
-        try (JavaChild first = start(withUpgrade.toArray(new String[0]), 1)) {
+        withUpgrade.add("--handoff.upgrade-command=" + String.join(",", JavaChild.command(TestApp.class, args)));
+        try (TestAppProcess first = TestAppProcess.start(withUpgrade.toArray(new String[0]), 1)) {
+            int port = first.port("http");
             String cold = get(port, "/actuator/handoff");
             assertTrue(cold.contains("\"inherited\":false") && cold.contains("\"coldStartReason\":\"no incumbent at "), cold);
             HttpResponse<String> upgrade = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
@@ -93,8 +90,8 @@ class SpringRestartTest {
             assertEquals(200, upgrade.statusCode(), upgrade.body());
             assertTrue(upgrade.body().contains("\"outcome\":\"SUCCEEDED\""), upgrade.body());
             // The successor was started by the first process: its lines come through the first's stdout.
-            first.awaitLine("READY pid=", WAIT);
-            assertEquals(0, first.awaitExit(WAIT));
+            first.child().awaitLine("READY pid=", WAIT);
+            assertEquals(0, first.child().awaitExit(WAIT));
             String state = get(port, "/actuator/handoff");
             assertTrue(state.contains("\"generation\":2") && !state.contains("coldStartReason"), state);
             long successor = Long.parseLong(state.replaceAll(".*\"pid\":(\\d+).*", "$1"));
@@ -108,9 +105,8 @@ class SpringRestartTest {
      */
     @Test
     void aDeployThatMeetsABusyIncumbentWaitsItsBusyTimeoutThenFailsWithAShortReport() throws Exception {
-        int port = freePort();
-        String[] args = args("tomcat", port);
-        try (JavaChild first = start(args, 1);
+        String[] args = TestAppProcess.args(temp, "tomcat");
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
              JavaChild holder = JavaChild.start(RawSuccessor.class, temp.resolve("run").resolve("tomcat.sock").toString(),
                      "hello")) {
             holder.awaitLine("AT hello", WAIT);
@@ -123,32 +119,13 @@ class SpringRestartTest {
                 assertTrue(second.awaitLine("Another generation is still taking over", WAIT).contains("handoff.busy-timeout"));
                 assertEquals(1, second.awaitExit(WAIT), "a start that failed");
             }
-            assertTrue(get(port, "/").contains("\"generation\":1"), "the incumbent serves on");
+            assertTrue(get(first.port("http"), "/").contains("\"generation\":1"), "the incumbent serves on");
         }
-    }
-
-    private String[] args(String server, int port) {
-        return new String[] {"--server.port=" + port, "--handoff.socket=" + temp.resolve("run").resolve(server + ".sock"),
-                "--spring.profiles.active=" + server, "--management.endpoints.web.exposure.include=handoff,health",
-                "--server.shutdown=graceful", "--handoff.probation=200ms"};
-    }
-
-    private static JavaChild start(String[] args, int generation) throws Exception {
-        JavaChild child = JavaChild.start(TestApp.class, args);
-        String ready = child.awaitLine("READY pid=", WAIT);
-        assertTrue(ready.endsWith("generation=" + generation), ready);
-        return child;
     }
 
     private static String get(int port, String path) throws Exception {
         HttpResponse<String> response = HttpClient.newHttpClient().send(
                 HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(), HttpResponse.BodyHandlers.ofString());
         return response.body();
-    }
-
-    private static int freePort() throws Exception {
-        try (ServerSocket probe = new ServerSocket(0)) {
-            return probe.getLocalPort();
-        }
     }
 }

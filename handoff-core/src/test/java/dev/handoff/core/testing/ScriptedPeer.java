@@ -41,6 +41,9 @@ public final class ScriptedPeer {
     private static final Duration STEP = Duration.ofSeconds(30);
 
     public static void main(String[] args) throws Exception {
+        // Its first messages must not wait for class loading on a busy machine: the other side's step timeout is short.
+        WireChannel.warmUp();
+        FdChannel.warmUp();
         if (args[0].equals("successor")) {
             successor(Path.of(args[1]), args[2], Fault.valueOf(args[3]));
         } else {

@@ -2,7 +2,9 @@ package dev.handoff.spring.jetty;
 
 import dev.handoff.core.Handoff;
 import dev.handoff.spring.WebServerDrain;
+import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.ServerConnector;
 import org.springframework.boot.jetty.JettyWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
@@ -10,12 +12,18 @@ import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Opens Jetty's HTTP connector on the listening socket the {@link Handoff} gives it, before Jetty would
- * bind one, and tells the drain how to stop accepting and how many connections are open.
+ * bind one, makes its HTTP/1.1 connections movable and adopts those its predecessor hands over, and tells
+ * the drain how to stop accepting, how many connections are open and how they move.
  */
 public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyWebServerFactory> {
+
+    /** The name of the listener of Jetty's HTTP connector, in the {@link Handoff}. */
+    static final String LISTENER = "http";
 
     private final Handoff handoff;
     private final WebServerDrain drain;
@@ -38,15 +46,26 @@ public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyW
     }
 
     private void open(ServerConnector connector) {
+        JettyConnections connections = new JettyConnections(connector, LISTENER);
+        List<ConnectionFactory> factories = new ArrayList<>();
+        for (ConnectionFactory factory : connector.getConnectionFactories()) {
+            factories.add(factory instanceof HttpConnectionFactory http ? new HandoffHttpConnectionFactory(http, connections)
+                    : factory);
+        }
+        String defaultProtocol = connector.getDefaultProtocol();
+        connector.setConnectionFactories(factories);
+        connector.setDefaultProtocol(defaultProtocol);
         String host = connector.getHost();
         InetSocketAddress address = host == null || host.isEmpty() ? new InetSocketAddress(connector.getPort())
                 : new InetSocketAddress(host, connector.getPort());
         try {
-            connector.open(handoff.listen("http", address));
+            connector.open(handoff.listen(LISTENER, address));
         } catch (IOException e) {
             throw new UncheckedIOException("could not open Jetty's connector on the handed-over socket", e);
         }
         drain.openConnections(() -> connector.getConnectedEndPoints().size());
         drain.stopAccepting(() -> connector.setAccepting(false));
+        drain.movableConnections(connections);
+        handoff.onConnection(LISTENER, connections::adopt);
     }
 }

@@ -1,0 +1,183 @@
+package dev.handoff.spring.jetty;
+
+import dev.handoff.core.Connection;
+import dev.handoff.spring.MovableConnections;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.ManagedSelector;
+import org.eclipse.jetty.io.SocketChannelEndPoint;
+import org.eclipse.jetty.server.ServerConnector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+
+/**
+ * The connections of a Jetty {@link ServerConnector} as they move. A released connection stays a Jetty
+ * endpoint until it has moved (then Jetty closes what is left of it) or comes back (then it is registered
+ * with its selector again): only its selection key goes, on the selector's own thread, because Jetty
+ * closing a channel still registered would shut its output down for the successor too.
+ */
+final class JettyConnections implements MovableConnections {
+
+    private static final Logger log = LoggerFactory.getLogger(JettyConnections.class);
+
+    private final ServerConnector connector;
+    private final String listener;
+    private final Map<Object, ByteBuffer> unread = new ConcurrentHashMap<>();
+    private final Map<SocketChannel, Released> released = new ConcurrentHashMap<>();
+    private volatile Consumer<Connection> sink;
+
+    JettyConnections(ServerConnector connector, String listener) {
+        this.connector = connector;
+        this.listener = listener;
+    }
+
+    @Override
+    public String listener() {
+        return listener;
+    }
+
+    boolean isReleasing() {
+        return sink != null;
+    }
+
+    /** The bytes a connection adopted from the predecessor had read and not parsed, once. */
+    ByteBuffer unreadOf(Object channel) {
+        return unread.remove(channel);
+    }
+
+    @Override
+    public void adopt(Connection connection) {
+        SocketChannel channel = connection.channel();
+        try {
+            channel.configureBlocking(false);
+            channel.socket().setTcpNoDelay(connector.getAcceptedTcpNoDelay());
+            if (connection.unread().hasRemaining()) {
+                unread.put(channel, connection.unread());
+            }
+            connector.getSelectorManager().accept(channel);
+        } catch (IOException | RuntimeException e) {
+            unread.remove(channel);
+            log.warn("could not adopt the connection {}; closing it", channel, e);
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // gone either way
+            }
+        }
+    }
+
+    @Override
+    public void release(Consumer<Connection> to) {
+        sink = to;
+    }
+
+    /**
+     * Takes a quiet connection out of its selector, on the selector's thread; the connection goes to the
+     * sink from there. False if it cannot be released (no longer releasing, or its selector is gone).
+     */
+    boolean release(HandoffHttpConnection connection) {
+        Consumer<Connection> to = sink;
+        SocketChannelEndPoint endPoint = (SocketChannelEndPoint) connection.getEndPoint();
+        SocketChannel channel = endPoint.getChannel();
+        ManagedSelector selector = selectorOf(channel);
+        if (to == null || selector == null) {
+            return false;
+        }
+        endPoint.setIdleTimeout(0); // Jetty must not close it while it moves
+        Connection moving = new Connection(listener, channel);
+        released.put(channel, new Released(endPoint, selector, connection));
+        selector.submit(nioSelector -> {
+            // The key update still due from the read event that brought it here is made now: one made on a
+            // cancelled key would close the endpoint.
+            endPoint.updateKey();
+            SelectionKey key = channel.keyFor(nioSelector);
+            if (key != null) {
+                key.cancel(); // dropped at this selector's next select, which comes right after this update
+            }
+            to.accept(moving);
+        });
+        return true;
+    }
+
+    @Override
+    public void moved(Connection connection) {
+        Released gone = released.remove(connection.channel());
+        if (gone != null) {
+            gone.endPoint().close(); // its channel is closed already: Jetty only forgets it
+        }
+    }
+
+    @Override
+    public void giveBack(Connection connection) {
+        Released back = released.remove(connection.channel());
+        if (back == null) {
+            adopt(connection);
+            return;
+        }
+        back.selector().submit(nioSelector -> {
+            try {
+                back.endPoint().replaceKey(connection.channel().register(nioSelector, 0, back.endPoint()));
+                back.endPoint().setIdleTimeout(connector.getIdleTimeout());
+                back.connection().fillInterested();
+            } catch (ClosedChannelException | RuntimeException e) {
+                log.warn("could not serve {} again; closing it", connection.channel(), e);
+                back.endPoint().close();
+            }
+        });
+    }
+
+    @Override
+    public void wakeIdle() {
+        for (EndPoint endPoint : connector.getConnectedEndPoints()) {
+            if (endPoint.getConnection() instanceof HandoffHttpConnection connection && connection.isQuiet()
+                    && endPoint instanceof SocketChannelEndPoint socket) {
+                // Whoever wins the fill interest runs onFillable: this wake-up or a read event, never both.
+                connector.getExecutor().execute(() -> socket.getFillInterest().fillable());
+            }
+        }
+    }
+
+    @Override
+    public void keep() {
+        sink = null;
+    }
+
+    @Override
+    public Map<String, Integer> unmovable() {
+        Map<String, Integer> reasons = new TreeMap<>();
+        for (EndPoint endPoint : connector.getConnectedEndPoints()) {
+            org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
+            if (!(connection instanceof HandoffHttpConnection)) {
+                reasons.merge(connection == null ? "unknown" : kindOf(connection), 1, Integer::sum);
+            }
+        }
+        return reasons;
+    }
+
+    private static String kindOf(org.eclipse.jetty.io.Connection connection) {
+        String type = connection.getClass().getSimpleName().toLowerCase(Locale.ROOT);
+        return type.contains("ssl") ? "tls" : type.contains("http2") ? "http2" : "upgraded";
+    }
+
+    private ManagedSelector selectorOf(SocketChannel channel) {
+        for (ManagedSelector selector : connector.getSelectorManager().getBeans(ManagedSelector.class)) {
+            if (selector.getSelector() != null && channel.keyFor(selector.getSelector()) != null) {
+                return selector;
+            }
+        }
+        return null;
+    }
+
+    private record Released(SocketChannelEndPoint endPoint, ManagedSelector selector, HandoffHttpConnection connection) {
+    }
+}
