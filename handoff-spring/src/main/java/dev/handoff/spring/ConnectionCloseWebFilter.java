@@ -18,7 +18,8 @@ public class ConnectionCloseWebFilter implements WebFilter, Ordered {
     @Override
     public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
         exchange.getResponse().beforeCommit(() -> {
-            if (drain.isDraining()) {
+            // Reactor Netty's connections that can move are HTTP/1.1 ones; the server tells the others apart.
+            if (drain.closesConnection(exchange.getRequest().getSslInfo() != null, "HTTP/1.1")) {
                 exchange.getResponse().getHeaders().set("Connection", "close");
             }
             return Mono.empty();

@@ -41,7 +41,7 @@ class SpringConnectionHandoffTest {
     Path temp;
 
     @ParameterizedTest
-    @ValueSource(strings = {"tomcat", "jetty"})
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
     void idleConnectionsMoveToEachSuccessorAndNoneIsClosed(String server) throws Exception {
         String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s");
         List<TestAppProcess> generations = new ArrayList<>();
@@ -72,7 +72,7 @@ class SpringConnectionHandoffTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"tomcat", "jetty"})
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
     void keepAliveClientsUnderLoadKeepTheirConnectionsThroughRestarts(String server) throws Exception {
         // Tomcat closes a connection after 100 requests by default, restart or not.
         String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s",
@@ -113,7 +113,7 @@ class SpringConnectionHandoffTest {
      * then the connection moves.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"tomcat", "jetty"})
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
     void aRequestSplitAcrossTheTakeoverIsAnsweredAndItsConnectionMovesAfter(String server) throws Exception {
         String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s");
         try (TestAppProcess first = TestAppProcess.start(args, 1);

@@ -48,6 +48,15 @@ final class HandoffLoopResources implements LoopResources {
         return loops.onChannelClass(type, group);
     }
 
+    /** The server channel, once the server is bound. */
+    Channel serverChannel() {
+        Channel channel = serverChannel;
+        if (channel == null) {
+            throw new IllegalStateException("the server is not bound yet");
+        }
+        return channel;
+    }
+
     void stopAccepting() {
         Channel channel = serverChannel;
         if (channel != null) {

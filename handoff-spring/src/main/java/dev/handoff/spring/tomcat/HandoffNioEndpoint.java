@@ -103,18 +103,21 @@ public class HandoffNioEndpoint extends NioEndpoint {
         }
         NioChannel nio = wrapper.getSocket();
         SocketChannel channel = nio.getIOChannel();
+        ByteBuffer unread = unreadBytes(wrapper.getSocketBufferHandler());
+        try {
+            // First of all: from here on, whoever closes the wrapper (the poller meeting the cancelled key
+            // below, for one) closes a stand-in, never the connection, which a close while registered would
+            // shut down for the successor too.
+            nio.reset(detached(), (NioSocketWrapper) wrapper);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
         SelectionKey key = channel.keyFor(getPoller().getSelector());
         if (key != null) {
             key.attach(null); // the poller skips it from now on, and drops the key at its next pass
             key.cancel();
         }
-        ByteBuffer unread = unreadBytes(wrapper.getSocketBufferHandler());
         connections.remove(channel);
-        try {
-            nio.reset(detached(), null); // Tomcat's close of the wrapper below no longer reaches the connection
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
         wrapper.close(); // Tomcat forgets it: counted down, marked closed for any event still queued
         getPoller().getSelector().wakeup();
         sink.accept(new Connection(LISTENER, channel, null, unread));

@@ -1,0 +1,193 @@
+package dev.handoff.spring.netty;
+
+import dev.handoff.core.Connection;
+import dev.handoff.spring.MovableConnections;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpServerCodec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.netty.ConnectionObserver;
+
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The connections of Reactor Netty's HTTP server as they move. Each is released on its event loop, in one
+ * task: reading stops, the decoder gives up the bytes it holds, and the channel is detached and closed
+ * for Netty only. Connections come to their quiet point when a response ends ({@code DISCONNECTING} on a
+ * persistent connection), or are tried where they idle. An adopted connection enters through the server
+ * channel's pipeline as an accepted one does, its unread bytes fired before anything read from it.
+ */
+final class NettyConnections implements MovableConnections, ConnectionObserver {
+
+    private static final Logger log = LoggerFactory.getLogger(NettyConnections.class);
+
+    private final String listener;
+    private final Supplier<Channel> serverChannel;
+    private final Set<Channel> live = ConcurrentHashMap.newKeySet();
+    private volatile Consumer<Connection> sink;
+
+    NettyConnections(String listener, Supplier<Channel> serverChannel) {
+        this.listener = listener;
+        this.serverChannel = serverChannel;
+        if (!QuietPoint.isSupported()) {
+            log.warn("this Netty or Reactor Netty version hides what a connection's quiet point is read from; "
+                    + "its connections close after their next answer instead of moving");
+        }
+    }
+
+    @Override
+    public String listener() {
+        return listener;
+    }
+
+    @Override
+    public void onStateChange(reactor.netty.Connection connection, State newState) {
+        Channel channel = connection.channel();
+        if (newState == State.CONNECTED && channel instanceof DetachableNioSocketChannel) {
+            live.add(channel);
+            channel.closeFuture().addListener(closed -> live.remove(channel));
+        } else if (newState == State.DISCONNECTING && sink != null && channel.isActive() && connection.isPersistent()) {
+            // Inside the response's end: a pipelined request queued behind it is taken up by a task already
+            // queued, so the release comes after it.
+            channel.eventLoop().execute(() -> tryRelease(channel));
+        }
+    }
+
+    @Override
+    public void adopt(Connection connection) {
+        Channel server = serverChannel.get();
+        DetachableNioSocketChannel child;
+        try {
+            child = new DetachableNioSocketChannel(server, connection.channel());
+        } catch (RuntimeException e) {
+            log.warn("could not adopt the connection {}; closing it", connection.channel(), e);
+            closeQuietly(connection.channel());
+            return;
+        }
+        child.pipeline().addLast("handoff.unread", new UnreadFirst(Unpooled.wrappedBuffer(connection.unread())));
+        // The acceptor in the server channel's pipeline sets the child up as it does an accepted one.
+        server.eventLoop().execute(() -> server.pipeline().fireChannelRead(child));
+    }
+
+    @Override
+    public void release(Consumer<Connection> to) {
+        sink = to;
+        wakeIdle();
+    }
+
+    @Override
+    public void moved(Connection connection) {
+        // Netty forgot it when it was released.
+    }
+
+    @Override
+    public void giveBack(Connection connection) {
+        adopt(connection);
+    }
+
+    @Override
+    public void wakeIdle() {
+        for (Channel channel : live) {
+            channel.eventLoop().execute(() -> tryRelease(channel));
+        }
+    }
+
+    @Override
+    public void keep() {
+        sink = null;
+    }
+
+    @Override
+    public Map<String, Integer> unmovable() {
+        Map<String, Integer> reasons = new TreeMap<>();
+        for (Channel channel : live) {
+            String reason = channel.pipeline().get(HttpServerCodec.class) == null ? "upgraded"
+                    : channel.pipeline().get(io.netty.handler.ssl.SslHandler.class) != null ? "tls" : null;
+            if (reason != null) {
+                reasons.merge(reason, 1, Integer::sum);
+            }
+        }
+        return reasons;
+    }
+
+    /** On the channel's event loop: releases it if it is quiet. */
+    private void tryRelease(Channel channel) {
+        Consumer<Connection> to = sink;
+        if (to == null || !(channel instanceof DetachableNioSocketChannel detachable) || QuietPoint.notQuiet(channel) != null) {
+            return;
+        }
+        channel.config().setAutoRead(false);
+        ByteBuf[] held = {Unpooled.EMPTY_BUFFER};
+        // Removing the decoder hands what it holds to the handler that replaces it.
+        channel.pipeline().replace(HttpServerCodec.class, "handoff.release", new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object message) {
+                held[0] = (ByteBuf) message;
+            }
+
+            @Override
+            public void channelReadComplete(ChannelHandlerContext ctx) {
+                // nothing goes on from here
+            }
+        });
+        ByteBuffer unread = ByteBuffer.allocate(held[0].readableBytes());
+        held[0].readBytes(unread);
+        held[0].release();
+        unread.flip();
+        SocketChannel socket = detachable.socket();
+        detachable.detach();
+        channel.close(); // for Netty only: its key is cancelled, the selector drops it at its next select
+        live.remove(channel);
+        to.accept(new Connection(listener, socket, null, unread));
+    }
+
+    private static void closeQuietly(SocketChannel channel) {
+        try {
+            channel.close();
+        } catch (java.io.IOException ignored) {
+            // gone either way
+        }
+    }
+
+    /** First in an adopted connection's pipeline: fires its unread bytes once the server's handlers are active. */
+    private static final class UnreadFirst extends ChannelInboundHandlerAdapter {
+        private ByteBuf unread;
+
+        UnreadFirst(ByteBuf unread) {
+            this.unread = unread;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            ctx.fireChannelActive();
+            ByteBuf bytes = unread;
+            unread = null;
+            ctx.pipeline().remove(this);
+            if (bytes.isReadable()) {
+                ctx.pipeline().fireChannelRead(bytes);
+                ctx.pipeline().fireChannelReadComplete();
+            } else {
+                bytes.release();
+            }
+        }
+
+        @Override
+        public void handlerRemoved(ChannelHandlerContext ctx) {
+            if (unread != null) {
+                unread.release();
+                unread = null;
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+package dev.handoff.spring.netty;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.http.HttpObjectDecoder;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslHandler;
+import reactor.netty.channel.ChannelOperations;
+
+import java.lang.reflect.Field;
+import java.util.Queue;
+import java.util.Set;
+
+/**
+ * Whether a Reactor Netty HTTP/1.1 connection is at its quiet point: no request under way or queued, no
+ * write pending, and the decoder between two messages (it drops the lines it has parsed, so a connection
+ * with half a request head read cannot move: its head exists only as the decoder's state). Netty and
+ * Reactor Netty expose neither the decoder's state nor the queued requests; they are read from their
+ * fields, and where those are missing (another version) no connection is called quiet.
+ */
+final class QuietPoint {
+
+    private static final Set<String> BETWEEN_MESSAGES = Set.of("SKIP_INITIAL_LINE_CHARS", "READ_INITIAL");
+    private static final String TRAFFIC_HANDLER = "reactor.left.httpTrafficHandler";
+    private static final Field INBOUND = field(CombinedChannelDuplexHandler.class, "inboundHandler");
+    private static final Field DECODER_STATE = field(HttpObjectDecoder.class, "currentState");
+    private static final Field PIPELINED = field(trafficHandlerClass(), "pipelined");
+    private static final Field PENDING_RESPONSES = field(trafficHandlerClass(), "pendingResponses");
+
+    private QuietPoint() {
+    }
+
+    /** Whether this Netty and Reactor Netty have the fields read here. */
+    static boolean isSupported() {
+        return INBOUND != null && DECODER_STATE != null && PIPELINED != null && PENDING_RESPONSES != null;
+    }
+
+    /** Why the connection cannot move now, or null when it can; call on its event loop. */
+    static String notQuiet(Channel channel) {
+        if (!isSupported()) {
+            return "unsupported";
+        }
+        if (!channel.isActive()) {
+            return "closed";
+        }
+        if (channel.pipeline().get(SslHandler.class) != null) {
+            return "tls";
+        }
+        HttpServerCodec codec = channel.pipeline().get(HttpServerCodec.class);
+        if (codec == null) {
+            return "upgraded";
+        }
+        if (ChannelOperations.get(channel) != null) {
+            return "in-flight";
+        }
+        ChannelOutboundBuffer outbound = channel.unsafe().outboundBuffer();
+        if (outbound != null && (outbound.size() > 0 || outbound.totalPendingWriteBytes() > 0)) {
+            return "in-flight";
+        }
+        try {
+            ChannelHandler traffic = channel.pipeline().get(TRAFFIC_HANDLER);
+            if (traffic != null && (((Queue<?>) PIPELINED.get(traffic)) != null && !((Queue<?>) PIPELINED.get(traffic)).isEmpty()
+                    || PENDING_RESPONSES.getInt(traffic) != 0)) {
+                return "in-flight";
+            }
+            Object state = DECODER_STATE.get(INBOUND.get(codec));
+            return BETWEEN_MESSAGES.contains(String.valueOf(state)) ? null : "in-flight";
+        } catch (IllegalAccessException | RuntimeException e) {
+            return "unsupported";
+        }
+    }
+
+    private static Class<?> trafficHandlerClass() {
+        try {
+            return Class.forName("reactor.netty.http.server.HttpTrafficHandler");
+        } catch (ClassNotFoundException e) {
+            return null;
+        }
+    }
+
+    private static Field field(Class<?> type, String name) {
+        if (type == null) {
+            return null;
+        }
+        try {
+            Field field = type.getDeclaredField(name);
+            field.setAccessible(true);
+            return field;
+        } catch (NoSuchFieldException | RuntimeException e) {
+            return null;
+        }
+    }
+}
