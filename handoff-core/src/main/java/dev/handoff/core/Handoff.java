@@ -290,6 +290,11 @@ public final class Handoff implements Closeable {
         return predecessor == null || predecessor.awaitFinished(timeout);
     }
 
+    /** Established connections this process adopted from its predecessor (see {@link #onConnection}). */
+    public int connectionsAdopted() {
+        return predecessor == null ? 0 : predecessor.connectionsAdopted();
+    }
+
     /** The most recent handoff this process took part in as the incumbent. */
     public Optional<HandoffResult> lastHandoff() {
         return events.last();

@@ -33,4 +33,8 @@ interface HandoffMetrics {
     /** Connections moved, seen as {@code role}: {@code adopted} by the successor, or {@code kept} by the incumbent. */
     default void connections(String role, String outcome, int count) {
     }
+
+    /** Connections the incumbent closed at its drain instead of handing them over, by why they could not move. */
+    default void connectionsClosed(String reason, int count) {
+    }
 }

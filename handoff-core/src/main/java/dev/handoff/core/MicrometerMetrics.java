@@ -18,6 +18,7 @@ final class MicrometerMetrics implements HandoffMetrics {
     static final String GENERATION = "handoff.generation";
     static final String UPGRADES = "handoff.upgrades";
     static final String CONNECTIONS = "handoff.connections";
+    static final String CONNECTIONS_CLOSED = "handoff.connections.closed";
 
     private final MeterRegistry registry;
     private final Map<String, Counter> connectionCounters = new ConcurrentHashMap<>();
@@ -69,6 +70,15 @@ final class MicrometerMetrics implements HandoffMetrics {
     public void connections(String role, String outcome, int count) {
         if (count > 0) {
             connectionCounter(role, outcome).increment(count);
+        }
+    }
+
+    @Override
+    public void connectionsClosed(String reason, int count) {
+        if (count > 0) {
+            Counter.builder(CONNECTIONS_CLOSED)
+                    .description("Connections the incumbent closed at its drain instead of handing them over, by reason")
+                    .tag("reason", reason).register(registry).increment(count);
         }
     }
 

@@ -12,6 +12,7 @@ import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * This process's link to the incumbent it took over from: what it inherited, READY, and then the
@@ -25,6 +26,7 @@ final class PredecessorLink {
     private final SuccessorSession predecessor;
     private final HandoffMetrics metrics;
     private final CountDownLatch finished = new CountDownLatch(1);
+    private final AtomicInteger adopted = new AtomicInteger();
 
     PredecessorLink(SuccessorSession predecessor, HandoffMetrics metrics) {
         this.predecessor = predecessor;
@@ -91,12 +93,18 @@ final class PredecessorLink {
                 @Override
                 public void adopt(ConnectionEntry entry, SocketChannel channel) {
                     metrics.connections(HandoffMetrics.SUCCESSOR, "adopted", 1);
+                    adopted.incrementAndGet();
                     handlers.forListener(entry.listener()).orElseThrow().accept(Connection.adopted(entry, channel));
                 }
             });
         } finally {
             finish();
         }
+    }
+
+    /** Connections adopted from the predecessor so far. */
+    int connectionsAdopted() {
+        return adopted.get();
     }
 
     /**

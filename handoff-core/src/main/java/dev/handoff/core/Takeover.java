@@ -126,6 +126,14 @@ public final class Takeover {
         metrics.connections(HandoffMetrics.INCUMBENT, "kept", stayed);
     }
 
+    /**
+     * Counts connections this process closes (gracefully) at its drain instead of handing them over, by
+     * why they could not move ({@code tls}, {@code upgraded}, ...): {@code handoff.connections.closed}.
+     */
+    public void connectionsClosed(String reason, int count) {
+        metrics.connectionsClosed(reason, count);
+    }
+
     /** Done, resumed, or past the deadline: nothing moves any more. */
     private synchronized boolean hasEnded() {
         return ended;

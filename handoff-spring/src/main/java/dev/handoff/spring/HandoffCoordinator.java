@@ -18,6 +18,7 @@ import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -41,6 +42,7 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
     private final boolean exitWhenDone;
     private volatile boolean ready;
     private volatile boolean draining;
+    private volatile WebServerDrain.Outcome lastDrain;
 
     public HandoffCoordinator(Handoff handoff, WebServerDrain webServer, List<HandoffDrainParticipant> participants,
                               ConfigurableApplicationContext context, boolean exitWhenDone) {
@@ -76,6 +78,11 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
     /** From the takeover on: the drain participants run first, then the web server drains. */
     public boolean isDraining() {
         return draining;
+    }
+
+    /** What this process's drain did with the web server's connections, once it is over. */
+    public Optional<WebServerDrain.Outcome> lastDrain() {
+        return Optional.ofNullable(lastDrain);
     }
 
     private void handedOver(Takeover takeover) {
@@ -114,6 +121,7 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
         log.info("drained in {} ms: {} connections moved to pid {}, {} kept here, not movable {}, {} still open",
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), outcome.moved(), result.peerPid(),
                 outcome.kept(), outcome.unmovable(), outcome.leftOpen());
+        lastDrain = outcome;
         context.publishEvent(new HandoffDrainedEvent(takeover, outcome));
         takeover.done();
         int status = SpringApplication.exit(context);

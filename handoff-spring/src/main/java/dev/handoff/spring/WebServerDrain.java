@@ -84,6 +84,7 @@ public class WebServerDrain {
             moving = false; // what stays here closes after its next answer
         }
         Map<String, Integer> unmovable = connections == null ? Map.of() : connections.unmovable();
+        unmovable.forEach(takeover::connectionsClosed); // they close after their next answer, or at shutdown
         long open;
         while ((open = openConnections()) > 0 && Instant.now().isBefore(deadline)) {
             Thread.sleep(20);

@@ -1,7 +1,9 @@
 package dev.handoff.spring;
 
+import dev.handoff.core.testing.JavaChild;
 import dev.handoff.harness.load.HttpClients;
 import dev.handoff.harness.load.Response;
+import dev.handoff.spring.app.TestApp;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -13,14 +15,20 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
 
 import static dev.handoff.spring.TestAppProcess.WAIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -49,6 +57,7 @@ class SpringConnectionHandoffTest {
         try {
             generations.add(TestAppProcess.start(args, 1));
             int port = generations.get(0).port("http");
+            long socketsWithoutClients = sockets(generations.get(0).pid());
             for (int i = 0; i < 16; i++) {
                 Client client = new Client(port);
                 clients.add(client);
@@ -65,9 +74,65 @@ class SpringConnectionHandoffTest {
                     assertEquals(successor.pid(), client.get(GET), "the same connection, answered by the successor");
                 }
             }
+            clients.forEach(Client::close);
+            long last = generations.get(generations.size() - 1).pid();
+            awaitSockets(last, socketsWithoutClients, "once its clients have gone, the third generation holds as "
+                    + "many sockets as the first did before any client came: nothing adopted leaked");
         } finally {
             clients.forEach(Client::close);
             generations.forEach(TestAppProcess::close);
+        }
+    }
+
+    /**
+     * Ten deploys, one a second, under keep-alive load: each waits its turn (the previous generation is
+     * still starting or draining), every one takes over, no request fails and no client reconnects.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void tenDeploysInTenSecondsUnderLoadAllTakeOverAndKeepEveryConnection(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s",
+                "--server.tomcat.max-keep-alive-requests=-1");
+        List<JavaChild> deploys = new ArrayList<>();
+        long last = 0;
+        try (TestAppProcess first = TestAppProcess.start(args, 1)) {
+            HttpClients load = HttpClients.start(new InetSocketAddress("127.0.0.1", first.port("http")), 4,
+                    Duration.ofMillis(2));
+            try {
+                for (int i = 0; i < 10; i++) {
+                    deploys.add(JavaChild.start(TestApp.class, args));
+                    Thread.sleep(1_000);
+                }
+                Set<Integer> generations = new TreeSet<>();
+                for (JavaChild deploy : deploys) {
+                    String ready = deploy.awaitLine("READY pid=", Duration.ofMinutes(3));
+                    int generation = Integer.parseInt(ready.replaceAll(".*generation=(\\d+)$", "$1"));
+                    generations.add(generation);
+                    if (generation == 11) {
+                        last = deploy.pid();
+                    }
+                }
+                assertEquals(IntStream.rangeClosed(2, 11).boxed().collect(Collectors.toSet()), generations,
+                        "each deploy took over from the one before it");
+                assertEquals(0, first.child().awaitExit(WAIT));
+                for (JavaChild deploy : deploys) {
+                    if (deploy.pid() != last) {
+                        assertEquals(0, deploy.awaitExit(WAIT), "every old generation exits once it has drained");
+                    }
+                }
+                long served = load.requests();
+                while (load.requests() < served + 100) {
+                    Thread.sleep(10);
+                }
+            } finally {
+                load.close();
+            }
+            assertEquals(0, load.failures(), () -> "failed requests: " + load.failureSamples());
+            assertEquals(4, load.connections(), "no client had to open a second connection");
+            // A generation taken over the moment it was READY may not have answered anyone; the last one did.
+            assertTrue(load.pids().contains(last), "the last generation answers: " + load.pids());
+        } finally {
+            deploys.forEach(JavaChild::close);
         }
     }
 
@@ -128,6 +193,28 @@ class SpringConnectionHandoffTest {
                 assertEquals(second.pid(), client.get(GET));
             }
         }
+    }
+
+    /** How many sockets a process holds, as /proc lists them. */
+    private static long sockets(long pid) throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
+            return fds.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).toString().startsWith("socket:");
+                } catch (IOException closedMeanwhile) {
+                    return false;
+                }
+            }).count();
+        }
+    }
+
+    private static void awaitSockets(long pid, long expected, String what) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        long now;
+        while ((now = sockets(pid)) != expected && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertEquals(expected, now, what);
     }
 
     /** A raw keep-alive connection that never reconnects: a closed connection fails the test. */

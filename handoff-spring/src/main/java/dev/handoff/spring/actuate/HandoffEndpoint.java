@@ -12,8 +12,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * {@code /actuator/handoff}: read for this process's pid, generation, how it started, listeners and last
- * handoff; write ({@code POST}) to start the configured upgrade command and wait for its outcome.
+ * {@code /actuator/handoff}: read for this process's pid, generation, how it started, listeners, the
+ * connections it adopted from its predecessor, its last handoff and what its drain did with its
+ * connections; write ({@code POST}) to start the configured upgrade command and wait for its outcome.
  */
 @Endpoint(id = "handoff")
 public class HandoffEndpoint {
@@ -38,7 +39,10 @@ public class HandoffEndpoint {
         Map<String, String> listeners = new LinkedHashMap<>();
         handoff.listenerAddresses().forEach((name, address) -> listeners.put(name, address.getHostString() + ":" + address.getPort()));
         state.put("listeners", listeners);
+        state.put("connectionsAdopted", handoff.connectionsAdopted());
         handoff.lastHandoff().ifPresent(last -> state.put("lastHandoff", describe(last)));
+        coordinator.lastDrain().ifPresent(drain -> state.put("lastDrain", Map.of("moved", drain.moved(), "kept",
+                drain.kept(), "notMovable", drain.unmovable(), "leftOpen", drain.leftOpen())));
         return state;
     }
 
