@@ -30,8 +30,10 @@ final class ConnectionMover {
     private final MovableConnections server;
     private final Takeover takeover;
     private final LinkedBlockingQueue<Connection> released = new LinkedBlockingQueue<>();
+    private final Object finishing = new Object();
+    private boolean finished; // guarded by finishing: a connection released after it goes straight back
     private int moved;
-    private int kept;
+    private int kept; // guarded by finishing: a late release is given back on the releasing thread
 
     ConnectionMover(MovableConnections server, Takeover takeover) {
         this.server = server;
@@ -40,12 +42,11 @@ final class ConnectionMover {
 
     /** Moves connections until {@code open} says none is left, or the successor stops taking them, or the deadline. */
     void run(LongSupplier open, Instant deadline) throws InterruptedException {
-        server.release(released::add);
+        server.release(this::take);
         long nextWake = 0;
         while ((open.getAsLong() > 0 || !released.isEmpty()) && Instant.now().isBefore(deadline)) {
             if (!takeover.successorAdoptsConnections()) {
-                server.keep();
-                giveBack(drainReleased());
+                finish();
                 return;
             }
             long now = System.nanoTime();
@@ -76,14 +77,33 @@ final class ConnectionMover {
                 }
             }
             if (!stayed.isEmpty()) {
-                server.keep();
                 giveBack(stayed);
-                giveBack(drainReleased());
+                finish();
                 return;
             }
         }
+        finish();
+    }
+
+    private void take(Connection connection) {
+        synchronized (finishing) {
+            if (!finished) {
+                released.add(connection);
+                return;
+            }
+        }
+        giveBack(List.of(connection)); // one whose release was under way when moving ended
+    }
+
+    /** Moving ends: the server keeps what it has, and gets back what was released and not moved. */
+    private void finish() {
         server.keep();
-        giveBack(drainReleased());
+        List<Connection> rest = new ArrayList<>();
+        synchronized (finishing) {
+            finished = true;
+            released.drainTo(rest);
+        }
+        giveBack(rest);
     }
 
     int moved() {
@@ -92,13 +112,9 @@ final class ConnectionMover {
 
     /** Connections that went back into the server because the successor did not take them. */
     int kept() {
-        return kept;
-    }
-
-    private List<Connection> drainReleased() {
-        List<Connection> rest = new ArrayList<>();
-        released.drainTo(rest);
-        return rest;
+        synchronized (finishing) {
+            return kept;
+        }
     }
 
     private void giveBack(List<Connection> connections) {
@@ -106,7 +122,9 @@ final class ConnectionMover {
             log.info("{} connections stay with this process and are served to their end", connections.size());
         }
         for (Connection connection : connections) {
-            kept++;
+            synchronized (finishing) {
+                kept++;
+            }
             server.giveBack(connection);
         }
     }

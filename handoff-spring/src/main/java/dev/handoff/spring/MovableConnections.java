@@ -26,7 +26,8 @@ public interface MovableConnections {
     /**
      * From now on, each connection that reaches its quiet point leaves the server (which forgets it without
      * closing it) and goes to {@code sink}, deregistered from every selector or about to be: wait for
-     * {@code !channel().isRegistered()} before handing it over.
+     * {@code !channel().isRegistered()} before handing it over. It reaches the sink before the server's
+     * count of open connections lets it go, so that a drain never sees neither.
      */
     void release(Consumer<Connection> sink);
 

@@ -146,10 +146,12 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
         held[0].release();
         unread.flip();
         SocketChannel socket = detachable.socket();
-        detachable.detach();
-        channel.close(); // for Netty only: its key is cancelled, the selector drops it at its next select
-        live.remove(channel);
+        // Queued for the move before Netty stops counting it: the drain ends when nothing is open or queued.
+        // It waits for the channel to leave its selector, which the close below brings.
         to.accept(new Connection(listener, socket, null, unread));
+        detachable.detach();
+        live.remove(channel);
+        channel.close(); // for Netty only: its key is cancelled, the selector drops it at its next select
     }
 
     private static void closeQuietly(SocketChannel channel) {

@@ -117,10 +117,11 @@ public class HandoffNioEndpoint extends NioEndpoint {
             key.attach(null); // the poller skips it from now on, and drops the key at its next pass
             key.cancel();
         }
+        // Queued for the move before Tomcat stops counting it: the drain ends when nothing is open or queued.
+        sink.accept(new Connection(LISTENER, channel, null, unread));
         connections.remove(channel);
         wrapper.close(); // Tomcat forgets it: counted down, marked closed for any event still queued
         getPoller().getSelector().wakeup();
-        sink.accept(new Connection(LISTENER, channel, null, unread));
         return Step.RELEASED;
     }
 
