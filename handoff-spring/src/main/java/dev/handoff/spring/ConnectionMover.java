@@ -40,6 +40,11 @@ final class ConnectionMover {
         this.takeover = takeover;
     }
 
+    /** When the takeover's drain must be over. */
+    Instant deadline() {
+        return takeover.deadline();
+    }
+
     /** Moves connections until {@code open} says none is left, or the successor stops taking them, or the deadline. */
     void run(LongSupplier open, Instant deadline) throws InterruptedException {
         server.release(this::take);

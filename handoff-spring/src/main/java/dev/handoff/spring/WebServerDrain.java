@@ -5,17 +5,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 
 /**
- * The web server's side of a drain. Where the server's connections can move and the successor adopts
- * them, each keep-alive connection moves at its quiet point and no client notices. Otherwise, and for
- * connections that cannot move (TLS, HTTP/2, upgraded), every response says {@code Connection: close}
- * (a keep-alive client closes its connection after an answer, where no request can race with the close,
- * and opens the next one to the successor). The server's count of open connections tells when it is done.
- * Each embedded server's configuration supplies the count, how it stops accepting, and its
+ * The web servers' side of a drain (the application's server, and the management server when it has a
+ * port of its own). Where a server's connections can move and the successor adopts them, each keep-alive
+ * connection moves at its quiet point and no client notices. Otherwise, and for connections that cannot
+ * move (TLS, HTTP/2, upgraded), every response says {@code Connection: close} (a keep-alive client closes
+ * its connection after an answer, where no request can race with the close, and opens the next one to the
+ * successor). The servers' counts of open connections tell when it is done. Each embedded server's
+ * configuration {@linkplain #register registers} its count, how it stops accepting, and its
  * {@link MovableConnections} if it has them.
  */
 public class WebServerDrain {
@@ -23,10 +28,8 @@ public class WebServerDrain {
     private static final Logger log = LoggerFactory.getLogger(WebServerDrain.class);
 
     private final AtomicBoolean draining = new AtomicBoolean();
+    private final List<Server> servers = new CopyOnWriteArrayList<>();
     private volatile boolean moving;
-    private volatile LongSupplier openConnections = () -> 0;
-    private volatile Runnable stopAccepting = () -> { };
-    private volatile MovableConnections movable;
 
     public boolean isDraining() {
         return draining.get();
@@ -40,23 +43,16 @@ public class WebServerDrain {
         return draining.get() && !(moving && !secure && "HTTP/1.1".equals(protocol));
     }
 
-    /** How the server stops accepting while its connections stay open; set like the count. */
-    public void stopAccepting(Runnable action) {
-        this.stopAccepting = action;
-    }
-
-    /** Where the open connections are counted; set by the configuration of the embedded server in use. */
-    public void openConnections(LongSupplier count) {
-        this.openConnections = count;
-    }
-
-    /** The server's connections can move; set by the configuration of an embedded server that can do it. */
-    public void movableConnections(MovableConnections connections) {
-        this.movable = connections;
+    /**
+     * A web server takes part in the drain: how it stops accepting (its connections staying open), where
+     * its open connections are counted, and how they move ({@code null}: they cannot).
+     */
+    public void register(Runnable stopAccepting, LongSupplier openConnections, MovableConnections movable) {
+        servers.add(new Server(stopAccepting, openConnections, movable));
     }
 
     public long openConnections() {
-        return openConnections.getAsLong();
+        return servers.stream().mapToLong(server -> server.openConnections().getAsLong()).sum();
     }
 
     /**
@@ -64,33 +60,44 @@ public class WebServerDrain {
      * where they can, the others close after their next answer.
      */
     Outcome drain(Takeover takeover) throws InterruptedException {
-        MovableConnections connections = movable;
-        ConnectionMover mover = null;
-        if (connections != null && takeover.successorAdoptsConnections()) {
-            mover = new ConnectionMover(connections, takeover);
-            moving = true; // before draining: no response on a connection that can move says close
+        List<Mover> movers = new ArrayList<>();
+        if (takeover.successorAdoptsConnections()) {
+            for (Server server : servers) {
+                if (server.movable() != null) {
+                    movers.add(new Mover(server, new ConnectionMover(server.movable(), takeover)));
+                }
+            }
+            moving = !movers.isEmpty(); // before draining: no response on a connection that can move says close
         }
         if (draining.compareAndSet(false, true)) {
-            stopAccepting.run();
+            servers.forEach(server -> server.stopAccepting().run());
         }
         Instant deadline = takeover.deadline();
-        if (mover != null) {
-            try {
-                mover.run(this::openConnections, deadline);
-            } catch (RuntimeException e) {
-                log.error("moving connections failed; the rest close after their next answer", e);
-                connections.keep();
-            }
-            moving = false; // what stays here closes after its next answer
+        for (Mover mover : movers) {
+            mover.thread().start();
         }
-        Map<String, Integer> unmovable = connections == null ? Map.of() : connections.unmovable();
+        for (Mover mover : movers) {
+            mover.thread().join();
+        }
+        moving = false; // what stays here closes after its next answer
+        Map<String, Integer> unmovable = new TreeMap<>();
+        int moved = 0;
+        int kept = 0;
+        for (Server server : servers) {
+            if (server.movable() != null) {
+                server.movable().unmovable().forEach((reason, count) -> unmovable.merge(reason, count, Integer::sum));
+            }
+        }
+        for (Mover mover : movers) {
+            moved += mover.mover().moved();
+            kept += mover.mover().kept();
+        }
         unmovable.forEach(takeover::connectionsClosed); // they close after their next answer, or at shutdown
         long open;
         while ((open = openConnections()) > 0 && Instant.now().isBefore(deadline)) {
             Thread.sleep(20);
         }
-        return new Outcome(mover == null ? 0 : mover.moved(), mover == null ? 0 : mover.kept(), unmovable,
-                Math.max(0, open));
+        return new Outcome(moved, kept, unmovable, Math.max(0, open));
     }
 
     /**
@@ -98,5 +105,28 @@ public class WebServerDrain {
      * those that could not move by reason (counted when moving ended), and those still open at the end.
      */
     public record Outcome(int moved, int kept, Map<String, Integer> unmovable, long leftOpen) {
+    }
+
+    private record Server(Runnable stopAccepting, LongSupplier openConnections, MovableConnections movable) {
+    }
+
+    /** One server's connections moving, on a thread of their own: the servers drain side by side. */
+    private record Mover(Thread thread, ConnectionMover mover) {
+        Mover(Server server, ConnectionMover mover) {
+            this(new Thread(() -> move(server, mover), "handoff-move-" + server.movable().listener()), mover);
+        }
+
+        private static void move(Server server, ConnectionMover mover) {
+            try {
+                mover.run(server.openConnections(), mover.deadline());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                server.movable().keep();
+            } catch (RuntimeException e) {
+                log.error("moving the connections of '{}' failed; the rest close after their next answer",
+                        server.movable().listener(), e);
+                server.movable().keep();
+            }
+        }
     }
 }

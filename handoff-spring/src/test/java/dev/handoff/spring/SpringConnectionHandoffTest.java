@@ -84,6 +84,28 @@ class SpringConnectionHandoffTest {
         }
     }
 
+    /** The management server on a port of its own is handed over too, and its connections move like the application's. */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void aManagementServerOnItsOwnPortIsHandedOverAndItsConnectionsMove(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s", "--management.server.port=0",
+                "--spring.autoconfigure.exclude=" + otherManagementServers(server));
+        String handoffState = "GET /actuator/handoff HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Client application = new Client(first.port("http"));
+             Client management = new Client(first.port("management"))) {
+            assertEquals(first.pid(), application.get(GET));
+            assertEquals(first.pid(), management.get(handoffState));
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                assertEquals(first.port("management"), second.port("management"), "the management port was handed over");
+                assertEquals("DRAINED moved=2 kept=0 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(0, first.child().awaitExit(WAIT));
+                assertEquals(second.pid(), application.get(GET));
+                assertEquals(second.pid(), management.get(handoffState));
+            }
+        }
+    }
+
     /**
      * Ten deploys, one a second, under keep-alive load: each waits its turn (the previous generation is
      * still starting or draining), every one takes over, no request fails and no client reconnects.
@@ -193,6 +215,20 @@ class SpringConnectionHandoffTest {
                 assertEquals(second.pid(), client.get(GET));
             }
         }
+    }
+
+    /**
+     * The test application has all three servers on its class path, which a real one does not: Boot's
+     * management context configurations of the servers not in use must stay out.
+     */
+    private static String otherManagementServers(String server) {
+        String prefix = "org.springframework.boot.";
+        return switch (server) {
+            case "tomcat" -> prefix + "jetty.autoconfigure.actuate.web.server.JettyServletManagementContextAutoConfiguration";
+            case "jetty" -> prefix + "tomcat.autoconfigure.actuate.web.server.TomcatServletManagementContextAutoConfiguration";
+            default -> prefix + "tomcat.autoconfigure.actuate.web.server.TomcatReactiveManagementContextAutoConfiguration,"
+                    + prefix + "jetty.autoconfigure.actuate.web.server.JettyReactiveManagementContextAutoConfiguration";
+        };
     }
 
     /** How many sockets a process holds, as /proc lists them. */

@@ -40,6 +40,9 @@ import java.io.IOException;
         HandoffAutoConfiguration.Jetty.class, HandoffAutoConfiguration.Netty.class})
 public final class HandoffAutoConfiguration {
 
+    /** The name under which the application's web server's listener is handed over. */
+    public static final String HTTP_LISTENER = "http";
+
     @Bean
     @ConditionalOnMissingBean
     HandoffOptions handoffOptions(HandoffProperties properties, ObjectProvider<HandoffOptionsCustomizer> customizers) {
@@ -117,7 +120,7 @@ public final class HandoffAutoConfiguration {
         @Bean
         @ConditionalOnMissingBean(name = "handoffTomcatCustomizer")
         HandoffTomcatCustomizer handoffTomcatCustomizer(Handoff handoff, WebServerDrain webServerDrain) {
-            return new HandoffTomcatCustomizer(handoff, webServerDrain);
+            return new HandoffTomcatCustomizer(handoff, webServerDrain, HTTP_LISTENER);
         }
     }
 
@@ -128,7 +131,7 @@ public final class HandoffAutoConfiguration {
         @Bean
         @ConditionalOnMissingBean(name = "handoffJettyCustomizer")
         HandoffJettyCustomizer handoffJettyCustomizer(Handoff handoff, WebServerDrain webServerDrain) {
-            return new HandoffJettyCustomizer(handoff, webServerDrain);
+            return new HandoffJettyCustomizer(handoff, webServerDrain, HTTP_LISTENER);
         }
     }
 
@@ -139,7 +142,7 @@ public final class HandoffAutoConfiguration {
         @Bean
         @ConditionalOnMissingBean(name = "handoffNettyCustomizer")
         HandoffNettyCustomizer handoffNettyCustomizer(Handoff handoff, WebServerDrain webServerDrain) {
-            return new HandoffNettyCustomizer(handoff, webServerDrain);
+            return new HandoffNettyCustomizer(handoff, webServerDrain, HTTP_LISTENER);
         }
     }
 }

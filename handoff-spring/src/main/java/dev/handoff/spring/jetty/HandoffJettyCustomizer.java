@@ -22,15 +22,15 @@ import java.util.List;
  */
 public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyWebServerFactory> {
 
-    /** The name of the listener of Jetty's HTTP connector, in the {@link Handoff}. */
-    static final String LISTENER = "http";
-
     private final Handoff handoff;
     private final WebServerDrain drain;
+    private final String listener;
 
-    public HandoffJettyCustomizer(Handoff handoff, WebServerDrain drain) {
+    /** For the server whose listener is handed over under the name {@code listener} ({@code http}, {@code management}). */
+    public HandoffJettyCustomizer(Handoff handoff, WebServerDrain drain, String listener) {
         this.handoff = handoff;
         this.drain = drain;
+        this.listener = listener;
     }
 
     @Override
@@ -46,7 +46,7 @@ public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyW
     }
 
     private void open(ServerConnector connector) {
-        JettyConnections connections = new JettyConnections(connector, LISTENER);
+        JettyConnections connections = new JettyConnections(connector, listener);
         List<ConnectionFactory> factories = new ArrayList<>();
         for (ConnectionFactory factory : connector.getConnectionFactories()) {
             factories.add(factory instanceof HttpConnectionFactory http ? new HandoffHttpConnectionFactory(http, connections)
@@ -59,13 +59,11 @@ public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyW
         InetSocketAddress address = host == null || host.isEmpty() ? new InetSocketAddress(connector.getPort())
                 : new InetSocketAddress(host, connector.getPort());
         try {
-            connector.open(handoff.listen(LISTENER, address));
+            connector.open(handoff.listen(listener, address));
         } catch (IOException e) {
             throw new UncheckedIOException("could not open Jetty's connector on the handed-over socket", e);
         }
-        drain.openConnections(() -> connector.getConnectedEndPoints().size());
-        drain.stopAccepting(() -> connector.setAccepting(false));
-        drain.movableConnections(connections);
-        handoff.onConnection(LISTENER, connections::adopt);
+        drain.register(() -> connector.setAccepting(false), () -> connector.getConnectedEndPoints().size(), connections);
+        handoff.onConnection(listener, connections::adopt);
     }
 }

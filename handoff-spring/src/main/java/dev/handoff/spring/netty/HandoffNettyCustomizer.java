@@ -16,23 +16,23 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public class HandoffNettyCustomizer implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory> {
 
-    /** The name of the listener of the HTTP server, in the {@link Handoff}. */
-    static final String LISTENER = "http";
-
     private final Handoff handoff;
     private final WebServerDrain drain;
+    private final String listener;
 
-    public HandoffNettyCustomizer(Handoff handoff, WebServerDrain drain) {
+    /** For the server whose listener is handed over under the name {@code listener} ({@code http}, {@code management}). */
+    public HandoffNettyCustomizer(Handoff handoff, WebServerDrain drain, String listener) {
         this.handoff = handoff;
         this.drain = drain;
+        this.listener = listener;
     }
 
     @Override
     public void customize(NettyReactiveWebServerFactory factory) {
         InetSocketAddress address = factory.getAddress() == null ? new InetSocketAddress(factory.getPort())
                 : new InetSocketAddress(factory.getAddress(), factory.getPort());
-        HandoffLoopResources loops = new HandoffLoopResources(() -> handoff.listen(LISTENER, address));
-        NettyConnections connections = new NettyConnections(LISTENER, loops::serverChannel);
+        HandoffLoopResources loops = new HandoffLoopResources(() -> handoff.listen(listener, address));
+        NettyConnections connections = new NettyConnections(listener, loops::serverChannel);
         AtomicLong open = new AtomicLong();
         factory.addServerCustomizers(server -> server
                 .runOn(loops, false)
@@ -41,11 +41,11 @@ public class HandoffNettyCustomizer implements WebServerFactoryCustomizer<NettyR
                     open.incrementAndGet();
                     channel.closeFuture().addListener(closed -> open.decrementAndGet());
                 }));
-        drain.openConnections(open::get);
-        drain.stopAccepting(loops::stopAccepting);
         if (QuietPoint.isSupported()) {
-            drain.movableConnections(connections);
-            handoff.onConnection(LISTENER, connections::adopt);
+            drain.register(loops::stopAccepting, open::get, connections);
+            handoff.onConnection(listener, connections::adopt);
+        } else {
+            drain.register(loops::stopAccepting, open::get, null);
         }
     }
 }

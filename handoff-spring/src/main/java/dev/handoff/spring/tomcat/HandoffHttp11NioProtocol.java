@@ -19,10 +19,13 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol implements Movab
         return (HandoffNioEndpoint) getEndpoint();
     }
 
-    /** The endpoint's listening socket comes from {@code handoff}, and so do its predecessor's connections. */
-    void listenOn(Handoff handoff) {
-        endpoint().listenOn(handoff);
-        handoff.onConnection(listener(), this::adopt);
+    /**
+     * The endpoint's listening socket comes from {@code handoff} under the name {@code listener}, and so do
+     * its predecessor's connections.
+     */
+    void listenOn(Handoff handoff, String listener) {
+        endpoint().listenOn(handoff, listener);
+        handoff.onConnection(listener, this::adopt);
     }
 
     /**
@@ -40,7 +43,7 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol implements Movab
 
     @Override
     public String listener() {
-        return HandoffNioEndpoint.LISTENER;
+        return endpoint().listener();
     }
 
     @Override

@@ -32,15 +32,13 @@ import java.util.function.Consumer;
  */
 public class HandoffNioEndpoint extends NioEndpoint {
 
-    /** The name of the listener of Tomcat's main connector, in the {@link Handoff}. */
-    static final String LISTENER = "http";
-
     /** What a read event on a connection comes to while connections are released. */
     enum Step { RELEASED, IGNORE, PROCESS }
 
     private static final Field SERVER_SOCKET;
     private static volatile SocketChannel detached;
     private volatile Handoff handoff;
+    private volatile String listener;
     private volatile boolean acceptStopped;
     private volatile Consumer<Connection> releaseTo;
     private final Set<SocketWrapperBase<NioChannel>> woken = ConcurrentHashMap.newKeySet();
@@ -54,8 +52,13 @@ public class HandoffNioEndpoint extends NioEndpoint {
         }
     }
 
-    void listenOn(Handoff value) {
+    void listenOn(Handoff value, String name) {
         handoff = value;
+        listener = name;
+    }
+
+    String listener() {
+        return listener;
     }
 
     @Override
@@ -118,7 +121,7 @@ public class HandoffNioEndpoint extends NioEndpoint {
             key.cancel();
         }
         // Queued for the move before Tomcat stops counting it: the drain ends when nothing is open or queued.
-        sink.accept(new Connection(LISTENER, channel, null, unread));
+        sink.accept(new Connection(listener, channel, null, unread));
         connections.remove(channel);
         wrapper.close(); // Tomcat forgets it: counted down, marked closed for any event still queued
         getPoller().getSelector().wakeup();
@@ -267,7 +270,7 @@ public class HandoffNioEndpoint extends NioEndpoint {
         }
         InetSocketAddress address = getAddress() == null ? new InetSocketAddress(getPortWithOffset())
                 : new InetSocketAddress(getAddress(), getPortWithOffset());
-        ServerSocketChannel channel = current.listen(LISTENER, address);
+        ServerSocketChannel channel = current.listen(listener, address);
         channel.configureBlocking(true); // as Tomcat's own: its acceptor blocks in accept()
         SERVER_SOCKET.set(this, channel);
     }

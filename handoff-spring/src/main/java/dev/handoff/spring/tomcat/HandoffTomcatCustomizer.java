@@ -15,10 +15,13 @@ public class HandoffTomcatCustomizer implements WebServerFactoryCustomizer<Tomca
 
     private final Handoff handoff;
     private final WebServerDrain drain;
+    private final String listener;
 
-    public HandoffTomcatCustomizer(Handoff handoff, WebServerDrain drain) {
+    /** For the server whose listener is handed over under the name {@code listener} ({@code http}, {@code management}). */
+    public HandoffTomcatCustomizer(Handoff handoff, WebServerDrain drain, String listener) {
         this.handoff = handoff;
         this.drain = drain;
+        this.listener = listener;
     }
 
     @Override
@@ -26,25 +29,25 @@ public class HandoffTomcatCustomizer implements WebServerFactoryCustomizer<Tomca
         // Tomcat builds the main connector's protocol handler from a class name; the handler it built is
         // then given the Handoff, before the connector binds (TomcatWebServer.start).
         factory.setProtocol(HandoffHttp11NioProtocol.class.getName());
-        factory.addProtocolHandlerCustomizers(new ProtocolCustomizer(handoff, drain));
+        factory.addProtocolHandlerCustomizers(new ProtocolCustomizer(handoff, drain, listener));
     }
 
     /** A named class rather than a lambda: Spring Boot picks protocol handler customizers by their type argument. */
     private static final class ProtocolCustomizer implements TomcatProtocolHandlerCustomizer<HandoffHttp11NioProtocol> {
         private final Handoff handoff;
         private final WebServerDrain drain;
+        private final String listener;
 
-        ProtocolCustomizer(Handoff handoff, WebServerDrain drain) {
+        ProtocolCustomizer(Handoff handoff, WebServerDrain drain, String listener) {
             this.handoff = handoff;
             this.drain = drain;
+            this.listener = listener;
         }
 
         @Override
         public void customize(HandoffHttp11NioProtocol protocol) {
-            protocol.listenOn(handoff);
-            drain.openConnections(protocol::openConnections);
-            drain.stopAccepting(protocol::stopAccepting);
-            drain.movableConnections(protocol);
+            protocol.listenOn(handoff, listener);
+            drain.register(protocol::stopAccepting, protocol::openConnections, protocol);
         }
     }
 }
