@@ -1,13 +1,19 @@
 package dev.handoff.spring;
 
 import org.springframework.core.Ordered;
+import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
+import org.springframework.util.ClassUtils;
 import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.WebFilter;
 import org.springframework.web.server.WebFilterChain;
 import reactor.core.publisher.Mono;
+import reactor.netty.http.server.HttpServerRequest;
 
 /** {@link ConnectionCloseFilter} for reactive applications. */
 public class ConnectionCloseWebFilter implements WebFilter, Ordered {
+
+    private static final boolean NETTY = ClassUtils.isPresent("reactor.netty.http.server.HttpServerRequest",
+            ConnectionCloseWebFilter.class.getClassLoader());
 
     private final WebServerDrain drain;
 
@@ -18,13 +24,28 @@ public class ConnectionCloseWebFilter implements WebFilter, Ordered {
     @Override
     public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
         exchange.getResponse().beforeCommit(() -> {
-            // Reactor Netty's connections that can move are HTTP/1.1 ones; the server tells the others apart.
-            if (drain.closesConnection(exchange.getRequest().getSslInfo() != null, "HTTP/1.1")) {
+            if (drain.closesConnection(exchange.getRequest().getSslInfo() != null, protocolOf(exchange))) {
                 exchange.getResponse().getHeaders().set("Connection", "close");
             }
             return Mono.empty();
         });
         return chain.filter(exchange);
+    }
+
+    /**
+     * The request's protocol where the server says it (Reactor Netty: {@code HTTP/1.1}, {@code HTTP/2.0});
+     * HTTP/1.1 elsewhere.
+     */
+    private static String protocolOf(ServerWebExchange exchange) {
+        Object request = ServerHttpRequestDecorator.getNativeRequest(exchange.getRequest());
+        return NETTY ? NettyProtocol.of(request) : "HTTP/1.1";
+    }
+
+    /** Loaded only where Reactor Netty is: WebFlux runs on other servers too. */
+    private static final class NettyProtocol {
+        static String of(Object request) {
+            return request instanceof HttpServerRequest netty ? netty.version().text() : "HTTP/1.1";
+        }
     }
 
     @Override

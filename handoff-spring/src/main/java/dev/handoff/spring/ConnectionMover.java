@@ -45,11 +45,15 @@ final class ConnectionMover {
         return takeover.deadline();
     }
 
-    /** Moves connections until {@code open} says none is left, or the successor stops taking them, or the deadline. */
+    /**
+     * Moves connections until {@code open} says none is left but those that cannot move, or the successor
+     * stops taking them, or the deadline.
+     */
     void run(LongSupplier open, Instant deadline) throws InterruptedException {
         server.release(this::take);
         long nextWake = 0;
-        while ((open.getAsLong() > 0 || !released.isEmpty()) && Instant.now().isBefore(deadline)) {
+        long neverMoving = 0; // counted at each wake-up: connections open here that cannot move at all
+        while ((open.getAsLong() > neverMoving || !released.isEmpty()) && Instant.now().isBefore(deadline)) {
             if (!takeover.successorAdoptsConnections()) {
                 finish();
                 return;
@@ -57,6 +61,7 @@ final class ConnectionMover {
             long now = System.nanoTime();
             if (now - nextWake >= 0) {
                 server.wakeIdle();
+                neverMoving = server.unmovable().values().stream().mapToLong(Integer::longValue).sum();
                 nextWake = now + TimeUnit.MILLISECONDS.toNanos(WAKE_EVERY_MILLIS);
             }
             Connection first = released.poll(5, TimeUnit.MILLISECONDS);

@@ -43,6 +43,15 @@ public interface MovableConnections {
     /** Stops releasing: the connections still here stay and are served (and closed) as before. */
     void keep();
 
-    /** Connections still open that cannot move, by reason (e.g. {@code tls}, {@code upgraded}). */
+    /**
+     * Connections open here that can never move, by reason ({@code tls}, {@code http2}, {@code upgraded});
+     * not those that wait for a request to end.
+     */
     Map<String, Integer> unmovable();
+
+    /**
+     * Asks the connections that cannot move to end gracefully where their protocol can (HTTP/2: GOAWAY,
+     * streams under way finish); the others close after their next answer or at shutdown.
+     */
+    void closeUnmovable();
 }

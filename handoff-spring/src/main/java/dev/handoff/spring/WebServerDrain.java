@@ -36,11 +36,12 @@ public class WebServerDrain {
     }
 
     /**
-     * Whether a response should close its connection: while draining, unless the connection moves to the
-     * successor instead (plain HTTP/1.1 on a server whose connections move).
+     * Whether a response should say {@code Connection: close}: an HTTP/1.x response while draining, unless
+     * its connection moves to the successor instead (plain HTTP/1.1 on a server whose connections move).
+     * Never an HTTP/2 one: the header is forbidden there, and such a connection ends with a GOAWAY.
      */
     public boolean closesConnection(boolean secure, String protocol) {
-        return draining.get() && !(moving && !secure && "HTTP/1.1".equals(protocol));
+        return draining.get() && protocol.startsWith("HTTP/1.") && !(moving && !secure && "HTTP/1.1".equals(protocol));
     }
 
     /**
@@ -80,6 +81,11 @@ public class WebServerDrain {
             mover.thread().join();
         }
         moving = false; // what stays here closes after its next answer
+        for (Server server : servers) {
+            if (server.movable() != null) {
+                server.movable().closeUnmovable(); // HTTP/2: GOAWAY, so that it ends before the deadline
+            }
+        }
         Map<String, Integer> unmovable = new TreeMap<>();
         int moved = 0;
         int kept = 0;

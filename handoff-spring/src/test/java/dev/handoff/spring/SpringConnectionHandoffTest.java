@@ -14,6 +14,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -102,6 +106,33 @@ class SpringConnectionHandoffTest {
                 assertEquals(0, first.child().awaitExit(WAIT));
                 assertEquals(second.pid(), application.get(GET));
                 assertEquals(second.pid(), management.get(handoffState));
+            }
+        }
+    }
+
+    /**
+     * HTTP/2 over cleartext (h2c) cannot move: the old generation sends its connection a GOAWAY as soon as
+     * the rest has moved, counts it, and exits long before its drain timeout; the client's next request
+     * goes to the successor.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat"})
+    void http2ConnectionsEndWithAGoawayAndAreCountedSoTheOldGenerationExitsEarly(String server) throws Exception {
+        // A drain that waited for its deadline would outlast the wait for the old generation's exit.
+        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=300s", "--server.http2.enabled=true");
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build(); // closeable from JDK 21 only
+        try (TestAppProcess first = TestAppProcess.start(args, 1)) {
+            URI root = URI.create("http://127.0.0.1:" + first.port("http") + "/");
+            HttpResponse<String> upgraded = client.send(HttpRequest.newBuilder(root).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(HttpClient.Version.HTTP_2, upgraded.version(), "h2c upgrade");
+            assertTrue(upgraded.body().contains("\"pid\":" + first.pid()), upgraded.body());
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                String drained = first.child().awaitLine("DRAINED", WAIT);
+                assertTrue(drained.contains("unmovable={http2=1}"), drained);
+                assertEquals(0, first.child().awaitExit(WAIT), "the old generation exits once its HTTP/2 connection has ended");
+                HttpResponse<String> after = client.send(HttpRequest.newBuilder(root).build(), HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, after.statusCode());
+                assertTrue(after.body().contains("\"pid\":" + second.pid()), after.body());
             }
         }
     }

@@ -157,11 +157,30 @@ final class JettyConnections implements MovableConnections {
         Map<String, Integer> reasons = new TreeMap<>();
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
             org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
-            if (!(connection instanceof HandoffHttpConnection)) {
-                reasons.merge(connection == null ? "unknown" : kindOf(connection), 1, Integer::sum);
+            if (connection != null && !(connection instanceof HandoffHttpConnection)) {
+                reasons.merge(kindOf(connection), 1, Integer::sum);
             }
         }
         return reasons;
+    }
+
+    /**
+     * HTTP/2 sessions shut down gracefully (GOAWAY, streams under way finish). Jetty's HTTP/2 classes are
+     * optional (jetty-http2-server), so the session is reached through its public methods by name.
+     */
+    @Override
+    public void closeUnmovable() {
+        for (EndPoint endPoint : connector.getConnectedEndPoints()) {
+            org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
+            if (connection != null && kindOf(connection).equals("http2")) {
+                try {
+                    Object session = connection.getClass().getMethod("getSession").invoke(connection);
+                    session.getClass().getMethod("shutdown").invoke(session);
+                } catch (ReflectiveOperationException | RuntimeException e) {
+                    log.debug("could not shut {} down gracefully", connection, e);
+                }
+            }
+        }
     }
 
     private static String kindOf(org.eclipse.jetty.io.Connection connection) {

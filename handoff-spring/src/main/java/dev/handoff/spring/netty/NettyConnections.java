@@ -8,6 +8,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
+import io.netty.handler.ssl.SslHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.netty.ConnectionObserver;
@@ -112,13 +114,33 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
     public Map<String, Integer> unmovable() {
         Map<String, Integer> reasons = new TreeMap<>();
         for (Channel channel : live) {
-            String reason = channel.pipeline().get(HttpServerCodec.class) == null ? "upgraded"
-                    : channel.pipeline().get(io.netty.handler.ssl.SslHandler.class) != null ? "tls" : null;
+            String reason = kindOf(channel);
             if (reason != null) {
                 reasons.merge(reason, 1, Integer::sum);
             }
         }
         return reasons;
+    }
+
+    /** HTTP/2 connections close the graceful way Netty's HTTP/2 handler closes them: GOAWAY, streams finish. */
+    @Override
+    public void closeUnmovable() {
+        for (Channel channel : live) {
+            if ("http2".equals(kindOf(channel))) {
+                channel.close();
+            }
+        }
+    }
+
+    /** Why a connection can never move, or null. */
+    private static String kindOf(Channel channel) {
+        if (channel.pipeline().get(SslHandler.class) != null) {
+            return "tls";
+        }
+        if (channel.pipeline().get(HttpServerCodec.class) != null) {
+            return null;
+        }
+        return channel.pipeline().get(Http2ConnectionHandler.class) != null ? "http2" : "upgraded";
     }
 
     /** On the channel's event loop: releases it if it is quiet. */

@@ -80,4 +80,9 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol implements Movab
     public Map<String, Integer> unmovable() {
         return endpoint().unmovable();
     }
+
+    @Override
+    public void closeUnmovable() {
+        endpoint().closeUnmovable();
+    }
 }

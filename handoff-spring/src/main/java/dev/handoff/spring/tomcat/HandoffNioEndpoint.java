@@ -3,6 +3,7 @@ package dev.handoff.spring.tomcat;
 import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
 import org.apache.coyote.http11.upgrade.UpgradeProcessorBase;
+import org.apache.coyote.http11.upgrade.UpgradeProcessorInternal;
 import org.apache.tomcat.util.net.NioChannel;
 import org.apache.tomcat.util.net.NioEndpoint;
 import org.apache.tomcat.util.net.SocketBufferHandler;
@@ -198,17 +199,27 @@ public class HandoffNioEndpoint extends NioEndpoint {
         }
     }
 
-    /** Connections still open that cannot move, by reason. */
+    /** Connections open here that can never move, by reason. */
     Map<String, Integer> unmovable() {
         Map<String, Integer> reasons = new TreeMap<>();
         for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
-            String reason = isSSLEnabled() ? "tls" : wrapper.getCurrentProcessor() instanceof UpgradeProcessorBase
-                    ? "upgraded" : wrapper.getCurrentProcessor() != null ? "in-flight" : null;
+            Object processor = wrapper.getCurrentProcessor();
+            // Tomcat's internal upgrade is HTTP/2 (h2c); WebSocket is an external one.
+            String reason = isSSLEnabled() ? "tls" : processor instanceof UpgradeProcessorInternal ? "http2"
+                    : processor instanceof UpgradeProcessorBase ? "upgraded" : null;
             if (reason != null) {
                 reasons.merge(reason, 1, Integer::sum);
             }
         }
         return reasons;
+    }
+
+    /**
+     * HTTP/2 connections get a GOAWAY and end once their streams are done: what Tomcat tells its processors
+     * when it pauses, without pausing the endpoint (a paused endpoint answers HTTP/1.1 requests with 503).
+     */
+    void closeUnmovable() {
+        getHandler().pause();
     }
 
     private static void closeQuietly(SocketChannel channel) {
