@@ -31,11 +31,17 @@ public interface MovableConnections {
      */
     void release(Consumer<Connection> sink);
 
-    /** A released connection has moved (this process's descriptor of it is closed): the server drops what it kept of it. */
-    void moved(Connection connection);
+    /**
+     * A released connection has moved (this process's descriptor of it is closed): the server drops what it
+     * kept of it. Nothing by default, for servers that forget a connection when they release it.
+     */
+    default void moved(Connection connection) {
+    }
 
-    /** A released connection the successor did not take: the server serves it again. */
-    void giveBack(Connection connection);
+    /** A released connection the successor did not take: the server serves it again, by default adopting it. */
+    default void giveBack(Connection connection) {
+        adopt(connection);
+    }
 
     /** Brings idle connections to their quiet point now, rather than when their clients next speak. */
     void wakeIdle();

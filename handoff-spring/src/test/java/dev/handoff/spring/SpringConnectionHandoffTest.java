@@ -173,10 +173,7 @@ class SpringConnectionHandoffTest {
                         assertEquals(0, deploy.awaitExit(WAIT), "every old generation exits once it has drained");
                     }
                 }
-                long served = load.requests();
-                while (load.requests() < served + 100) {
-                    Thread.sleep(10);
-                }
+                load.awaitMoreRequests(100, WAIT); // the last generation answers too
             } finally {
                 load.close();
             }
@@ -206,10 +203,7 @@ class SpringConnectionHandoffTest {
                     generations.add(TestAppProcess.start(args, generation));
                     assertEquals(0, incumbent.child().awaitExit(WAIT));
                 }
-                long served = load.requests();
-                while (load.requests() < served + 100) {
-                    Thread.sleep(10); // the last generation answers on the moved connections too
-                }
+                load.awaitMoreRequests(100, WAIT); // the last generation answers too
             } finally {
                 load.close();
             }

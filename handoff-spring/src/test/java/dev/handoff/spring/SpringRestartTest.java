@@ -53,10 +53,7 @@ class SpringRestartTest {
                     generations.add(TestAppProcess.start(args, generation));
                     assertEquals(0, incumbent.child().awaitExit(WAIT), "the old generation exits with status 0");
                 }
-                long served = load.requests();
-                while (load.requests() < served + 100) {
-                    Thread.sleep(10); // the last generation answers too
-                }
+                load.awaitMoreRequests(100, WAIT); // the last generation answers too
             } finally {
                 load.close();
                 echo.close();

@@ -96,6 +96,21 @@ public final class HttpClients implements AutoCloseable {
         return requests.get();
     }
 
+    /**
+     * Waits until {@code count} more requests have been answered than when called, at most
+     * {@code timeout}: to see the current server answer after a restart.
+     */
+    public void awaitMoreRequests(long count, Duration timeout) throws InterruptedException {
+        long target = requests() + count;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (requests() < target) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new IllegalStateException("fewer than " + count + " requests answered within " + timeout);
+            }
+            Thread.sleep(10);
+        }
+    }
+
     /** Failed requests, of every kind. */
     public long failures() {
         return failures.values().stream().mapToLong(LongAdder::sum).sum();

@@ -89,16 +89,6 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
     }
 
     @Override
-    public void moved(Connection connection) {
-        // Netty forgot it when it was released.
-    }
-
-    @Override
-    public void giveBack(Connection connection) {
-        adopt(connection);
-    }
-
-    @Override
     public void wakeIdle() {
         for (Channel channel : live) {
             channel.eventLoop().execute(() -> tryRelease(channel));

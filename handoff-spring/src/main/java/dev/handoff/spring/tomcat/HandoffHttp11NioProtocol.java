@@ -56,16 +56,6 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol implements Movab
         endpoint().release(sink);
     }
 
-    /** Tomcat forgot it when it was released. */
-    @Override
-    public void moved(Connection connection) {
-    }
-
-    @Override
-    public void giveBack(Connection connection) {
-        adopt(connection);
-    }
-
     @Override
     public void wakeIdle() {
         endpoint().wakeIdle();

@@ -4,6 +4,7 @@ import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
 import org.apache.coyote.http11.upgrade.UpgradeProcessorBase;
 import org.apache.coyote.http11.upgrade.UpgradeProcessorInternal;
+import org.apache.tomcat.util.net.Acceptor;
 import org.apache.tomcat.util.net.NioChannel;
 import org.apache.tomcat.util.net.NioEndpoint;
 import org.apache.tomcat.util.net.SocketBufferHandler;
@@ -22,6 +23,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -266,10 +268,38 @@ public class HandoffNioEndpoint extends NioEndpoint {
         try {
             return super.serverSocketAccept();
         } catch (ClosedChannelException | NullPointerException e) {
-            while (acceptStopped && isRunning()) {
-                Thread.sleep(50);
+            while (acceptStopped && isRunning() && !isPaused()) {
+                Thread.sleep(10);
+            }
+            if (acceptStopped && isRunning()) {
+                // Tomcat pauses the endpoint to stop it, then waits up to a second for the acceptor to leave
+                // its running state. An exception now would be logged as a failure; an unconnected stand-in
+                // is destroyed by the paused acceptor at once, which then waits as paused.
+                return SocketChannel.open();
             }
             throw e;
+        }
+    }
+
+    /**
+     * Tomcat wakes a blocked acceptor by connecting to its own port, which after {@link #stopAccepting()}
+     * is the successor's. Here the acceptor is not blocked: it notices the pause by itself within
+     * milliseconds, and this only waits for that.
+     */
+    @Override
+    protected void unlockAccept() {
+        if (!acceptStopped) {
+            super.unlockAccept();
+            return;
+        }
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+        while (acceptor != null && acceptor.getState() == Acceptor.AcceptorState.RUNNING && System.nanoTime() < until) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 

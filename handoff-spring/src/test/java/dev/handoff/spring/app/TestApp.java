@@ -1,13 +1,17 @@
 package dev.handoff.spring.app;
 
+import dev.handoff.core.Handoff;
 import dev.handoff.spring.HandoffDrainedEvent;
 import dev.handoff.spring.HandoffReadyEvent;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.boot.jetty.servlet.JettyServletWebServerFactory;
 import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
 import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -48,6 +52,17 @@ public class TestApp {
         };
     }
 
+    /** Started without the starter (no handoff.socket, as the benchmark's baseline): the same lines. */
+    @Bean
+    ApplicationListener<ApplicationReadyEvent> printReadyWithoutHandoff(ObjectProvider<Handoff> handoff) {
+        return event -> {
+            if (handoff.getIfAvailable() == null && event.getApplicationContext() instanceof WebServerApplicationContext web) {
+                System.out.println("LISTENERS http=" + web.getWebServer().getPort());
+                System.out.println("READY pid=" + ProcessHandle.current().pid() + " generation=0");
+            }
+        };
+    }
+
     @Bean
     ApplicationListener<HandoffDrainedEvent> printDrained() {
         return event -> System.out.println("DRAINED moved=" + event.getOutcome().moved() + " kept="
@@ -76,7 +91,7 @@ public class TestApp {
 
         private Map<String, Object> identity() {
             return Map.of("pid", ProcessHandle.current().pid(),
-                    "generation", context.getBean(dev.handoff.core.Handoff.class).generation());
+                    "generation", context.getBeanProvider(Handoff.class).stream().mapToInt(Handoff::generation).findFirst().orElse(0));
         }
     }
 
