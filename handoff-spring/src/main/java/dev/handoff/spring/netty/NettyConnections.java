@@ -127,10 +127,10 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
         if (channel.pipeline().get(SslHandler.class) != null) {
             return "tls";
         }
-        if (channel.pipeline().get(HttpServerCodec.class) != null) {
-            return null;
+        if (channel.pipeline().get(Http2ConnectionHandler.class) != null) {
+            return "http2";
         }
-        return channel.pipeline().get(Http2ConnectionHandler.class) != null ? "http2" : "upgraded";
+        return channel.pipeline().get(HttpServerCodec.class) != null ? null : "upgraded";
     }
 
     /** On the channel's event loop: releases it if it is quiet. */

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.http.HttpObjectDecoder;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import io.netty.handler.ssl.SslHandler;
 import reactor.netty.channel.ChannelOperations;
 
@@ -47,6 +48,9 @@ final class QuietPoint {
         }
         if (channel.pipeline().get(SslHandler.class) != null) {
             return "tls";
+        }
+        if (channel.pipeline().get(Http2ConnectionHandler.class) != null) {
+            return "http2"; // an HTTP/1.1 codec may still sit in an upgraded pipeline
         }
         HttpServerCodec codec = channel.pipeline().get(HttpServerCodec.class);
         if (codec == null) {
