@@ -40,16 +40,12 @@ final class ConnectionMover {
         this.takeover = takeover;
     }
 
-    /** When the takeover's drain must be over. */
-    Instant deadline() {
-        return takeover.deadline();
-    }
-
     /**
      * Moves connections until {@code open} says none is left but those that cannot move, or the successor
-     * stops taking them, or the deadline.
+     * stops taking them, or the takeover's deadline.
      */
-    void run(LongSupplier open, Instant deadline) throws InterruptedException {
+    void run(LongSupplier open) throws InterruptedException {
+        Instant deadline = takeover.deadline();
         server.release(this::take);
         long nextWake = 0;
         long neverMoving = 0; // counted at each wake-up: connections open here that cannot move at all

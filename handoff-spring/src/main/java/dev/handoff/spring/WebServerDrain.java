@@ -81,19 +81,15 @@ public class WebServerDrain {
             mover.thread().join();
         }
         moving = false; // what stays here closes after its next answer
-        for (Server server : servers) {
-            if (server.movable() != null) {
-                server.movable().closeUnmovable(); // HTTP/2: GOAWAY, so that it ends before the deadline
-            }
-        }
         Map<String, Integer> unmovable = new TreeMap<>();
-        int moved = 0;
-        int kept = 0;
         for (Server server : servers) {
             if (server.movable() != null) {
                 server.movable().unmovable().forEach((reason, count) -> unmovable.merge(reason, count, Integer::sum));
+                server.movable().closeUnmovable(); // HTTP/2: GOAWAY, so that it ends before the deadline
             }
         }
+        int moved = 0;
+        int kept = 0;
         for (Mover mover : movers) {
             moved += mover.mover().moved();
             kept += mover.mover().kept();
@@ -124,7 +120,7 @@ public class WebServerDrain {
 
         private static void move(Server server, ConnectionMover mover) {
             try {
-                mover.run(server.openConnections(), mover.deadline());
+                mover.run(server.openConnections());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 server.movable().keep();
