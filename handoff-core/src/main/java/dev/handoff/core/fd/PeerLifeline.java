@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class PeerLifeline implements Closeable {
 
-    private static final Duration POLL = Duration.ofMillis(100);
+    private static final Duration POLL = Duration.ofMillis(20);
 
     private final AFUNIXSocket socket;
     private final Thread reader;

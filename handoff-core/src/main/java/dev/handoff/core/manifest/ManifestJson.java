@@ -61,6 +61,39 @@ public final class ManifestJson {
         return array;
     }
 
+    /**
+     * At least as many bytes as {@code connection} takes in a batch, at any fd index, computed without
+     * encoding it (only an attachment is encoded): a character takes at most six bytes in JSON (an escape),
+     * a number eleven, the unread bytes their base64.
+     */
+    public static int encodedSizeBound(ConnectionEntry connection) {
+        int attachment;
+        try {
+            attachment = connection.attachment() == null ? 4 : JSON.writeValueAsBytes(connection.attachment()).length;
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("the attachment cannot be written as JSON", e);
+        }
+        long bound = 2L + 7 + 3 * 11 + attachment + 4L * ((connection.unread().length + 2) / 3) + 2
+                + quoted(connection.listener()) + quoted(connection.localAddress()) + quoted(connection.remoteAddress());
+        return (int) Math.min(Integer.MAX_VALUE, bound);
+    }
+
+    private static long quoted(String text) {
+        return text == null ? 4 : 2 + 6L * text.length();
+    }
+
+    /** The exact number of bytes {@code connection} takes in a batch at fd index {@code fd}. */
+    public static int encodedSize(ConnectionEntry connection, int fd) {
+        ConnectionEntry atIndex = new ConnectionEntry(connection.listener(), fd, connection.localAddress(),
+                connection.localPort(), connection.remoteAddress(), connection.remotePort(), connection.attachment(),
+                connection.unread());
+        try {
+            return JSON.writeValueAsBytes(connectionsToTree(List.of(atIndex)).get(0)).length;
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("the connection cannot be written as JSON", e);
+        }
+    }
+
     /** Reads a batch of connections; JSON that does not fit the model is an {@link InvalidManifestException}. */
     public static List<ConnectionEntry> connectionsFromTree(JsonNode tree) throws InvalidManifestException {
         if (tree == null || !tree.isArray()) {

@@ -15,7 +15,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.FileDescriptor;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -343,7 +342,8 @@ public final class IncumbentSession {
             problems.add(entries.size() + " connections not handed over: the session is " + state);
             return new ConnectionTransfer(adopted, problems);
         }
-        List<Integer> sendable = sendable(entries, problems);
+        int[] sizes = new int[entries.size()];
+        List<Integer> sendable = sendable(entries, sizes, problems);
         ArrayDeque<int[]> unanswered = new ArrayDeque<>();
         int next = 0;
         try {
@@ -351,7 +351,7 @@ public final class IncumbentSession {
                 // A few batches travel ahead of their answers, so that this side prepares the next one
                 // while the successor checks the last.
                 if (next < sendable.size() && unanswered.size() < BATCHES_IN_FLIGHT) {
-                    int[] batch = nextBatch(entries, sendable, next);
+                    int[] batch = nextBatch(sizes, sendable, next);
                     sendBatch(entries, fds, batch);
                     unanswered.add(batch);
                     next += batch.length;
@@ -383,14 +383,23 @@ public final class IncumbentSession {
         return new ConnectionTransfer(adopted, problems);
     }
 
-    /** The indexes of the entries that fit in a message on their own; the others stay, with a problem each. */
-    private List<Integer> sendable(List<ConnectionEntry> entries, List<String> problems) {
+    /**
+     * The indexes of the entries that fit in a message on their own (the others stay, with a problem
+     * each), and in {@code sizes} a bound on each one's encoded size that batches are cut by: computed,
+     * not encoded, since encoding each entry is most of this side's work in a process that drains once
+     * and cold; an entry whose bound does not fit is measured exactly.
+     */
+    private List<Integer> sendable(List<ConnectionEntry> entries, int[] sizes, List<String> problems) {
         int limit = messageLimit();
         List<Integer> sendable = new ArrayList<>(entries.size());
         for (int i = 0; i < entries.size(); i++) {
-            int size = encodedSize(entries.get(i));
-            if (size > limit) {
-                problems.add("a connection of listener " + entries.get(i).listener() + " takes " + size
+            ConnectionEntry entry = entries.get(i);
+            sizes[i] = ManifestJson.encodedSizeBound(entry);
+            if (sizes[i] > limit) {
+                sizes[i] = ManifestJson.encodedSize(entry, Integer.MAX_VALUE);
+            }
+            if (sizes[i] > limit) {
+                problems.add("a connection of listener " + entry.listener() + " takes " + sizes[i]
                         + " bytes (its attachment and unread bytes), more than one message carries (" + limit + ")");
             } else {
                 sendable.add(i);
@@ -404,17 +413,13 @@ public final class IncumbentSession {
         return Math.min(config.limits().maxPayloadBytes(), successorMaxMessageBytes) - BATCH_ENVELOPE_BYTES;
     }
 
-    private static int encodedSize(ConnectionEntry entry) {
-        return ManifestJson.connectionsToTree(List.of(entry)).toString().getBytes(StandardCharsets.UTF_8).length;
-    }
-
     /** The next batch: up to the peer's descriptor limit and as many bytes as one message carries. */
-    private int[] nextBatch(List<ConnectionEntry> entries, List<Integer> sendable, int from) {
+    private int[] nextBatch(int[] sizes, List<Integer> sendable, int from) {
         int limit = messageLimit();
         int to = from;
         long bytes = 0;
         while (to < sendable.size() && to - from < successorMaxFdsPerMessage) {
-            int size = encodedSize(entries.get(sendable.get(to))) + 1;
+            int size = sizes[sendable.get(to)] + 1;
             if (to > from && bytes + size > limit) {
                 break;
             }

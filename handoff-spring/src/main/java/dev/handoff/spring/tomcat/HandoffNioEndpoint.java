@@ -85,13 +85,16 @@ public class HandoffNioEndpoint extends NioEndpoint {
     }
 
     /**
-     * Sends a read event to each connection with no request under way, so that one idle since before the
-     * drain reaches its quiet point now (the event reads nothing: the release happens before a read).
+     * Runs a read event for each connection with no request under way, so that one idle since before the
+     * drain reaches its quiet point now (the event reads nothing: the release happens before a read). It
+     * runs on the calling thread, under the connection's lock like any event: a wake-up either releases
+     * the connection or is ignored, it never starts a request, and a thousand of them handed to the
+     * executor would make it start a thread each.
      */
     void wakeIdle() {
         for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
             if (wrapper.getCurrentProcessor() == null && !wrapper.isClosed() && woken.add(wrapper)) {
-                processSocket(wrapper, SocketEvent.OPEN_READ, true);
+                processSocket(wrapper, SocketEvent.OPEN_READ, false);
             }
         }
     }
