@@ -56,8 +56,10 @@ public interface MovableConnections {
     Map<String, Integer> unmovable();
 
     /**
-     * Asks the connections that cannot move to end gracefully where their protocol can (HTTP/2: GOAWAY,
-     * streams under way finish); the others close after their next answer or at shutdown.
+     * Ends the connections that cannot move gracefully where their protocol can: HTTP/2 ones get a GOAWAY
+     * that names the last stream this process answers, and close once no stream is under way on them (a
+     * client need not close them itself). Called again while the drain waits, to close those whose streams
+     * have ended since. The others close after their next answer or at shutdown.
      */
     void closeUnmovable();
 }

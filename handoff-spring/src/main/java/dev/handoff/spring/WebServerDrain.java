@@ -85,9 +85,9 @@ public class WebServerDrain {
         for (Server server : servers) {
             if (server.movable() != null) {
                 server.movable().unmovable().forEach((reason, count) -> unmovable.merge(reason, count, Integer::sum));
-                server.movable().closeUnmovable(); // HTTP/2: GOAWAY, so that it ends before the deadline
             }
         }
+        closeUnmovable(); // HTTP/2: GOAWAY, so that it ends before the deadline
         int moved = 0;
         int kept = 0;
         for (Mover mover : movers) {
@@ -96,10 +96,22 @@ public class WebServerDrain {
         }
         unmovable.forEach(takeover::connectionsClosed); // they close after their next answer, or at shutdown
         long open;
+        long waits = 0;
         while ((open = openConnections()) > 0 && Instant.now().isBefore(deadline)) {
             Thread.sleep(20);
+            if (++waits % 5 == 0) {
+                closeUnmovable(); // those whose streams have ended since
+            }
         }
         return new Outcome(moved, kept, unmovable, Math.max(0, open));
+    }
+
+    private void closeUnmovable() {
+        for (Server server : servers) {
+            if (server.movable() != null) {
+                server.movable().closeUnmovable();
+            }
+        }
     }
 
     /**

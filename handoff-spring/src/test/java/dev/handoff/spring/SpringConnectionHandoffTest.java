@@ -4,12 +4,17 @@ import dev.handoff.core.testing.JavaChild;
 import dev.handoff.harness.load.HttpClients;
 import dev.handoff.harness.load.Response;
 import dev.handoff.spring.app.TestApp;
+import okhttp3.OkHttpClient;
+import okhttp3.Protocol;
+import okhttp3.Request;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -18,6 +23,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,6 +33,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -111,29 +119,51 @@ class SpringConnectionHandoffTest {
     }
 
     /**
-     * HTTP/2 over cleartext (h2c) cannot move: the old generation sends its connection a GOAWAY as soon as
-     * the rest has moved, counts it, and exits long before its drain timeout; the client's next request
-     * goes to the successor.
+     * HTTP/2 over cleartext (h2c) cannot move: once the rest has moved, the old generation ends each such
+     * connection the graceful way (GOAWAY, the streams under way answered, the connection closed), counts
+     * it, and exits long before its drain timeout. Clients under load that retry only what a GOAWAY declares
+     * unprocessed (RFC 9113, 6.8) see no request fail; an idle one reached by an h2c upgrade asks the
+     * successor next; and a client that never closes a connection itself has it closed after its GOAWAY.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"tomcat"})
-    void http2ConnectionsEndWithAGoawayAndAreCountedSoTheOldGenerationExitsEarly(String server) throws Exception {
-        // A drain that waited for its deadline would outlast the wait for the old generation's exit.
-        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=300s", "--server.http2.enabled=true");
-        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build(); // closeable from JDK 21 only
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void http2ConnectionsEndWithAGracefulGoawayNoRequestFailsAndTheOldGenerationExitsEarly(String server)
+            throws Exception {
+        // A drain that waited for its deadline, or for the servers' own idle timeouts, would outlast the wait
+        // for the old generation's exit.
+        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=300s", "--server.http2.enabled=true",
+                "--server.tomcat.keep-alive-timeout=10m", "--server.jetty.connection-idle-timeout=10m",
+                "--server.netty.idle-timeout=10m");
+        HttpClient idle = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build(); // closeable from JDK 21 only
+        OkHttpClient busy = new OkHttpClient.Builder().protocols(List.of(Protocol.H2_PRIOR_KNOWLEDGE)).build();
         try (TestAppProcess first = TestAppProcess.start(args, 1)) {
-            URI root = URI.create("http://127.0.0.1:" + first.port("http") + "/");
-            HttpResponse<String> upgraded = client.send(HttpRequest.newBuilder(root).build(), HttpResponse.BodyHandlers.ofString());
+            String root = "http://127.0.0.1:" + first.port("http") + "/";
+            HttpResponse<String> upgraded = idle.send(HttpRequest.newBuilder(URI.create(root)).build(),
+                    HttpResponse.BodyHandlers.ofString());
             assertEquals(HttpClient.Version.HTTP_2, upgraded.version(), "h2c upgrade");
-            assertTrue(upgraded.body().contains("\"pid\":" + first.pid()), upgraded.body());
-            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
-                String drained = first.child().awaitLine("DRAINED", WAIT);
-                assertTrue(drained.contains("unmovable={http2=1}"), drained);
-                assertEquals(0, first.child().awaitExit(WAIT), "the old generation exits once its HTTP/2 connection has ended");
-                HttpResponse<String> after = client.send(HttpRequest.newBuilder(root).build(), HttpResponse.BodyHandlers.ofString());
-                assertEquals(200, after.statusCode());
-                assertTrue(after.body().contains("\"pid\":" + second.pid()), after.body());
+            assertEquals(first.pid(), pid(upgraded.body()));
+            try (Http2Load load = new Http2Load(busy, root, 4);
+                 StubbornHttp2Client stubborn = new StubbornHttp2Client(first.port("http"))) {
+                assertEquals(first.pid(), stubborn.ask());
+                load.awaitAnswersFrom(first.pid());
+                try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                    String drained = first.child().awaitLine("DRAINED", WAIT);
+                    assertTrue(drained.matches("DRAINED moved=0 kept=0 unmovable=\\{http2=\\d+} open=0"), drained);
+                    assertEquals(0, first.child().awaitExit(WAIT), "the old generation exits once its HTTP/2 connections have ended");
+                    List<Integer> goaways = stubborn.goawaysUntilClosed();
+                    assertTrue(!goaways.isEmpty() && goaways.get(goaways.size() - 1) == 1,
+                            "the server closed the connection after a GOAWAY naming the stream it answered: " + goaways);
+                    load.awaitAnswersFrom(second.pid());
+                    load.close();
+                    assertEquals(List.of(), load.failures(), "no request failed");
+                    HttpResponse<String> after = idle.send(HttpRequest.newBuilder(URI.create(root)).build(),
+                            HttpResponse.BodyHandlers.ofString());
+                    assertEquals(second.pid(), pid(after.body()));
+                }
             }
+        } finally {
+            busy.dispatcher().executorService().shutdown();
+            busy.connectionPool().evictAll();
         }
     }
 
@@ -278,6 +308,163 @@ class SpringConnectionHandoffTest {
         assertEquals(expected, now, what);
     }
 
+    private static long pid(String body) {
+        Matcher pid = PID.matcher(body);
+        assertTrue(pid.find(), body);
+        return Long.parseLong(pid.group(1));
+    }
+
+    /** Clients that send request after request over OkHttp until closed, noting who answered and what failed. */
+    private static final class Http2Load implements AutoCloseable {
+        private final Set<Long> pids = ConcurrentHashMap.newKeySet();
+        private final List<String> failures = new CopyOnWriteArrayList<>();
+        private final List<Thread> clients = new ArrayList<>();
+        private volatile boolean stopped;
+
+        Http2Load(OkHttpClient client, String url, int count) {
+            for (int i = 0; i < count; i++) {
+                Thread thread = new Thread(() -> {
+                    while (!stopped) {
+                        try (okhttp3.Response response = client.newCall(new Request.Builder().url(url).build()).execute()) {
+                            String body = response.body().string();
+                            if (response.code() != 200 || response.protocol() != Protocol.H2_PRIOR_KNOWLEDGE) {
+                                failures.add(response.protocol() + " " + response.code() + " " + body);
+                            } else {
+                                pids.add(pid(body));
+                            }
+                            Thread.sleep(2);
+                        } catch (IOException | RuntimeException e) {
+                            failures.add(e.toString());
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                }, "h2-client-" + i);
+                clients.add(thread);
+                thread.start();
+            }
+        }
+
+        void awaitAnswersFrom(long pid) throws InterruptedException {
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (!pids.contains(pid) && failures.isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertTrue(pids.contains(pid), () -> "no answer from " + pid + " (answered: " + pids + ", failed: " + failures + ")");
+        }
+
+        List<String> failures() {
+            return failures;
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stopped = true;
+            for (Thread client : clients) {
+                client.join();
+            }
+        }
+    }
+
+    /**
+     * An HTTP/2 client with prior knowledge that asks once and then never closes its connection (it only
+     * acknowledges SETTINGS and PING): whoever ends the connection is the server.
+     */
+    private static final class StubbornHttp2Client implements AutoCloseable {
+        private static final int DATA = 0;
+        private static final int HEADERS = 1;
+        private static final int SETTINGS = 4;
+        private static final int PING = 6;
+        private static final int GOAWAY = 7;
+        private final Socket socket = new Socket();
+        private final DataInputStream in;
+
+        StubbornHttp2Client(int port) throws IOException {
+            socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
+            socket.setSoTimeout(30_000);
+            in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
+            socket.getOutputStream().write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            write(SETTINGS, 0, 0, new byte[0]);
+        }
+
+        /** GET / on stream 1 (HPACK: :method GET, :path /, :scheme http, :authority localhost); the pid that answered. */
+        long ask() throws IOException {
+            byte[] authority = "localhost".getBytes(StandardCharsets.US_ASCII);
+            byte[] headers = new byte[5 + authority.length];
+            headers[0] = (byte) 0x82;
+            headers[1] = (byte) 0x84;
+            headers[2] = (byte) 0x86;
+            headers[3] = 0x41;
+            headers[4] = (byte) authority.length;
+            System.arraycopy(authority, 0, headers, 5, authority.length);
+            write(HEADERS, 0x5, 1, headers); // END_STREAM | END_HEADERS
+            StringBuilder body = new StringBuilder();
+            while (true) {
+                Frame frame = read();
+                if (frame == null) {
+                    throw new EOFException("connection closed before the answer");
+                }
+                if (frame.type() == DATA && frame.stream() == 1) {
+                    body.append(new String(frame.payload(), StandardCharsets.UTF_8));
+                }
+                if ((frame.type() == DATA || frame.type() == HEADERS) && frame.stream() == 1 && (frame.flags() & 1) != 0) {
+                    return pid(body.toString());
+                }
+            }
+        }
+
+        /** Reads on until the server closes the connection; the last stream each GOAWAY named. */
+        List<Integer> goawaysUntilClosed() throws IOException {
+            List<Integer> lastStreams = new ArrayList<>();
+            Frame frame;
+            while ((frame = read()) != null) {
+                if (frame.type() == GOAWAY) {
+                    lastStreams.add(ByteBuffer.wrap(frame.payload()).getInt() & 0x7fffffff);
+                }
+            }
+            return lastStreams;
+        }
+
+        /** The next frame that is not one answered here, or null at the end of the stream. */
+        private Frame read() throws IOException {
+            while (true) {
+                int length;
+                try {
+                    length = in.readUnsignedByte() << 16 | in.readUnsignedShort();
+                } catch (EOFException end) {
+                    return null;
+                }
+                int type = in.readUnsignedByte();
+                int flags = in.readUnsignedByte();
+                int stream = in.readInt() & 0x7fffffff;
+                byte[] payload = in.readNBytes(length);
+                if (type == SETTINGS && (flags & 1) == 0) {
+                    write(SETTINGS, 1, 0, new byte[0]);
+                } else if (type == PING && (flags & 1) == 0) {
+                    write(PING, 1, 0, payload);
+                } else {
+                    return new Frame(type, flags, stream, payload);
+                }
+            }
+        }
+
+        private void write(int type, int flags, int stream, byte[] payload) throws IOException {
+            ByteBuffer frame = ByteBuffer.allocate(9 + payload.length);
+            frame.put((byte) (payload.length >>> 16)).putShort((short) payload.length).put((byte) type)
+                    .put((byte) flags).putInt(stream).put(payload);
+            socket.getOutputStream().write(frame.array());
+            socket.getOutputStream().flush();
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
+
+        private record Frame(int type, int flags, int stream, byte[] payload) {
+        }
+    }
+
     /** A raw keep-alive connection that never reconnects: a closed connection fails the test. */
     private static final class Client implements AutoCloseable {
         private final Socket socket = new Socket();
@@ -304,9 +491,7 @@ class SpringConnectionHandoffTest {
             Response response = Response.read(in);
             assertEquals(200, response.status(), response.statusLine());
             assertTrue(response.keepAlive(), "the response keeps the connection: " + response);
-            Matcher pid = PID.matcher(response.body());
-            assertTrue(pid.find(), response.body());
-            return Long.parseLong(pid.group(1));
+            return pid(response.body());
         }
 
         @Override

@@ -14,8 +14,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
+import java.util.Collection;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
@@ -34,6 +36,7 @@ final class JettyConnections implements MovableConnections {
     private final String listener;
     private final Map<Object, ByteBuffer> unread = new ConcurrentHashMap<>();
     private final Map<SocketChannel, Released> released = new ConcurrentHashMap<>();
+    private final Set<EndPoint> goneAway = ConcurrentHashMap.newKeySet(); // HTTP/2 ones sent their GOAWAY
     private volatile Consumer<Connection> sink;
 
     JettyConnections(ServerConnector connector, String listener) {
@@ -165,8 +168,10 @@ final class JettyConnections implements MovableConnections {
     }
 
     /**
-     * HTTP/2 sessions shut down gracefully (GOAWAY, streams under way finish). Jetty's HTTP/2 classes are
-     * optional (jetty-http2-server), so the session is reached through its public methods by name.
+     * HTTP/2 sessions shut down gracefully (both GOAWAYs; streams under way finish); at a later call, one
+     * with no stream left is closed: Jetty would wait for the client's own GOAWAY or its idle timeout.
+     * Jetty's HTTP/2 classes are optional (jetty-http2-server), so a session is reached through its public
+     * methods by name.
      */
     @Override
     public void closeUnmovable() {
@@ -175,7 +180,11 @@ final class JettyConnections implements MovableConnections {
             if (connection != null && kindOf(connection).equals("http2")) {
                 try {
                     Object session = connection.getClass().getMethod("getSession").invoke(connection);
-                    session.getClass().getMethod("shutdown").invoke(session);
+                    if (goneAway.add(endPoint)) {
+                        session.getClass().getMethod("shutdown").invoke(session);
+                    } else if (((Collection<?>) session.getClass().getMethod("getStreams").invoke(session)).isEmpty()) {
+                        endPoint.close(); // its final GOAWAY went out at the call before
+                    }
                 } catch (ReflectiveOperationException | RuntimeException e) {
                     log.debug("could not shut {} down gracefully", connection, e);
                 }

@@ -43,6 +43,7 @@ public class HandoffNioEndpoint extends NioEndpoint {
     private volatile Handoff handoff;
     private volatile String listener;
     private volatile boolean acceptStopped;
+    private volatile boolean goawaySent;
     private volatile Consumer<Connection> releaseTo;
     private final Set<SocketWrapperBase<NioChannel>> woken = ConcurrentHashMap.newKeySet();
 
@@ -220,11 +221,23 @@ public class HandoffNioEndpoint extends NioEndpoint {
     }
 
     /**
-     * HTTP/2 connections get a GOAWAY and end once their streams are done: what Tomcat tells its processors
-     * when it pauses, without pausing the endpoint (a paused endpoint answers HTTP/1.1 requests with 503).
+     * HTTP/2 connections get a GOAWAY: what Tomcat tells its processors when it pauses, without pausing the
+     * endpoint (a paused endpoint answers HTTP/1.1 requests with 503). Tomcat itself sends the final
+     * GOAWAY only when a client opens another stream, and closes the connection only at its keep-alive
+     * timeout; so each one with no stream under way is timed out now, which sends the final GOAWAY (the
+     * last stream it processed: a later one is the client's to retry) and closes it. One with streams
+     * under way is not timed out (Tomcat clears its timeout while it has streams) until a later call.
      */
     void closeUnmovable() {
-        getHandler().pause();
+        if (!goawaySent) {
+            goawaySent = true;
+            getHandler().pause();
+        }
+        for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
+            if (wrapper.getCurrentProcessor() instanceof UpgradeProcessorInternal http2) {
+                http2.timeoutAsync(Long.MAX_VALUE);
+            }
+        }
     }
 
     private static void closeQuietly(SocketChannel channel) {
