@@ -32,6 +32,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -269,6 +270,48 @@ class SpringConnectionHandoffTest {
                 assertEquals(0, first.child().awaitExit(WAIT));
                 assertEquals(second.pid(), client.get(GET));
             }
+        }
+    }
+
+    /**
+     * Requests that arrive while their connections move: idle connections each send one request, one
+     * connection every 10 ms from the successor's READY on, over a second and more, across the probation
+     * and the whole drain. Some arrive before their connection is released (the old generation answers,
+     * then the connection moves), some while it is between the processes (the successor reads them from
+     * the socket), the rest after. Every one is answered once, on its own connection, and the next request
+     * on each goes to the successor.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void requestsSentAllThroughTheMoveAreEachAnsweredOnceOnTheirOwnConnection(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s");
+        List<Client> clients = new ArrayList<>();
+        try (TestAppProcess first = TestAppProcess.start(args, 1)) {
+            for (int i = 0; i < 128; i++) {
+                Client client = new Client(first.port("http"));
+                clients.add(client);
+                assertEquals(first.pid(), client.get(GET));
+            }
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                long start = System.nanoTime();
+                for (int i = 0; i < clients.size(); i++) {
+                    long due = start + TimeUnit.MILLISECONDS.toNanos(10L * i);
+                    TimeUnit.NANOSECONDS.sleep(due - System.nanoTime());
+                    clients.get(i).send(GET);
+                }
+                Map<Long, Long> answeredBy = new TreeMap<>();
+                for (Client client : clients) {
+                    answeredBy.merge(client.read(), 1L, Long::sum);
+                }
+                assertEquals("DRAINED moved=128 kept=0 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(Set.of(first.pid(), second.pid()), answeredBy.keySet(),
+                        "the requests straddled the move: " + answeredBy);
+                for (Client client : clients) {
+                    assertEquals(second.pid(), client.get(GET), "the same connection, now the successor's");
+                }
+            }
+        } finally {
+            clients.forEach(Client::close);
         }
     }
 
