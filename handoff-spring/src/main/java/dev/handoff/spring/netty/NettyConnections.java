@@ -8,8 +8,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.codec.http2.Http2ConnectionHandler;
-import io.netty.handler.ssl.SslHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.netty.ConnectionObserver;
@@ -104,7 +102,7 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
     public Map<String, Integer> unmovable() {
         Map<String, Integer> reasons = new TreeMap<>();
         for (Channel channel : live) {
-            String reason = kindOf(channel);
+            String reason = QuietPoint.neverMoves(channel);
             if (reason != null) {
                 reasons.merge(reason, 1, Integer::sum);
             }
@@ -116,21 +114,10 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
     @Override
     public void closeUnmovable() {
         for (Channel channel : live) {
-            if ("http2".equals(kindOf(channel))) {
+            if ("http2".equals(QuietPoint.neverMoves(channel))) {
                 channel.close();
             }
         }
-    }
-
-    /** Why a connection can never move, or null. */
-    private static String kindOf(Channel channel) {
-        if (channel.pipeline().get(SslHandler.class) != null) {
-            return "tls";
-        }
-        if (channel.pipeline().get(Http2ConnectionHandler.class) != null) {
-            return "http2";
-        }
-        return channel.pipeline().get(HttpServerCodec.class) != null ? null : "upgraded";
     }
 
     /** On the channel's event loop: releases it if it is quiet. */

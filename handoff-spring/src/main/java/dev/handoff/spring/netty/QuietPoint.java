@@ -46,16 +46,11 @@ final class QuietPoint {
         if (!channel.isActive()) {
             return "closed";
         }
-        if (channel.pipeline().get(SslHandler.class) != null) {
-            return "tls";
-        }
-        if (channel.pipeline().get(Http2ConnectionHandler.class) != null) {
-            return "http2"; // an HTTP/1.1 codec may still sit in an upgraded pipeline
+        String never = neverMoves(channel);
+        if (never != null) {
+            return never;
         }
         HttpServerCodec codec = channel.pipeline().get(HttpServerCodec.class);
-        if (codec == null) {
-            return "upgraded";
-        }
         if (ChannelOperations.get(channel) != null) {
             return "in-flight";
         }
@@ -74,6 +69,17 @@ final class QuietPoint {
         } catch (IllegalAccessException | RuntimeException e) {
             return "unsupported";
         }
+    }
+
+    /** Why a connection can never move ({@code tls}, {@code http2}, {@code upgraded}), or null. */
+    static String neverMoves(Channel channel) {
+        if (channel.pipeline().get(SslHandler.class) != null) {
+            return "tls";
+        }
+        if (channel.pipeline().get(Http2ConnectionHandler.class) != null) {
+            return "http2"; // an HTTP/1.1 codec may still sit in an upgraded pipeline
+        }
+        return channel.pipeline().get(HttpServerCodec.class) != null ? null : "upgraded";
     }
 
     private static Class<?> trafficHandlerClass() {
