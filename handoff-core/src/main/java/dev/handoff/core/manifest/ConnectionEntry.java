@@ -18,4 +18,9 @@ public record ConnectionEntry(String listener, int fd, String localAddress, int 
     public ConnectionEntry {
         unread = unread == null ? new byte[0] : unread;
     }
+
+    /** The same connection at descriptor index {@code index} of a batch. */
+    public ConnectionEntry atFd(int index) {
+        return new ConnectionEntry(listener, index, localAddress, localPort, remoteAddress, remotePort, attachment, unread);
+    }
 }

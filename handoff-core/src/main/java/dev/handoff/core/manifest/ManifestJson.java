@@ -84,11 +84,8 @@ public final class ManifestJson {
 
     /** The exact number of bytes {@code connection} takes in a batch at fd index {@code fd}. */
     public static int encodedSize(ConnectionEntry connection, int fd) {
-        ConnectionEntry atIndex = new ConnectionEntry(connection.listener(), fd, connection.localAddress(),
-                connection.localPort(), connection.remoteAddress(), connection.remotePort(), connection.attachment(),
-                connection.unread());
         try {
-            return JSON.writeValueAsBytes(connectionsToTree(List.of(atIndex)).get(0)).length;
+            return JSON.writeValueAsBytes(connectionsToTree(List.of(connection.atFd(fd))).get(0)).length;
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException("the connection cannot be written as JSON", e);
         }

@@ -496,9 +496,7 @@ public final class IncumbentSession {
         List<ConnectionEntry> message = new ArrayList<>(batch.length);
         List<FileDescriptor> attached = new ArrayList<>(batch.length);
         for (int i = 0; i < batch.length; i++) {
-            ConnectionEntry entry = entries.get(batch[i]);
-            message.add(new ConnectionEntry(entry.listener(), i, entry.localAddress(), entry.localPort(),
-                    entry.remoteAddress(), entry.remotePort(), entry.attachment(), entry.unread()));
+            message.add(entries.get(batch[i]).atFd(i));
             attached.add(fds.get(batch[i]));
         }
         wire.send(new Message.Connections(ManifestJson.connectionsToTree(message)), attached);
