@@ -38,16 +38,21 @@ class SpringRestartTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"tomcat", "jetty", "netty"})
-    void restartsUnderKeepAliveLoadFailNoRequest(String server) throws Exception {
-        String[] args = TestAppProcess.args(temp, server, "--test.echo-port=0");
+    void restartsUnderKeepAliveLoadFailNoRequestAndEachTcpServerBeanKeepsItsOwnConnections(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--test.echo-port=0", "--test.second-echo-port=0");
         List<TestAppProcess> generations = new ArrayList<>();
         try {
             generations.add(TestAppProcess.start(args, 1));
             int port = generations.get(0).port("http");
             HttpClients load = HttpClients.start(new InetSocketAddress("127.0.0.1", port), 4, Duration.ofMillis(1));
-            LineClients echo = LineClients.open(new InetSocketAddress("127.0.0.1", generations.get(0).port("echo")), 4,
-                    Duration.ofMillis(20));
+            // Two TCP servers in one application, each answering with its listener's name: a connection
+            // adopted by the other one's handler would be answered under the wrong name.
+            List<LineClients> echoes = new ArrayList<>();
             try {
+                for (String listener : List.of("echo", "echo-2")) {
+                    echoes.add(LineClients.open(new InetSocketAddress("127.0.0.1", generations.get(0).port(listener)),
+                            listener, 4, Duration.ofMillis(20)));
+                }
                 for (int generation = 2; generation <= 4; generation++) {
                     TestAppProcess incumbent = generations.get(generations.size() - 1);
                     generations.add(TestAppProcess.start(args, generation));
@@ -56,12 +61,18 @@ class SpringRestartTest {
                 load.awaitMoreRequests(100, WAIT); // the last generation answers too
             } finally {
                 load.close();
-                echo.close();
+                for (LineClients echo : echoes) {
+                    echo.close();
+                }
             }
             assertEquals(0, load.failures(), () -> "failed requests: " + load.failureSamples());
-            assertEquals(List.of(), echo.losses(), "the application's own TCP connections survive every restart");
-            assertEquals(4, echo.fewestPidsSeen(), () -> "each echo connection was answered by all four generations: "
-                    + echo.pidsPerConnection());
+            assertEquals(2, echoes.size());
+            for (LineClients echo : echoes) {
+                assertEquals(List.of(), echo.losses(), "the application's own TCP connections survive every restart, "
+                        + "each served by its own server");
+                assertEquals(4, echo.fewestPidsSeen(), () -> "each echo connection was answered by all four generations: "
+                        + echo.pidsPerConnection());
+            }
             assertEquals(4, load.pids().size(), "every generation answered: " + load.pids());
             String state = get(port, "/actuator/handoff");
             assertTrue(state.contains("\"generation\":4") && state.contains("\"inherited\":true"), state);

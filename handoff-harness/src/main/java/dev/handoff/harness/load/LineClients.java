@@ -18,8 +18,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Long-lived line-echo connections, opened once and never replaced: every interval each one sends a line
- * and checks the answer, {@code <pid> <line>}. A connection that fails once is lost for good, with the
- * reason: the point is that none is lost across restarts while the pid that answers changes.
+ * and checks the answer, {@code <pid> <line>} (or {@code <pid> <server> <line>}, for a process with several
+ * echo servers: an answer from another server than the one connected to shows). A connection that fails
+ * once is lost for good, with the reason: the point is that none is lost across restarts while the pid
+ * that answers changes.
  */
 public final class LineClients implements AutoCloseable {
 
@@ -60,13 +62,15 @@ public final class LineClients implements AutoCloseable {
     }
 
     private final List<Line> lines;
+    private final String server;
     private final long intervalMillis;
     private final AtomicLong exchanges = new AtomicLong();
     private final Thread thread;
     private volatile boolean running = true;
 
-    private LineClients(List<Line> lines, Duration interval) {
+    private LineClients(List<Line> lines, String server, Duration interval) {
         this.lines = lines;
+        this.server = server;
         this.intervalMillis = interval.toMillis();
         thread = new Thread(this::run, "line-clients");
         thread.setDaemon(true);
@@ -74,6 +78,15 @@ public final class LineClients implements AutoCloseable {
 
     /** Opens {@code connections} connections to {@code target} and starts exchanging a line on each every {@code interval}. */
     public static LineClients open(InetSocketAddress target, int connections, Duration interval) throws IOException {
+        return open(target, null, connections, interval);
+    }
+
+    /**
+     * Like {@link #open(InetSocketAddress, int, Duration)}, to an echo server that names itself in each
+     * answer ({@code <pid> <server> <line>}); {@code server} null: answers without a name.
+     */
+    public static LineClients open(InetSocketAddress target, String server, int connections, Duration interval)
+            throws IOException {
         List<Line> lines = new ArrayList<>();
         try {
             for (int i = 0; i < connections; i++) {
@@ -83,7 +96,7 @@ public final class LineClients implements AutoCloseable {
             lines.forEach(LineClients::closeQuietly);
             throw e;
         }
-        LineClients clients = new LineClients(lines, interval);
+        LineClients clients = new LineClients(lines, server, interval);
         clients.thread.start();
         return clients;
     }
@@ -178,7 +191,8 @@ public final class LineClients implements AutoCloseable {
                 return;
             }
             int space = answer.indexOf(' ');
-            if (space < 0 || !answer.substring(space + 1).equals(text)) {
+            String echo = server == null ? text : server + " " + text;
+            if (space < 0 || !answer.substring(space + 1).equals(echo)) {
                 line.lose("wrong answer to '" + text + "': " + answer);
                 return;
             }

@@ -20,7 +20,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The line-echo clients against a loopback echo server that answers {@code <pid> <line>}, and one that hangs up. */
+/**
+ * The line-echo clients against a loopback echo server that answers {@code <pid> <line>} (or with a server's
+ * name), and one that hangs up.
+ */
 @Timeout(value = 1, unit = TimeUnit.MINUTES)
 class LineClientsTest {
 
@@ -55,16 +58,33 @@ class LineClientsTest {
     }
 
     @Test
+    void answersUnderAnotherServersNameLoseTheConnection() throws Exception {
+        try (RawServer server = new RawServer((socket, connection) -> echo(socket, 7 + " " + (connection == 1 ? "b" : "a"),
+                Long.MAX_VALUE))) {
+            LineClients clients = LineClients.open(server.address(), "a", 3, INTERVAL);
+            await(() -> clients.alive() == 2 && clients.exchanges() >= 20, "a lost connection and 20 exchanges", WAIT);
+            clients.close();
+            assertEquals(List.of("connection 1: wrong answer to 'c1-1': 7 b c1-1"), clients.losses());
+            assertEquals(List.of(Set.of(7L), Set.of(), Set.of(7L)), clients.pidsPerConnection());
+        }
+    }
+
+    @Test
     void aServerThatIsNotThereFailsTheOpening() throws Exception {
         assertThrows(ConnectException.class, () -> LineClients.open(RawServer.nobodyListening(), 2, INTERVAL));
     }
 
     /** Answers up to {@code lines} lines with {@code <pid> <line>}, then hangs up. */
     private static void echo(Socket socket, long pid, long lines) throws IOException {
+        echo(socket, Long.toString(pid), lines);
+    }
+
+    /** Answers up to {@code lines} lines with {@code <prefix> <line>}, then hangs up. */
+    private static void echo(Socket socket, String prefix, long lines) throws IOException {
         BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
         String line;
         for (long answered = 0; answered < lines && (line = in.readLine()) != null; answered++) {
-            write(socket, pid + " " + line + "\n");
+            write(socket, prefix + " " + line + "\n");
         }
     }
 }

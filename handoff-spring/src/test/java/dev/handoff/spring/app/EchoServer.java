@@ -4,9 +4,6 @@ import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
 import dev.handoff.core.Takeover;
 import dev.handoff.spring.HandoffDrainParticipant;
-import org.springframework.beans.factory.annotation.Value;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
-import org.springframework.stereotype.Component;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -23,25 +20,28 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * An application's own raw TCP server taking part as a bean: its port comes from the {@link Handoff},
- * its connections from the predecessor (adopted with their unread bytes), and when it is told to drain
- * it hands every connection to the successor. Line echo: each line is answered with {@code <pid> <line>}.
+ * An application's own raw TCP server taking part as a bean: its port comes from the {@link Handoff} (under
+ * its listener name), its connections from the predecessor (adopted with their unread bytes: those of its
+ * own listener only), and when it is told to drain it hands every connection to the successor. Line echo:
+ * each line is answered with {@code <pid> <listener> <line>}, so that a connection served by another
+ * server shows.
  */
-@Component
-@ConditionalOnProperty("test.echo-port")
 class EchoServer implements HandoffDrainParticipant {
 
     private final Selector selector = Selector.open();
+    private final String name;
     private final ServerSocketChannel listener;
     private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
-    private final byte[] prefix = (ProcessHandle.current().pid() + " ").getBytes(StandardCharsets.US_ASCII);
+    private final byte[] prefix;
 
-    EchoServer(Handoff handoff, @Value("${test.echo-port}") int port) throws IOException {
-        listener = handoff.listen("echo", new InetSocketAddress("127.0.0.1", port));
+    EchoServer(Handoff handoff, String name, int port) throws IOException {
+        this.name = name;
+        prefix = (ProcessHandle.current().pid() + " " + name + " ").getBytes(StandardCharsets.US_ASCII);
+        listener = handoff.listen(name, new InetSocketAddress("127.0.0.1", port));
         listener.configureBlocking(false);
         listener.register(selector, SelectionKey.OP_ACCEPT);
-        handoff.onConnection("echo", connection -> run(() -> serve(connection.channel(), connection.unread())));
-        Thread loop = new Thread(this::loop, "echo-server");
+        handoff.onConnection(name, connection -> run(() -> serve(connection.channel(), connection.unread())));
+        Thread loop = new Thread(this::loop, "echo-server-" + name);
         loop.setDaemon(true);
         loop.start();
     }
@@ -55,7 +55,7 @@ class EchoServer implements HandoffDrainParticipant {
                 for (SelectionKey key : selector.keys()) {
                     key.cancel();
                     if (key.attachment() instanceof ByteBuffer unread) {
-                        connections.add(new Connection("echo", (SocketChannel) key.channel(), null, unread.flip()));
+                        connections.add(new Connection(name, (SocketChannel) key.channel(), null, unread.flip()));
                     }
                 }
                 selector.selectNow(); // deregistered before they move

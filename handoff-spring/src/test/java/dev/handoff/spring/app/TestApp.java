@@ -4,9 +4,11 @@ import dev.handoff.core.Handoff;
 import dev.handoff.spring.HandoffDrainedEvent;
 import dev.handoff.spring.HandoffReadyEvent;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.boot.jetty.servlet.JettyServletWebServerFactory;
 import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
@@ -21,6 +23,7 @@ import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Mono;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
 
@@ -68,6 +71,22 @@ public class TestApp {
         return event -> System.out.println("DRAINED moved=" + event.getOutcome().moved() + " kept="
                 + event.getOutcome().kept() + " unmovable=" + event.getOutcome().unmovable() + " open="
                 + event.getOutcome().leftOpen());
+    }
+
+    /** The application's own TCP servers, each a bean with a listener of its own. */
+    @Configuration(proxyBeanMethods = false)
+    static class TcpServers {
+        @Bean
+        @ConditionalOnProperty("test.echo-port")
+        EchoServer echoServer(Handoff handoff, @Value("${test.echo-port}") int port) throws IOException {
+            return new EchoServer(handoff, "echo", port);
+        }
+
+        @Bean
+        @ConditionalOnProperty("test.second-echo-port")
+        EchoServer secondEchoServer(Handoff handoff, @Value("${test.second-echo-port}") int port) throws IOException {
+            return new EchoServer(handoff, "echo-2", port);
+        }
     }
 
     @RestController
