@@ -13,13 +13,12 @@ import java.util.stream.Stream;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.handoff.core.channel.Channels;
 import dev.handoff.core.fd.FdChannel;
-import dev.handoff.core.fd.FdDescription;
-import dev.handoff.core.fd.FdInspector;
 import dev.handoff.core.fd.Fds;
 import dev.handoff.core.manifest.ConnectionEntry;
 import dev.handoff.core.manifest.ManifestJson;
-import dev.handoff.core.manifest.ManifestValidator;
 import dev.handoff.core.session.SharedSecret;
+import dev.handoff.core.session.SuccessorSession;
+import dev.handoff.core.wire.Message;
 import dev.handoff.core.wire.WireChannel;
 
 import java.io.FileDescriptor;
@@ -30,8 +29,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * Runs the code of a handoff once before it is needed. Each process hands over exactly once, so without
@@ -42,7 +41,8 @@ final class WarmUp {
 
     private static final Logger log = LoggerFactory.getLogger(WarmUp.class);
 
-    private static final int ROUNDS = 500;
+    /** Enough batches for the JIT's first tier to compile the per-connection path. */
+    private static final int BATCHES = 4;
     private static final int REFLECTION_INFLATION = 15;
 
     private WarmUp() {
@@ -85,32 +85,37 @@ final class WarmUp {
         }
     }
 
-    /** Both halves of a connection hand-over, on a loopback connection of our own. */
+    /**
+     * Both halves of a connection hand-over, on a loopback connection of our own: full batches, encoded,
+     * decoded, their descriptors sent through SCM_RIGHTS, checked and built into channels, as a drain
+     * moves a thousand connections in a process that never ran that code.
+     */
     private static void connectionPath() throws IOException {
         try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
              SocketChannel client = SocketChannel.open(server.getLocalAddress());
              SocketChannel accepted = server.accept()) {
             Connection connection = new Connection("warm-up", accepted, JsonNodeFactory.instance.objectNode().put("k", 1),
                     ByteBuffer.wrap(new byte[] {1}));
-            // One copy per channel to build: on JDK 17 the 16th reflective construction generates an accessor
+            // At least 16 channels a batch: on JDK 17 the 16th reflective construction generates an accessor
             // class, which must not happen during a real hand-over.
-            List<FileDescriptor> copies = new ArrayList<>(FdChannel.roundTrip(
-                    Collections.nCopies(REFLECTION_INFLATION + 1, Channels.fileDescriptor(accepted))));
-            try {
-                // Enough rounds for the JIT's first tier to compile the path.
-                for (int i = 0; i < ROUNDS; i++) {
-                    ConnectionEntry entry = ManifestJson.connectionsFromTree(ManifestJson.connectionsToTree(
-                            List.of(connection.entry()))).get(0);
-                    ManifestValidator.validateConnection(entry, copies.get(0));
+            int batchSize = Math.max(REFLECTION_INFLATION + 1, FdChannel.maxFdsPerMessage());
+            for (int round = 0; round < BATCHES; round++) {
+                List<ConnectionEntry> sent = new ArrayList<>(batchSize);
+                List<FileDescriptor> fds = new ArrayList<>(batchSize);
+                for (int i = 0; i < batchSize; i++) {
+                    sent.add(connection.entry().atFd(i));
+                    fds.add(Channels.fileDescriptor(accepted));
                 }
-                while (!copies.isEmpty()) {
-                    FileDescriptor copy = copies.get(0);
-                    FdDescription description = FdInspector.describeConnection(copy);
-                    Channels.socketChannel(copy, description.family(), description.remoteAddress()).close();
-                    copies.remove(0);
+                Message received = WireChannel.decode(WireChannel.encode(new Message.Connections(ManifestJson.connectionsToTree(sent))));
+                List<ConnectionEntry> entries = ManifestJson.connectionsFromTree(((Message.Connections) received).connections());
+                List<FileDescriptor> copies = new ArrayList<>(FdChannel.roundTrip(fds));
+                try {
+                    for (int i = 0; i < entries.size(); i++) {
+                        SuccessorSession.channelOf(entries.get(i), copies.set(i, null)).close();
+                    }
+                } finally {
+                    Fds.closeQuietly(copies.stream().filter(Objects::nonNull).toList());
                 }
-            } finally {
-                Fds.closeQuietly(copies);
             }
         }
     }

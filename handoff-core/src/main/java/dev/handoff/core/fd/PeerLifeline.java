@@ -23,7 +23,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class PeerLifeline implements Closeable {
 
-    private static final Duration POLL = Duration.ofMillis(20);
+    // Short: close() waits for the reader, and an incumbent's exit waits on that close. A lifeline lives
+    // for one handoff, so a wake-up every few milliseconds costs nothing worth keeping it longer for.
+    private static final Duration POLL = Duration.ofMillis(5);
 
     private final AFUNIXSocket socket;
     private final Thread reader;

@@ -499,14 +499,11 @@ public final class SuccessorSession implements Closeable {
                     : fds.isTaken(entry.fd()) ? "file descriptor " + entry.fd() + " is named twice"
                     : null;
             if (problem == null) {
-                FileDescriptor fd = fds.take(entry.fd());
                 try {
-                    FdDescription description = ManifestValidator.validateConnection(entry, fd);
-                    channels.add(Channels.socketChannel(fd, description.family(), description.remoteAddress()));
+                    channels.add(channelOf(entry, fds.take(entry.fd())));
                     adoptedEntries.add(entry);
                     continue;
                 } catch (IOException | RuntimeException e) {
-                    Fds.closeQuietly(fd);
                     problem = e.getMessage();
                 }
             }
@@ -543,6 +540,20 @@ public final class SuccessorSession implements Closeable {
         }
         log.debug("adopted {} connections in {} ms", channels.size(), (System.nanoTime() - start) / 1e6);
         handOverAll(adoptedEntries, channels, handler);
+    }
+
+    /**
+     * The channel of a handed-over connection, once the kernel confirms what its entry says; else the
+     * descriptor is closed and the exception says why.
+     */
+    public static SocketChannel channelOf(ConnectionEntry entry, FileDescriptor fd) throws IOException {
+        try {
+            FdDescription description = ManifestValidator.validateConnection(entry, fd);
+            return Channels.socketChannel(fd, description.family(), description.remoteAddress());
+        } catch (IOException | RuntimeException e) {
+            Fds.closeQuietly(fd);
+            throw e;
+        }
     }
 
     private void handOverAll(List<ConnectionEntry> entries, List<SocketChannel> channels, ConnectionHandler handler) {
