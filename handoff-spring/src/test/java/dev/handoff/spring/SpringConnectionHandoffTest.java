@@ -45,6 +45,7 @@ import java.util.stream.Stream;
 
 import static dev.handoff.spring.TestAppProcess.WAIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -115,6 +116,33 @@ class SpringConnectionHandoffTest {
                 assertEquals(0, first.child().awaitExit(WAIT));
                 assertEquals(second.pid(), application.get(GET));
                 assertEquals(second.pid(), management.get(handoffState));
+            }
+        }
+    }
+
+    /**
+     * A connector the application adds itself (Tomcat: {@code addAdditionalConnectors} with a plain
+     * connector; Jetty: a server customizer) is handed over under a name of its own, keeps its port, and its
+     * connections move like the main connector's. Reactor Netty has no such connectors.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty"})
+    void aConnectorTheApplicationAddsIsHandedOverAndItsConnectionsMove(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s",
+                "--test.additional-connector-port=0");
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Client application = new Client(first.port("http"));
+             Client additional = new Client(first.port("http-1"))) {
+            assertNotEquals(first.port("http"), first.port("http-1"));
+            assertEquals(first.pid(), application.get(GET));
+            assertEquals(first.pid(), additional.get(GET));
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                assertEquals(first.port("http-1"), second.port("http-1"), "the added connector's port was handed over");
+                assertEquals("DRAINED moved=2 kept=0 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(0, first.child().awaitExit(WAIT));
+                assertEquals(second.pid(), application.get(GET));
+                assertEquals(second.pid(), additional.get(GET), "the same connection to the added connector, "
+                        + "answered by the successor");
             }
         }
     }

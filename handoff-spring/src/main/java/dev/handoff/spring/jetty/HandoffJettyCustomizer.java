@@ -6,8 +6,11 @@ import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.ServerConnector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.boot.jetty.JettyWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
+import org.springframework.core.Ordered;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -16,11 +19,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Opens Jetty's HTTP connector on the listening socket the {@link Handoff} gives it, before Jetty would
- * bind one, makes its HTTP/1.1 connections movable and adopts those its predecessor hands over, and tells
- * the drain how to stop accepting, how many connections are open and how they move.
+ * Opens Jetty's network connectors (the application's, and any it added) on the listening sockets the
+ * {@link Handoff} gives them, before Jetty would bind them, makes their HTTP/1.1 connections movable and
+ * adopts those their predecessors hand over, and tells the drain how to stop accepting, how many
+ * connections are open and how they move.
  */
-public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyWebServerFactory> {
+public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyWebServerFactory>, Ordered {
+
+    private static final Logger log = LoggerFactory.getLogger(HandoffJettyCustomizer.class);
 
     private final Handoff handoff;
     private final WebServerDrain drain;
@@ -34,18 +40,30 @@ public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyW
     }
 
     @Override
+    public int getOrder() {
+        return Ordered.LOWEST_PRECEDENCE;
+    }
+
+    @Override
     public void customize(JettyWebServerFactory factory) {
+        // Added last: the application's server customizers (beans, and those on its own factory) have run.
         factory.addServerCustomizers(server -> {
+            int added = 0;
             for (Connector connector : server.getConnectors()) {
-                if (connector instanceof ServerConnector http) {
-                    open(http);
-                    return; // the first HTTP connector is the application's port
+                if (connector instanceof ServerConnector network) {
+                    // The first is the application's port; those the application added are handed over under
+                    // names of their own, in the server's order (http-1, http-2, ...).
+                    open(network, added == 0 ? listener : listener + "-" + added);
+                    added++;
+                } else {
+                    log.warn("Jetty's connector {} is not handed over: only network connectors (ServerConnector) are",
+                            connector);
                 }
             }
         });
     }
 
-    private void open(ServerConnector connector) {
+    private void open(ServerConnector connector, String listener) {
         JettyConnections connections = new JettyConnections(connector, listener);
         List<ConnectionFactory> factories = new ArrayList<>();
         for (ConnectionFactory factory : connector.getConnectionFactories()) {

@@ -10,9 +10,11 @@ import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.eclipse.jetty.server.ServerConnector;
 import org.springframework.boot.jetty.servlet.JettyServletWebServerFactory;
 import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
 import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
+import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.annotation.Bean;
@@ -121,6 +123,19 @@ public class TestApp {
         TomcatServletWebServerFactory tomcat() {
             return new TomcatServletWebServerFactory();
         }
+
+        /** A second HTTP connector, added the way Spring Boot documents it, with a setting of its own. */
+        @Bean
+        @ConditionalOnProperty("test.additional-connector-port")
+        WebServerFactoryCustomizer<TomcatServletWebServerFactory> additionalConnector(
+                @Value("${test.additional-connector-port}") int port) {
+            return factory -> {
+                org.apache.catalina.connector.Connector connector = new org.apache.catalina.connector.Connector();
+                connector.setPort(port);
+                connector.setProperty("maxKeepAliveRequests", "-1");
+                factory.addAdditionalConnectors(connector);
+            };
+        }
     }
 
     @Configuration(proxyBeanMethods = false)
@@ -129,6 +144,18 @@ public class TestApp {
         @Bean
         JettyServletWebServerFactory jetty() {
             return new JettyServletWebServerFactory();
+        }
+
+        /** A second HTTP connector, added by a server customizer. */
+        @Bean
+        @ConditionalOnProperty("test.additional-connector-port")
+        WebServerFactoryCustomizer<JettyServletWebServerFactory> additionalConnector(
+                @Value("${test.additional-connector-port}") int port) {
+            return factory -> factory.addServerCustomizers(server -> {
+                ServerConnector connector = new ServerConnector(server);
+                connector.setPort(port);
+                server.addConnector(connector);
+            });
         }
     }
 
