@@ -2,10 +2,14 @@ package dev.handoff.spring.netty;
 
 import dev.handoff.core.Handoff;
 import dev.handoff.spring.WebServerDrain;
+import org.springframework.beans.factory.DisposableBean;
 import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -14,8 +18,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * predecessor hands over, counts the open connections for the drain, and stops accepting by no longer
  * reading from the server channel.
  */
-public class HandoffNettyCustomizer implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory> {
+public class HandoffNettyCustomizer implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>, DisposableBean {
 
+    private static final Duration LOOPS_SHUTDOWN_TIMEOUT = Duration.ofSeconds(5);
+
+    private final List<HandoffLoopResources> created = new CopyOnWriteArrayList<>();
     private final Handoff handoff;
     private final WebServerDrain drain;
     private final String listener;
@@ -32,6 +39,7 @@ public class HandoffNettyCustomizer implements WebServerFactoryCustomizer<NettyR
         InetSocketAddress address = factory.getAddress() == null ? new InetSocketAddress(factory.getPort())
                 : new InetSocketAddress(factory.getAddress(), factory.getPort());
         HandoffLoopResources loops = new HandoffLoopResources(() -> handoff.listen(listener, address));
+        created.add(loops);
         NettyConnections connections = new NettyConnections(listener, loops::serverChannel);
         AtomicLong open = new AtomicLong();
         factory.addServerCustomizers(server -> server
@@ -46,6 +54,19 @@ public class HandoffNettyCustomizer implements WebServerFactoryCustomizer<NettyR
             handoff.onConnection(listener, connections::adopt);
         } else {
             drain.register(loops::stopAccepting, open::get, null);
+        }
+    }
+
+    /**
+     * Ends the event loops once the server has stopped (beans are destroyed after the web server's
+     * lifecycle stops), with no quiet period: nothing is served on them any more. Left running, their
+     * threads would sit in epoll_wait at exit, and the JVM waits about 300 ms for threads in native code
+     * before it ends: a third of an old generation's time after its drain.
+     */
+    @Override
+    public void destroy() {
+        for (HandoffLoopResources loops : created) {
+            loops.disposeLater(Duration.ZERO, LOOPS_SHUTDOWN_TIMEOUT).block(LOOPS_SHUTDOWN_TIMEOUT.multipliedBy(2));
         }
     }
 }
