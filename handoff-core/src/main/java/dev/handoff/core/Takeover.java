@@ -14,6 +14,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * A successor has taken over: the handle through which this process drains. The successor serves and
@@ -83,6 +84,16 @@ public final class Takeover {
      *         anyone else
      */
     public List<Connection> handOver(Collection<Connection> connections) {
+        return handOver(connections, moved -> { });
+    }
+
+    /**
+     * Like {@link #handOver(Collection)}, telling {@code onMoved} of each connection as soon as the successor
+     * has it (its channel here just closed), batch by batch while later batches travel: a server can forget
+     * the connections that moved meanwhile. {@code onMoved} runs on the calling thread; what it throws is
+     * logged and changes nothing of the hand-over.
+     */
+    public List<Connection> handOver(Collection<Connection> connections, Consumer<Connection> onMoved) {
         List<Connection> offered = List.copyOf(connections);
         for (Connection connection : offered) {
             if (connection.channel().isRegistered()) {
@@ -103,7 +114,7 @@ public final class Takeover {
         }
         // Each adopted channel is closed as soon as its batch is answered: not registered, nobody blocked
         // on it, so only our descriptor goes and the connection stays up.
-        ConnectionTransfer transfer = successor.handOverConnections(entries, fds, i -> closeQuietly(offered.get(i)));
+        ConnectionTransfer transfer = successor.handOverConnections(entries, fds, i -> moved(offered.get(i), onMoved));
         List<Connection> stayed = new ArrayList<>();
         for (int i = 0; i < offered.size(); i++) {
             if (!transfer.adopted().get(i)) {
@@ -237,11 +248,16 @@ public final class Takeover {
         }
     }
 
-    private static void closeQuietly(Connection connection) {
+    private static void moved(Connection connection, Consumer<Connection> onMoved) {
         try {
             connection.channel().close();
         } catch (IOException e) {
             log.debug("close failed", e);
+        }
+        try {
+            onMoved.accept(connection);
+        } catch (RuntimeException e) {
+            log.warn("the caller's hook for a moved connection failed", e);
         }
     }
 }

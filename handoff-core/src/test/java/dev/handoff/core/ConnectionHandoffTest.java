@@ -157,7 +157,7 @@ class ConnectionHandoffTest {
     }
 
     @Test
-    void aSlowConnectionHandlerDelaysNoAnswerAndAConnectionTooLargeForOneMessageStaysWithTheIncumbent() throws Exception {
+    void aSlowConnectionHandlerDelaysNoAnswerAConnectionTooLargeForOneMessageStaysWithTheIncumbentAndTheOthersAreToldMoved() throws Exception {
         HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("h.sock"))
                 .probation(Duration.ZERO).stepTimeout(Duration.ofSeconds(1)).maxMessageBytes(64 << 10).build();
         int count = 260; // two batches: the second is answered while the handler still sleeps on the first
@@ -188,8 +188,16 @@ class ConnectionHandoffTest {
                 });
                 successor.ready();
                 Takeover takeover = incumbent.awaitExit(Duration.ofSeconds(10)).orElseThrow();
-                List<Connection> stayed = takeover.handOver(offered);
+                List<Connection> told = new ArrayList<>();
+                List<Connection> stayed = takeover.handOver(offered, moved -> {
+                    assertFalse(moved.channel().isOpen(), "told once this process's channel is closed");
+                    told.add(moved);
+                    if (told.size() == 1) {
+                        throw new IllegalStateException("a failing hook changes nothing of the hand-over");
+                    }
+                });
                 assertEquals(List.of(offered.get(count)), stayed, "only the one too large to send stays");
+                assertEquals(offered.subList(0, count), told, "told of each one that moved, in order, once");
                 assertEquals(count, takeover.connectionsHandedOver());
                 assertTrue(takeover.successorAdoptsConnections(), "nothing was late: the successor still adopts");
                 assertTrue(stayed.get(0).channel().isOpen());

@@ -143,7 +143,7 @@ final class JettyConnections implements MovableConnections {
     public void wakeIdle() {
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
             if (endPoint.getConnection() instanceof HandoffHttpConnection connection && connection.isQuiet()
-                    && endPoint instanceof SocketChannelEndPoint socket) {
+                    && endPoint instanceof SocketChannelEndPoint socket && !released.containsKey(socket.getChannel())) {
                 // Whoever wins the fill interest runs onFillable: this wake-up or a read event, never both.
                 connector.getExecutor().execute(() -> socket.getFillInterest().fillable());
             }
