@@ -4,6 +4,7 @@ import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
 import dev.handoff.core.Takeover;
 import dev.handoff.spring.HandoffDrainParticipant;
+import org.springframework.beans.factory.DisposableBean;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -26,9 +27,11 @@ import java.util.concurrent.TimeUnit;
  * each line is answered with {@code <pid> <listener> <line>}, so that a connection served by another
  * server shows.
  */
-class EchoServer implements HandoffDrainParticipant {
+class EchoServer implements HandoffDrainParticipant, DisposableBean {
 
     private final Selector selector = Selector.open();
+    private final Thread loop;
+    private volatile boolean closing;
     private final String name;
     private final ServerSocketChannel listener;
     private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
@@ -41,9 +44,20 @@ class EchoServer implements HandoffDrainParticipant {
         listener.configureBlocking(false);
         listener.register(selector, SelectionKey.OP_ACCEPT);
         handoff.onConnection(name, connection -> run(() -> serve(connection.channel(), connection.unread())));
-        Thread loop = new Thread(this::loop, "echo-server-" + name);
+        loop = new Thread(this::loop, "echo-server-" + name);
         loop.setDaemon(true);
         loop.start();
+    }
+
+    /**
+     * Ends the loop and closes what is left (nothing after a drain): a thread still blocked in select at
+     * exit would hold the JVM's exit back by about 300 ms.
+     */
+    @Override
+    public void destroy() throws Exception {
+        closing = true;
+        selector.wakeup();
+        loop.join(TimeUnit.SECONDS.toMillis(5));
     }
 
     @Override
@@ -77,8 +91,8 @@ class EchoServer implements HandoffDrainParticipant {
     }
 
     private void loop() {
-        try {
-            while (selector.isOpen()) {
+        try (selector) {
+            while (!closing) {
                 selector.select();
                 for (Runnable task = tasks.poll(); task != null; task = tasks.poll()) {
                     task.run();
@@ -97,6 +111,9 @@ class EchoServer implements HandoffDrainParticipant {
                     }
                 }
                 selector.selectedKeys().clear();
+            }
+            for (SelectionKey key : selector.keys()) {
+                key.channel().close();
             }
         } catch (IOException e) {
             throw new IllegalStateException(e);
