@@ -39,8 +39,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
 class DockerRestartIT {
 
-    /** Built by docker/build-base-image (CI does it first); override with -Dhandoff.base-image=... */
-    private static final String BASE_IMAGE = System.getProperty("handoff.base-image", "handoff-jre:17");
+    /** A JRE image from the JDK this test runs on; override with -Dhandoff.base-image=... */
+    private static final String BASE_IMAGE = System.getProperty("handoff.base-image",
+            "handoff-jre:" + Runtime.version().feature());
+    private static final Duration BASE_IMAGE_BUILD_TIMEOUT = Duration.ofMinutes(5);
     private static final Pattern IDENTITY = Pattern.compile("\"pid\":(\\d+),\"generation\":(\\d+)");
     private static final List<String> SERVER_ARGS = List.of("java", "-jar", "/app/sample-server.jar", "--http", "0.0.0.0:8080",
             "--echo", "0.0.0.0:9090", "--socket", "/run/handoff/sample.sock", "--pid-file", "/run/sample.pid");
@@ -51,13 +53,34 @@ class DockerRestartIT {
             .withFileFromPath("handoff-harness/target/handoff-harness.jar", harnessJar())
             .withBuildArg("BASE_IMAGE", BASE_IMAGE);
 
+    /**
+     * Nothing can be pulled here, so a missing base image is built from the JDK this test runs on
+     * (docker/build-base-image: a jlink'd JRE given to docker import), as a newcomer's machine needs.
+     */
     @BeforeAll
-    static void baseImageIsThere() {
+    static void baseImageIsThere() throws Exception {
         try {
             DockerClientFactory.instance().client().inspectImageCmd(BASE_IMAGE).exec();
-        } catch (com.github.dockerjava.api.exception.NotFoundException e) {
-            throw new IllegalStateException("no image " + BASE_IMAGE + " in this Docker engine (nothing can be pulled here): "
-                    + "build it with docker/build-base-image " + BASE_IMAGE, e);
+            return;
+        } catch (com.github.dockerjava.api.exception.NotFoundException missing) {
+            // built below
+        }
+        Path script = Path.of("..", "docker", "build-base-image");
+        Path output = Files.createTempFile("build-base-image", ".log");
+        ProcessBuilder build = new ProcessBuilder("bash", script.toString(), BASE_IMAGE).redirectErrorStream(true)
+                .redirectOutput(output.toFile());
+        build.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        Process process = build.start();
+        boolean ended = process.waitFor(BASE_IMAGE_BUILD_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        if (!ended) {
+            process.destroyForcibly();
+        }
+        String log = Files.readString(output);
+        Files.delete(output);
+        if (!ended || process.exitValue() != 0) {
+            throw new IllegalStateException("no image " + BASE_IMAGE + " in this Docker engine, and building it from "
+                    + System.getProperty("java.home") + " with " + script + (ended ? " failed" : " took over "
+                    + BASE_IMAGE_BUILD_TIMEOUT) + ":\n" + log);
         }
     }
 
