@@ -104,20 +104,7 @@ class SpringConnectionHandoffTest {
     void aManagementServerOnItsOwnPortIsHandedOverAndItsConnectionsMove(String server) throws Exception {
         String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s", "--management.server.port=0",
                 "--spring.autoconfigure.exclude=" + otherManagementServers(server));
-        String handoffState = "GET /actuator/handoff HTTP/1.1\r\nHost: localhost\r\n\r\n";
-        try (TestAppProcess first = TestAppProcess.start(args, 1);
-             Client application = new Client(first.port("http"));
-             Client management = new Client(first.port("management"))) {
-            assertEquals(first.pid(), application.get(GET));
-            assertEquals(first.pid(), management.get(handoffState));
-            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
-                assertEquals(first.port("management"), second.port("management"), "the management port was handed over");
-                assertEquals("DRAINED moved=2 kept=0 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
-                assertEquals(0, first.child().awaitExit(WAIT));
-                assertEquals(second.pid(), application.get(GET));
-                assertEquals(second.pid(), management.get(handoffState));
-            }
-        }
+        secondListenerMovesWithItsConnection(args, "management", "GET /actuator/handoff HTTP/1.1\r\nHost: localhost\r\n\r\n");
     }
 
     /**
@@ -130,19 +117,27 @@ class SpringConnectionHandoffTest {
     void aConnectorTheApplicationAddsIsHandedOverAndItsConnectionsMove(String server) throws Exception {
         String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s",
                 "--test.additional-connector-port=0");
+        secondListenerMovesWithItsConnection(args, "http-1", GET);
+    }
+
+    /**
+     * A listener besides {@code http}: the second generation takes over its port, and a connection to each,
+     * answered before the restart, is answered by the successor on the same connection.
+     */
+    private static void secondListenerMovesWithItsConnection(String[] args, String listener, String request) throws Exception {
         try (TestAppProcess first = TestAppProcess.start(args, 1);
              Client application = new Client(first.port("http"));
-             Client additional = new Client(first.port("http-1"))) {
-            assertNotEquals(first.port("http"), first.port("http-1"));
+             Client other = new Client(first.port(listener))) {
+            assertNotEquals(first.port("http"), first.port(listener));
             assertEquals(first.pid(), application.get(GET));
-            assertEquals(first.pid(), additional.get(GET));
+            assertEquals(first.pid(), other.get(request));
             try (TestAppProcess second = TestAppProcess.start(args, 2)) {
-                assertEquals(first.port("http-1"), second.port("http-1"), "the added connector's port was handed over");
+                assertEquals(first.port(listener), second.port(listener), "the " + listener + " port was handed over");
                 assertEquals("DRAINED moved=2 kept=0 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
                 assertEquals(0, first.child().awaitExit(WAIT));
                 assertEquals(second.pid(), application.get(GET));
-                assertEquals(second.pid(), additional.get(GET), "the same connection to the added connector, "
-                        + "answered by the successor");
+                assertEquals(second.pid(), other.get(request), "the same connection to " + listener
+                        + ", answered by the successor");
             }
         }
     }

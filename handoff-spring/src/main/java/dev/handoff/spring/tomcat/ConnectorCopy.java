@@ -95,14 +95,8 @@ final class ConnectorCopy {
      */
     private static <T> void copyProperties(T from, T to) {
         for (Method getter : from.getClass().getMethods()) {
-            String property = property(getter);
-            if (property == null || !isValue(getter.getReturnType())) {
-                continue;
-            }
-            Method setter;
-            try {
-                setter = from.getClass().getMethod("set" + property, getter.getReturnType());
-            } catch (NoSuchMethodException readOnly) {
+            Method setter = setterOf(from.getClass(), getter);
+            if (setter == null || !isValue(getter.getReturnType())) {
                 continue;
             }
             try {
@@ -112,7 +106,7 @@ final class ConnectorCopy {
                 }
             } catch (IllegalAccessException | InvocationTargetException | RuntimeException e) {
                 log.warn("could not carry the setting '{}' over to the handed-over copy of a Tomcat connector: {}",
-                        property, e instanceof InvocationTargetException target ? target.getCause() : e);
+                        property(getter), e instanceof InvocationTargetException target ? target.getCause() : e);
             }
         }
     }
@@ -122,12 +116,23 @@ final class ConnectorCopy {
                 || type == Boolean.class || type == Character.class || type == InetAddress.class || type == Executor.class;
     }
 
-    /** The settings of {@code type}: those with a public getter and a setter. */
+    /** The settings of {@code type}: those with a public getter and a setter of its type. */
     private static List<String> propertiesOf(Class<?> type) {
-        return Arrays.stream(type.getMethods()).map(ConnectorCopy::property).filter(Objects::nonNull)
-                .filter(property -> Arrays.stream(type.getMethods())
-                        .anyMatch(method -> method.getName().equals("set" + property) && method.getParameterCount() == 1))
-                .toList();
+        return Arrays.stream(type.getMethods()).filter(getter -> setterOf(type, getter) != null)
+                .map(ConnectorCopy::property).toList();
+    }
+
+    /** The public setter of the property {@code getter} reads, taking what it returns; null if none. */
+    private static Method setterOf(Class<?> type, Method getter) {
+        String property = property(getter);
+        if (property == null) {
+            return null;
+        }
+        try {
+            return type.getMethod("set" + property, getter.getReturnType());
+        } catch (NoSuchMethodException readOnly) {
+            return null;
+        }
     }
 
     /** The property a public instance getter reads ({@code getPort}, {@code isSSLEnabled}), or null. */
