@@ -24,7 +24,9 @@ public class ConnectionCloseWebFilter implements WebFilter, Ordered {
     @Override
     public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
         exchange.getResponse().beforeCommit(() -> {
-            if (drain.closesConnection(exchange.getRequest().getSslInfo() != null, protocolOf(exchange))) {
+            // Asked first: what follows walks the connection's pipeline, once per response.
+            if (drain.isDraining()
+                    && drain.closesConnection(exchange.getRequest().getSslInfo() != null, protocolOf(exchange))) {
                 exchange.getResponse().getHeaders().set("Connection", "close");
             }
             return Mono.empty();

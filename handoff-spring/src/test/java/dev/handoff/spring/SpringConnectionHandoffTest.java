@@ -10,6 +10,7 @@ import okhttp3.Request;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.BufferedInputStream;
@@ -30,6 +31,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -62,10 +64,19 @@ class SpringConnectionHandoffTest {
     @TempDir
     Path temp;
 
+    /**
+     * On Reactor Netty, once on each transport its connections can run on: native epoll (Reactor Netty's
+     * default on Linux) and NIO (with {@code -Dreactor.netty.native=false}); each generation answers on a
+     * channel of that transport.
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"tomcat", "jetty", "netty"})
-    void idleConnectionsMoveToEachSuccessorAndNoneIsClosed(String server) throws Exception {
-        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s");
+    @CsvSource({"tomcat,,", "jetty,,", "netty,,EpollSocketChannel",
+            "netty,--test.reactor-netty-native=false,DetachableNioSocketChannel"})
+    void idleConnectionsMoveToEachSuccessorAndNoneIsClosed(String server, String flag, String nettyChannel) throws Exception {
+        String[] args = TestAppProcess.args(temp, server,
+                Stream.of("--handoff.drain-timeout=60s", flag).filter(Objects::nonNull).toArray(String[]::new));
+        String request = nettyChannel == null ? GET : "GET /channel HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        String answer = nettyChannel == null ? "\"pid\"" : "\"channel\":\"" + nettyChannel + "\"";
         List<TestAppProcess> generations = new ArrayList<>();
         List<Client> clients = new ArrayList<>();
         try {
@@ -75,7 +86,7 @@ class SpringConnectionHandoffTest {
             for (int i = 0; i < 16; i++) {
                 Client client = new Client(port);
                 clients.add(client);
-                assertEquals(generations.get(0).pid(), client.get(GET));
+                assertEquals(generations.get(0).pid(), client.get(request, answer));
             }
             for (int generation = 2; generation <= 3; generation++) {
                 TestAppProcess incumbent = generations.get(generations.size() - 1);
@@ -85,7 +96,7 @@ class SpringConnectionHandoffTest {
                 assertEquals("DRAINED moved=16 kept=0 unmovable={} open=0", incumbent.child().awaitLine("DRAINED", WAIT));
                 assertEquals(0, incumbent.child().awaitExit(WAIT));
                 for (Client client : clients) {
-                    assertEquals(successor.pid(), client.get(GET), "the same connection, answered by the successor");
+                    assertEquals(successor.pid(), client.get(request, answer), "the same connection, answered by the successor");
                 }
             }
             clients.forEach(Client::close);
@@ -547,6 +558,14 @@ class SpringConnectionHandoffTest {
             return read();
         }
 
+        /** The pid that answered {@code request} with a body that contains {@code part}. */
+        long get(String request, String part) throws IOException {
+            send(request);
+            Response response = Response.read(in);
+            assertTrue(response.body().contains(part), "expected " + part + " in " + response);
+            return answeredBy(response);
+        }
+
         void send(String bytes) throws IOException {
             socket.getOutputStream().write(bytes.getBytes(StandardCharsets.US_ASCII));
             socket.getOutputStream().flush();
@@ -554,7 +573,10 @@ class SpringConnectionHandoffTest {
 
         /** The pid that answered the next response, which must be a 200 that keeps the connection open. */
         long read() throws IOException {
-            Response response = Response.read(in);
+            return answeredBy(Response.read(in));
+        }
+
+        private static long answeredBy(Response response) {
             assertEquals(200, response.status(), response.statusLine());
             assertTrue(response.keepAlive(), "the response keeps the connection: " + response);
             return pid(response.body());

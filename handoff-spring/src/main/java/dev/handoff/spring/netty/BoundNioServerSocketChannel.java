@@ -9,12 +9,16 @@ import java.util.List;
 
 /**
  * Netty's NIO server channel around a JDK channel that is already bound (binding it is a no-op), whose
- * connections can be detached to move to a successor.
+ * connections are made to be released to a successor, on NIO or epoll event loops. The listener itself stays
+ * on NIO on either: Netty's epoll server channel cannot skip its bind.
  */
 final class BoundNioServerSocketChannel extends NioServerSocketChannel {
 
-    BoundNioServerSocketChannel(ServerSocketChannel channel) {
+    private final ConnectionChannels children;
+
+    BoundNioServerSocketChannel(ServerSocketChannel channel, ConnectionChannels children) {
         super(channel);
+        this.children = children;
     }
 
     @Override
@@ -29,7 +33,7 @@ final class BoundNioServerSocketChannel extends NioServerSocketChannel {
             return 0;
         }
         try {
-            accepted.add(new DetachableNioSocketChannel(this, socket));
+            accepted.add(children.child(this, socket));
             return 1;
         } catch (RuntimeException e) {
             socket.close();

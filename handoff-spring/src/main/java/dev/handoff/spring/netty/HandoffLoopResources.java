@@ -3,6 +3,8 @@ package dev.handoff.spring.netty;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ServerChannel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Mono;
 import reactor.netty.resources.LoopResources;
 
@@ -13,17 +15,32 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 
 /**
- * Reactor Netty's default event loops (always NIO: the handed-over socket is a JDK channel), except that
- * the server channel is built around the handed-over listening socket.
+ * Reactor Netty's default event loops, except that the server channel is built around the handed-over
+ * listening socket: the listener on an NIO event loop (the handed-over socket is a JDK channel), its
+ * connections on the transport Reactor Netty would pick (native epoll on Linux, unless turned off with
+ * {@code -Dreactor.netty.native=false}; NIO otherwise).
  */
 final class HandoffLoopResources implements LoopResources {
 
+    private static final Logger log = LoggerFactory.getLogger(HandoffLoopResources.class);
+
     private final LoopResources loops = LoopResources.create("handoff-http");
     private final Callable<ServerSocketChannel> listener;
+    private final ConnectionChannels children;
+    private final boolean nativeChildren;
     private volatile Channel serverChannel;
 
     HandoffLoopResources(Callable<ServerSocketChannel> listener) {
         this.listener = listener;
+        this.children = ConnectionChannels.forLoops(
+                LoopResources.DEFAULT_NATIVE && LoopResources.hasNativeSupport() ? loops.onServer(true) : null);
+        this.nativeChildren = !(children instanceof NioConnectionChannels);
+        log.info("Reactor Netty connections run on {} event loops", nativeChildren ? "epoll" : "NIO");
+    }
+
+    /** How this server's connections are made and released. */
+    ConnectionChannels children() {
+        return children;
     }
 
     @Override
@@ -33,7 +50,7 @@ final class HandoffLoopResources implements LoopResources {
             return loops.onChannel(type, group);
         }
         try {
-            Channel channel = new BoundNioServerSocketChannel(listener.call());
+            Channel channel = new BoundNioServerSocketChannel(listener.call(), children);
             serverChannel = channel;
             return (CHANNEL) channel;
         } catch (IOException e) {
@@ -66,7 +83,7 @@ final class HandoffLoopResources implements LoopResources {
 
     @Override
     public EventLoopGroup onServer(boolean useNative) {
-        return loops.onServer(false);
+        return loops.onServer(nativeChildren);
     }
 
     @Override

@@ -13,10 +13,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Runs Reactor Netty's HTTP server on NIO event loops whose server channel wraps the listening socket
- * the {@link Handoff} gives it (no bind), makes its HTTP/1.1 connections movable and adopts those its
- * predecessor hands over, counts the open connections for the drain, and stops accepting by no longer
- * reading from the server channel.
+ * Runs Reactor Netty's HTTP server on event loops whose server channel wraps the listening socket the
+ * {@link Handoff} gives it (no bind), with its connections on native epoll where Reactor Netty would use
+ * it; makes its HTTP/1.1 connections movable and adopts those its predecessor hands over, counts the open
+ * connections for the drain, and stops accepting by no longer reading from the server channel.
  */
 public class HandoffNettyCustomizer implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>, DisposableBean {
 
@@ -40,7 +40,7 @@ public class HandoffNettyCustomizer implements WebServerFactoryCustomizer<NettyR
                 : new InetSocketAddress(factory.getAddress(), factory.getPort());
         HandoffLoopResources loops = new HandoffLoopResources(() -> handoff.listen(listener, address));
         created.add(loops);
-        NettyConnections connections = new NettyConnections(listener, loops::serverChannel);
+        NettyConnections connections = new NettyConnections(listener, loops::serverChannel, loops.children());
         AtomicLong open = new AtomicLong();
         factory.addServerCustomizers(server -> server
                 .runOn(loops, false)

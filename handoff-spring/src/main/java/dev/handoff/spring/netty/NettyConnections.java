@@ -12,6 +12,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.netty.ConnectionObserver;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.Map;
@@ -34,12 +35,14 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
 
     private final String listener;
     private final Supplier<Channel> serverChannel;
+    private final ConnectionChannels children;
     private final Set<Channel> live = ConcurrentHashMap.newKeySet();
     private volatile Consumer<Connection> sink;
 
-    NettyConnections(String listener, Supplier<Channel> serverChannel) {
+    NettyConnections(String listener, Supplier<Channel> serverChannel, ConnectionChannels children) {
         this.listener = listener;
         this.serverChannel = serverChannel;
+        this.children = children;
         if (!QuietPoint.isSupported()) {
             log.warn("this Netty or Reactor Netty version hides what a connection's quiet point is read from; "
                     + "its connections close after their next answer instead of moving");
@@ -54,7 +57,7 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
     @Override
     public void onStateChange(reactor.netty.Connection connection, State newState) {
         Channel channel = connection.channel();
-        if (newState == State.CONNECTED && channel instanceof DetachableNioSocketChannel) {
+        if (newState == State.CONNECTED && children.made(channel)) {
             live.add(channel);
             channel.closeFuture().addListener(closed -> live.remove(channel));
         } else if (newState == State.DISCONNECTING && sink != null && channel.isActive() && connection.isPersistent()) {
@@ -67,10 +70,10 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
     @Override
     public void adopt(Connection connection) {
         Channel server = serverChannel.get();
-        DetachableNioSocketChannel child;
+        Channel child;
         try {
-            child = new DetachableNioSocketChannel(server, connection.channel());
-        } catch (RuntimeException e) {
+            child = children.child(server, connection.channel());
+        } catch (IOException | RuntimeException e) {
             log.warn("could not adopt the connection {}; closing it", connection.channel(), e);
             closeQuietly(connection.channel());
             return;
@@ -123,7 +126,14 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
     /** On the channel's event loop: releases it if it is quiet. */
     private void tryRelease(Channel channel) {
         Consumer<Connection> to = sink;
-        if (to == null || !(channel instanceof DetachableNioSocketChannel detachable) || QuietPoint.notQuiet(channel) != null) {
+        if (to == null || !children.made(channel) || QuietPoint.notQuiet(channel) != null) {
+            return;
+        }
+        SocketChannel socket;
+        try {
+            socket = children.release(channel);
+        } catch (IOException | RuntimeException e) {
+            log.warn("could not release the connection {} (it is tried again): {}", channel, e.toString());
             return;
         }
         channel.config().setAutoRead(false);
@@ -144,13 +154,11 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
         held[0].readBytes(unread);
         held[0].release();
         unread.flip();
-        SocketChannel socket = detachable.socket();
         // Queued for the move before Netty stops counting it: the drain ends when nothing is open or queued.
-        // It waits for the channel to leave its selector, which the close below brings.
+        // On NIO it waits for the channel to leave its selector, which the close below brings.
         to.accept(new Connection(listener, socket, null, unread));
-        detachable.detach();
         live.remove(channel);
-        channel.close(); // for Netty only: its key is cancelled, the selector drops it at its next select
+        channel.close(); // for Netty only: on NIO its key is cancelled, on epoll it leaves epoll and its own copy closes
     }
 
     private static void closeQuietly(SocketChannel channel) {

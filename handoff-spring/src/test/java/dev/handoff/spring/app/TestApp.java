@@ -23,6 +23,8 @@ import org.springframework.context.annotation.Profile;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
+import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
+import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Mono;
 
 import java.io.IOException;
@@ -32,7 +34,8 @@ import java.util.Map;
 /**
  * A plain Spring Boot application with the starter, run as a child JVM by the tests: {@code GET /} and
  * {@code GET /slow?ms=N} answer the pid and generation. The profile names the embedded server (tomcat,
- * jetty, netty); all three are on the test class path, so each profile declares its factory.
+ * jetty, netty); all three are on the test class path, so each profile declares its factory. On Reactor Netty,
+ * {@code GET /channel} also names the class of the Netty channel that carries the request's connection.
  */
 @SpringBootApplication
 public class TestApp {
@@ -40,6 +43,9 @@ public class TestApp {
     public static void main(String[] args) {
         SpringApplication application = new SpringApplication(TestApp.class);
         boolean netty = String.join(" ", args).contains("spring.profiles.active=netty");
+        if (java.util.List.of(args).contains("--test.reactor-netty-native=false")) {
+            System.setProperty("reactor.netty.native", "false"); // read once, before Reactor Netty's classes load
+        }
         application.setWebApplicationType(netty ? WebApplicationType.REACTIVE : WebApplicationType.SERVLET);
         application.run(args);
     }
@@ -165,6 +171,16 @@ public class TestApp {
         @Bean
         NettyReactiveWebServerFactory netty() {
             return new NettyReactiveWebServerFactory();
+        }
+
+        @RestController
+        static class Channel {
+            @GetMapping("/channel")
+            Map<String, Object> channel(ServerWebExchange exchange) {
+                reactor.netty.Connection connection = ServerHttpRequestDecorator.getNativeRequest(exchange.getRequest());
+                return Map.of("pid", ProcessHandle.current().pid(),
+                        "channel", connection.channel().getClass().getSimpleName());
+            }
         }
     }
 }
