@@ -1,5 +1,6 @@
 package dev.handoff.harness;
 
+import dev.handoff.harness.load.FailureKind;
 import dev.handoff.harness.load.HttpClients;
 import dev.handoff.harness.load.LineClients;
 
@@ -129,7 +130,7 @@ final class Demo {
         System.out.printf("HTTP requests:            %d (answered by %d different pids)%n", http.requests(), http.pids().size());
         System.out.printf("failed requests:          %d%s%n", http.failures(),
                 http.failureSamples().isEmpty() ? "" : " e.g. " + http.failureSamples().get(0));
-        System.out.printf("connection resets:        %d%n", http.failures(HttpClients.Failure.RESET));
+        System.out.printf("connection resets:        %d%n", http.failures(FailureKind.RESET));
         System.out.printf("slow requests completed:  %d of %d (%d answered by the old pid after its successor was READY)%n",
                 slowOk, completed, slowAcross);
         System.out.printf("echo connections alive:   %d of %d (%d exchanges; each answered by at least %d pids)%s%n",

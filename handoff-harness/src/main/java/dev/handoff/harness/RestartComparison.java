@@ -1,5 +1,6 @@
 package dev.handoff.harness;
 
+import dev.handoff.harness.load.FailureKind;
 import dev.handoff.harness.load.HttpClients;
 import dev.handoff.harness.load.LineClients;
 
@@ -137,7 +138,7 @@ final class RestartComparison {
                 fleet.close();
             }
             WrkResult during = wrkResult(load);
-            return new Row(strategy, restarts, steady, during, own.requests(), own.failures(), own.failures(HttpClients.Failure.RESET),
+            return new Row(strategy, restarts, steady, during, own.requests(), own.failures(), own.failures(FailureKind.RESET),
                     fleet.alive(), fleet.size(), restartMillis);
         }
     }

@@ -1,14 +1,10 @@
 package dev.handoff.harness.load;
 
 import java.io.BufferedInputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.SocketException;
-import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,25 +28,9 @@ import java.util.regex.Pattern;
  * after {@code GET /} on it, optionally pausing between requests. No request is ever retried (library
  * clients retry a request that met a closed connection, which would hide exactly what a restart test looks
  * for). A response that says {@code Connection: close} is followed by a fresh connection, as any client
- * does; so is a failure, which is counted by its {@link Failure kind}.
+ * does; so is a failure, which is counted by its {@link FailureKind kind}.
  */
 public final class HttpClients implements AutoCloseable {
-
-    /** Why a request failed. */
-    public enum Failure {
-        /** The connection was refused: nobody listened on the port. */
-        REFUSED,
-        /** The connection was reset by the server. */
-        RESET,
-        /** The server closed the connection before the response was complete (or before it was sent). */
-        EARLY_EOF,
-        /** No connection, or no answer, within the client's timeouts. */
-        TIMEOUT,
-        /** A complete response whose status is not 200. */
-        BAD_STATUS,
-        /** Any other I/O error, or a response that could not be read. */
-        OTHER
-    }
 
     private static final Pattern PID = Pattern.compile("\"pid\":(\\d+)");
     private static final int CONNECT_TIMEOUT_MILLIS = 5_000;
@@ -62,7 +42,7 @@ public final class HttpClients implements AutoCloseable {
     private final long pauseNanos;
     private final List<Thread> threads = new ArrayList<>();
     private final AtomicLong requests = new AtomicLong();
-    private final Map<Failure, LongAdder> failures = new EnumMap<>(Failure.class);
+    private final Map<FailureKind, LongAdder> failures = new EnumMap<>(FailureKind.class);
     private final List<String> failureSamples = Collections.synchronizedList(new ArrayList<>());
     private final Set<Long> pids = ConcurrentHashMap.newKeySet();
     private final AtomicLong connections = new AtomicLong();
@@ -74,7 +54,7 @@ public final class HttpClients implements AutoCloseable {
         this.target = target;
         this.request = ("GET / HTTP/1.1\r\nHost: " + target.getHostString() + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
         this.pauseNanos = pause.toNanos();
-        for (Failure kind : Failure.values()) {
+        for (FailureKind kind : FailureKind.values()) {
             failures.put(kind, new LongAdder());
         }
     }
@@ -116,7 +96,7 @@ public final class HttpClients implements AutoCloseable {
         return failures.values().stream().mapToLong(LongAdder::sum).sum();
     }
 
-    public long failures(Failure kind) {
+    public long failures(FailureKind kind) {
         return failures.get(kind).sum();
     }
 
@@ -173,31 +153,13 @@ public final class HttpClients implements AutoCloseable {
         }
     }
 
-    private void failed(Failure kind, String what) {
+    private void failed(FailureKind kind, String what) {
         failures.get(kind).increment();
         synchronized (failureSamples) {
             if (failureSamples.size() < FAILURE_SAMPLES) {
                 failureSamples.add(kind + ": " + what);
             }
         }
-    }
-
-    static Failure kindOf(IOException e) {
-        String message = String.valueOf(e.getMessage());
-        if (e instanceof ConnectException && message.contains("refused")) {
-            return Failure.REFUSED;
-        }
-        if (e instanceof SocketTimeoutException) {
-            return Failure.TIMEOUT;
-        }
-        // A write to a connection the server has closed fails with a broken pipe: it closed before answering.
-        if (e instanceof EOFException || e instanceof SocketException && message.contains("Broken pipe")) {
-            return Failure.EARLY_EOF;
-        }
-        if (e instanceof SocketException && message.contains("reset")) {
-            return Failure.RESET;
-        }
-        return Failure.OTHER;
     }
 
     /** One client thread: its connection, and its latencies until they are handed to the shared list. */
@@ -228,7 +190,7 @@ public final class HttpClients implements AutoCloseable {
                 socket.getOutputStream().write(request);
                 Response response = Response.read(in);
                 if (response.status() != 200) {
-                    failed(Failure.BAD_STATUS, response.statusLine());
+                    failed(FailureKind.BAD_STATUS, response.statusLine());
                     disconnect();
                     return;
                 }
@@ -237,7 +199,7 @@ public final class HttpClients implements AutoCloseable {
                     disconnect();
                 }
             } catch (IOException e) {
-                failed(kindOf(e), e.toString());
+                failed(FailureKind.of(e), e.toString());
                 disconnect();
             }
         }

@@ -1,6 +1,5 @@
 package dev.handoff.harness.load;
 
-import dev.handoff.harness.load.HttpClients.Failure;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -55,13 +54,13 @@ class HttpClientsTest {
 
     @Test
     void aPortNobodyListensOnIsRefused() throws Exception {
-        assertOnlyFailures(RawServer.nobodyListening(), Failure.REFUSED);
+        assertOnlyFailures(RawServer.nobodyListening(), FailureKind.REFUSED);
     }
 
     @Test
     void aConnectionClosedInsteadOfAnsweredIsAnEarlyEof() throws Exception {
         try (RawServer server = new RawServer((socket, connection) -> readRequest(socket.getInputStream()))) {
-            assertOnlyFailures(server.address(), Failure.EARLY_EOF);
+            assertOnlyFailures(server.address(), FailureKind.EARLY_EOF);
         }
     }
 
@@ -72,7 +71,7 @@ class HttpClientsTest {
                 write(socket, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"pid\":");
             }
         })) {
-            assertOnlyFailures(server.address(), Failure.EARLY_EOF);
+            assertOnlyFailures(server.address(), FailureKind.EARLY_EOF);
         }
     }
 
@@ -83,14 +82,14 @@ class HttpClientsTest {
                 socket.setSoLinger(true, 0); // close with RST
             }
         })) {
-            assertOnlyFailures(server.address(), Failure.RESET);
+            assertOnlyFailures(server.address(), FailureKind.RESET);
         }
     }
 
     @Test
     void anAnswerOtherThan200IsABadStatus() throws Exception {
         try (RawServer server = new RawServer(answeringEach("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))) {
-            assertOnlyFailures(server.address(), Failure.BAD_STATUS);
+            assertOnlyFailures(server.address(), FailureKind.BAD_STATUS);
         }
     }
 
@@ -104,7 +103,7 @@ class HttpClientsTest {
         };
     }
 
-    private static void assertOnlyFailures(InetSocketAddress target, Failure kind) throws Exception {
+    private static void assertOnlyFailures(InetSocketAddress target, FailureKind kind) throws Exception {
         HttpClients clients = HttpClients.start(target, 1, PAUSE);
         await(() -> clients.failures(kind) >= 3, "3 failures of kind " + kind + " (samples: " + clients.failureSamples() + ")", WAIT);
         clients.close();

@@ -14,17 +14,17 @@ import java.util.function.BooleanSupplier;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A loopback server whose every connection is served by a test's own code, each on a thread of its own. */
-final class RawServer implements AutoCloseable {
+public final class RawServer implements AutoCloseable {
 
     /** What a test does with one accepted connection; it is closed afterwards. */
-    interface Handler {
+    public interface Handler {
         void serve(Socket socket, int connection) throws IOException;
     }
 
     private final ServerSocket listener;
     private final AtomicInteger accepted = new AtomicInteger();
 
-    RawServer(Handler handler) throws IOException {
+    public RawServer(Handler handler) throws IOException {
         listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         Thread acceptor = new Thread(() -> {
             while (!listener.isClosed()) {
@@ -49,23 +49,23 @@ final class RawServer implements AutoCloseable {
         acceptor.start();
     }
 
-    InetSocketAddress address() {
+    public InetSocketAddress address() {
         return (InetSocketAddress) listener.getLocalSocketAddress();
     }
 
-    int accepted() {
+    public int accepted() {
         return accepted.get();
     }
 
     /** A loopback address that refuses connections: a port just released. */
-    static InetSocketAddress nobodyListening() throws IOException {
+    public static InetSocketAddress nobodyListening() throws IOException {
         try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return (InetSocketAddress) probe.getLocalSocketAddress();
         }
     }
 
     /** Reads one request head (up to its blank line); false when the client closed the connection instead. */
-    static boolean readRequest(InputStream in) throws IOException {
+    public static boolean readRequest(InputStream in) throws IOException {
         int matched = 0;
         byte[] end = "\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
         while (matched < end.length) {
@@ -78,12 +78,12 @@ final class RawServer implements AutoCloseable {
         return true;
     }
 
-    static void write(Socket socket, String text) throws IOException {
+    public static void write(Socket socket, String text) throws IOException {
         socket.getOutputStream().write(text.getBytes(StandardCharsets.US_ASCII));
     }
 
     /** Waits until {@code condition} holds, failing after {@code timeout}. */
-    static void await(BooleanSupplier condition, String what, Duration timeout) throws InterruptedException {
+    public static void await(BooleanSupplier condition, String what, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!condition.getAsBoolean()) {
             assertTrue(System.nanoTime() < deadline, "no " + what + " within " + timeout);
