@@ -21,8 +21,9 @@ import java.util.concurrent.TimeUnit;
  * generation it knows of is its own child, which the JDK reaps), and exits with the last generation's
  * status.
  *
- * <p>The pid file is the command's {@code --pid-file PATH}; a command without one but with
- * {@code --socket PATH} gets {@code --pid-file PATH.pid} added (the sample server's options).
+ * <p>The pid file is the command's {@code --pid-file PATH}, or {@code --handoff.pid-file=PATH} (a Spring Boot
+ * application with the starter); a command without either but with {@code --socket PATH} gets
+ * {@code --pid-file PATH.pid} added (the sample server's options).
  */
 final class Supervisor {
 
@@ -45,13 +46,18 @@ final class Supervisor {
         if (command.isEmpty()) {
             throw new IllegalArgumentException("no server command; " + Main.USAGE);
         }
-        String pidFile = valueOf(command, "--pid-file").orElse(null);
+        String pidFile = valueOf(command, "--pid-file").or(() -> springValueOf(command, "--handoff.pid-file")).orElse(null);
         if (pidFile == null) {
             pidFile = valueOf(command, "--socket").map(socket -> socket + ".pid").orElseThrow(() -> new IllegalArgumentException(
                     "the server command names no --pid-file (nor a --socket to put one beside): " + command));
             command.addAll(List.of("--pid-file", pidFile));
         }
         return new Supervisor(command, Path.of(pidFile)).supervise();
+    }
+
+    /** {@code --name=value}, as a Spring Boot application (the starter's {@code handoff.pid-file}) takes it. */
+    private static Optional<String> springValueOf(List<String> command, String option) {
+        return command.stream().filter(arg -> arg.startsWith(option + "=")).map(arg -> arg.substring(option.length() + 1)).findFirst();
     }
 
     private static Optional<String> valueOf(List<String> command, String option) {

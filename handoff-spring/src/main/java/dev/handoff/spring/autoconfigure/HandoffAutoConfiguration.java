@@ -60,6 +60,9 @@ public final class HandoffAutoConfiguration {
         if (properties.getSharedSecretFile() != null) {
             options.sharedSecretFile(properties.getSharedSecretFile());
         }
+        if (properties.getPidFile() != null) {
+            options.pidFile(properties.getPidFile());
+        }
         customizers.orderedStream().forEach(customizer -> customizer.customize(options));
         return options.build();
     }

@@ -58,6 +58,20 @@ public class HandoffProperties {
     /** Whether the incumbent ends its JVM (status 0) once drained; off, it only closes its context. */
     private boolean exitWhenDone = true;
 
+    /**
+     * Where each generation writes its pid once it is READY (a supervisor such as the harness's, or systemd's
+     * PIDFile=, follows it from generation to generation).
+     */
+    private Path pidFile;
+
+    public Path getPidFile() {
+        return pidFile;
+    }
+
+    public void setPidFile(Path pidFile) {
+        this.pidFile = pidFile;
+    }
+
     public Duration getBusyTimeout() {
         return busyTimeout;
     }

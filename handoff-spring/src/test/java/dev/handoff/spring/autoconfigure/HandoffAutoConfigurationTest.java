@@ -69,6 +69,7 @@ class HandoffAutoConfigurationTest {
                         "handoff.ready-timeout=40s", "handoff.probation=50ms", "handoff.drain-timeout=7s",
                         "handoff.allowed-peer-uids=0,1000", "handoff.upgrade-command=/bin/app,--flag",
                         "handoff.upgrade-timeout=9s", "handoff.shared-secret-file=" + secret,
+                        "handoff.pid-file=" + temp.resolve("app.pid"),
                         "management.endpoints.jmx.exposure.include=handoff", "spring.jmx.enabled=true")
                 .run(context -> {
                     assertThat(context).hasSingleBean(Handoff.class).hasSingleBean(HandoffEndpoint.class)
@@ -83,6 +84,7 @@ class HandoffAutoConfigurationTest {
                     assertThat(options.upgradeCommand()).isEqualTo(List.of("/bin/app", "--flag"));
                     assertThat(options.upgradeTimeout()).isEqualTo(Duration.ofSeconds(9));
                     assertThat(options.hasSharedSecret()).isTrue();
+                    assertThat(options.pidFile()).isEqualTo(temp.resolve("app.pid").toAbsolutePath());
                     assertThat(options.meterRegistry()).containsSame(registry);
                     Handoff handoff = context.getBean(Handoff.class);
                     assertThat(handoff.generation()).isEqualTo(1);
