@@ -11,6 +11,7 @@ import org.testcontainers.utility.DockerImageName;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -30,7 +31,7 @@ import java.util.regex.Pattern;
  *       {@link HandoffPod}.</li>
  * </ul>
  * Generations are told apart by the line each prints when it is READY: Handoff's own log line
- * ({@code READY generation N ...}) by default.
+ * ({@code READY generation N ...}) by default. With {@link #withPidFile} it reads which process serves.
  */
 public class HandoffContainer extends GenericContainer<HandoffContainer> {
 
@@ -42,6 +43,7 @@ public class HandoffContainer extends GenericContainer<HandoffContainer> {
     private GenerationWatch generations;
     private List<String> serverCommand = List.of();
     private Duration restartTimeout = DEFAULT_RESTART_TIMEOUT;
+    private String pidFile;
     private final List<Closeable> execOutputs = new CopyOnWriteArrayList<>();
 
     public HandoffContainer(DockerImageName image) {
@@ -69,6 +71,31 @@ public class HandoffContainer extends GenericContainer<HandoffContainer> {
     public HandoffContainer withServerCommand(String... command) {
         this.serverCommand = List.of(command);
         return self();
+    }
+
+    /**
+     * Where in the container each generation writes its pid once READY (the sample's {@code --pid-file},
+     * the starter's {@code handoff.pid-file}): what {@link #servingPid()} reads.
+     */
+    public HandoffContainer withPidFile(String pathInContainer) {
+        this.pidFile = pathInContainer;
+        return self();
+    }
+
+    /**
+     * The pid (in the container's pid namespace) of the generation that serves, from the pid file; read
+     * with Docker's copy, so the image needs no tools.
+     */
+    public long servingPid() throws IOException {
+        if (pidFile == null) {
+            throw new IllegalStateException("no pid file to read: give it with withPidFile(...)");
+        }
+        String pid = copyFileFromContainer(pidFile, in -> new String(in.readAllBytes(), StandardCharsets.US_ASCII));
+        try {
+            return Long.parseLong(pid.trim());
+        } catch (NumberFormatException e) {
+            throw new IOException("the pid file " + pidFile + " holds no pid: '" + pid + "'", e);
+        }
     }
 
     /** How long a restart may take until the next generation is READY (default 90 s). */

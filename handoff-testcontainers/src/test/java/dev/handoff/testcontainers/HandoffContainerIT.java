@@ -7,7 +7,9 @@ import org.testcontainers.images.builder.ImageFromDockerfile;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
@@ -39,7 +41,7 @@ class HandoffContainerIT {
     @Test
     void restartsBySignalAndByTheSameCommandAgainLoseNoRequestAndNoConnection() throws Exception {
         try (HandoffContainer server = new HandoffContainer(IMAGE).withExposedPorts(8080, 9090)
-                .withServerCommand(SampleImage.SERVER_COMMAND)) {
+                .withServerCommand(SampleImage.SERVER_COMMAND).withPidFile("/run/sample.pid")) {
             server.start();
             assertEquals(1, server.generation());
             ZeroDowntimeProbe probe = ZeroDowntimeProbe.builder()
@@ -57,10 +59,12 @@ class HandoffContainerIT {
      */
     static void restartBySignalAndExecInTurn(HandoffContainer server, ZeroDowntimeProbe probe, int last) throws Exception {
         probe.awaitEveryConnectionAnsweredByAtLeast(1, Duration.ofSeconds(30));
+        Set<Long> pids = new HashSet<>(Set.of(server.servingPid()));
         for (int generation = 2; generation <= last; generation++) {
             int now = generation % 2 == 0 ? server.restartBySignal() : server.restartByExec();
             assertEquals(generation, now);
             probe.awaitEveryConnectionAnsweredByAtLeast(generation, Duration.ofSeconds(60));
+            assertTrue(pids.add(server.servingPid()), "generation " + generation + " serves as a process of its own");
         }
         ProbeReport report = probe.stop();
         report.assertNoFailures();

@@ -29,7 +29,7 @@ class SpringSampleContainerIT {
     @Test
     void restartsBySignalAndByTheSameCommandAgainKeepEveryKeepAliveConnection() throws Exception {
         try (HandoffContainer app = new HandoffContainer(SampleImage.spring()).withExposedPorts(8080)
-                .withServerCommand(SERVER_COMMAND)) {
+                .withServerCommand(SERVER_COMMAND).withPidFile("/run/spring.pid")) {
             app.start();
             ZeroDowntimeProbe probe = ZeroDowntimeProbe.builder()
                     .http(new InetSocketAddress(app.getHost(), app.getMappedPort(8080)), 8, "/", GENERATION)
