@@ -1,6 +1,7 @@
 package dev.handoff.harness;
 
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -68,7 +69,10 @@ final class Supervisor {
     private int supervise() throws Exception {
         Signal.handle(new Signal("TERM"), signal -> forward("TERM"));
         Signal.handle(new Signal("INT"), signal -> forward("INT"));
-        Signal.handle(new Signal("HUP"), signal -> startNextGeneration());
+        if (Signal.handle(new Signal("HUP"), signal -> startNextGeneration()) == SignalHandler.SIG_IGN) {
+            // The JVM keeps a signal ignored that was ignored when it started (nohup does that).
+            System.out.println("SUPERVISOR cannot restart on SIGHUP: it was started with SIGHUP ignored (nohup?)");
+        }
         System.out.println("SUPERVISOR pid=" + ProcessHandle.current().pid() + " pid-file=" + pidFile);
         Process first = startGeneration();
         serving = first.pid();

@@ -5,6 +5,7 @@ import dev.handoff.core.HandoffOptions;
 import dev.handoff.core.HandoffResult;
 import dev.handoff.core.Takeover;
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -74,7 +75,11 @@ public final class SampleServer {
         if (handoff != null) {
             handoff.ready();
             handoff.onExit(this::handedOver);
-            Signal.handle(new Signal("HUP"), signal -> upgrade());
+            if (Signal.handle(new Signal("HUP"), signal -> upgrade()) == SignalHandler.SIG_IGN) {
+                // The JVM keeps a signal ignored that was ignored when it started (nohup does that).
+                System.out.println("SIGHUP IGNORED pid=" + pid + ": this process was started with SIGHUP ignored "
+                        + "(nohup?), so SIGHUP cannot start its successor; start the next copy yourself");
+            }
             handoff.coldStartReason().ifPresent(reason -> System.out.println("COLD START pid=" + pid + ": " + reason));
         }
         Signal.handle(new Signal("TERM"), signal -> stop());
