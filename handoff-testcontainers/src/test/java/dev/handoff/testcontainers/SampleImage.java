@@ -37,6 +37,9 @@ final class SampleImage {
     }
 
     private static ImageFromDockerfile image(String name, String dockerfile, String jar) {
+        if (!Files.isRegularFile(Path.of("..", "sample-server", "target", jar))) {
+            throw new IllegalStateException("no sample-server/target/" + jar + " to put in the image: build the project first (mvn verify)");
+        }
         return new ImageFromDockerfile(name, false)
                 .withFileFromPath("Dockerfile", Path.of("..", "docker", dockerfile))
                 .withFileFromPath("sample-server/target/" + jar, Path.of("..", "sample-server", "target", jar))
