@@ -224,7 +224,11 @@ public final class Takeover {
 
     private void expireAtDeadline() {
         try {
-            Thread.sleep(Math.max(0, Duration.between(Instant.now(), deadline).toMillis()));
+            // Past the deadline, not up to a millisecond short of it: isExpired() must agree from here on.
+            Duration left;
+            while ((left = Duration.between(Instant.now(), deadline)).compareTo(Duration.ZERO) > 0) {
+                Thread.sleep(left.toMillis() + 1);
+            }
         } catch (InterruptedException e) {
             return; // done or resumed first
         }

@@ -179,7 +179,9 @@ class FaultInjectionTest {
         assertTrue(withdrawn.contains("did not take READY"), withdrawn);
         assertEquals(4, successor.awaitExit(Duration.ofSeconds(10)));
         assertAllServedBy(incumbent.pid());
-        fds.assertNoLeak();
+        // A successor continued late may have renamed its rendezvous socket over the path before it heard it
+        // was refused: the incumbent then binds a new one and closes its old one.
+        fds.assertNoMoreThanBefore();
     }
 
     @ParameterizedTest

@@ -15,6 +15,7 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The open descriptors of a process, as {@code /proc/<pid>/fd} lists them (number and target, so a
@@ -54,6 +55,22 @@ public final class OpenFds {
             added = added();
         }
         assertEquals(Set.of(), added, "descriptors opened and not closed, in " + directory);
+    }
+
+    /**
+     * Asserts that no more descriptors are open than before, for code that may rightly replace one with
+     * another: an incumbent takes its rendezvous socket back after a failed successor renamed its own over
+     * the path, with a new listening socket for the old one. Retries like {@link #assertNoLeak()}.
+     */
+    public void assertNoMoreThanBefore() throws IOException, InterruptedException {
+        Set<String> now = list();
+        for (int i = 0; i < 100 && now.size() > before.size(); i++) {
+            Thread.sleep(20);
+            now = list();
+        }
+        Set<String> seen = now;
+        assertTrue(seen.size() <= before.size(), () -> "more descriptors open than before, in " + directory + ": before "
+                + before + ", now " + seen);
     }
 
     private Set<String> added() throws IOException {
