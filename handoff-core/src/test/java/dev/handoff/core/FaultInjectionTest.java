@@ -87,7 +87,9 @@ class FaultInjectionTest {
                 client.connect(new InetSocketAddress("127.0.0.1", fixture.port()), 5000);
                 client.setSoTimeout(30_000);
             }
-            List<String> command = new ArrayList<>(ownPidNamespace ? List.of("unshare", "--pid", "--fork") : List.of());
+            List<String> command = new ArrayList<>(ownPidNamespace
+                    // --kill-child: ending unshare (as the fixture does at the end) ends the server in the namespace too
+                    ? List.of("unshare", "--pid", "--fork", "--kill-child") : List.of());
             command.addAll(JavaChild.command(dev.handoff.core.testing.ServerChild.class, fixture.socket().toString(),
                     Integer.toString(fixture.port()), "--adopt"));
             JavaChild successor = fixture.start(new ProcessBuilder(command));
@@ -108,7 +110,7 @@ class FaultInjectionTest {
 
     private static boolean canUnsharePidNamespace() throws InterruptedException {
         try {
-            return new ProcessBuilder("unshare", "--pid", "--fork", "true").start().waitFor() == 0;
+            return new ProcessBuilder("unshare", "--pid", "--fork", "--kill-child", "true").start().waitFor() == 0;
         } catch (IOException e) {
             return false;
         }
