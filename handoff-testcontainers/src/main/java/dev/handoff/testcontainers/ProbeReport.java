@@ -1,6 +1,7 @@
 package dev.handoff.testcontainers;
 
 import dev.handoff.harness.load.FailureKind;
+import dev.handoff.harness.load.Percentile;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -118,11 +119,7 @@ public final class ProbeReport {
 
     /** Latency of the answered exchanges at {@code percentile} (0-100), in milliseconds; NaN with none. */
     public double latencyMillis(double percentile) {
-        if (latencies.length == 0) {
-            return Double.NaN;
-        }
-        int index = (int) Math.min(latencies.length - 1, Math.max(0, Math.ceil(percentile / 100 * latencies.length) - 1));
-        return latencies[index] / 1e6;
+        return Percentile.millis(latencies, percentile);
     }
 
     /** Fails unless no exchange failed, and at least one was answered. */

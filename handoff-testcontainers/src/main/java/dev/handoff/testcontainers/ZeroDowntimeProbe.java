@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
@@ -64,13 +66,7 @@ public final class ZeroDowntimeProbe implements AutoCloseable {
      */
     public void awaitMoreExchanges(long count, Duration timeout) throws InterruptedException {
         long target = exchanges() + count;
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (exchanges() < target) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new IllegalStateException("fewer than " + count + " exchanges answered within " + timeout);
-            }
-            Thread.sleep(10);
-        }
+        awaitUntil(() -> exchanges() >= target, () -> "fewer than " + count + " exchanges answered within " + timeout, timeout);
     }
 
     /**
@@ -80,16 +76,22 @@ public final class ZeroDowntimeProbe implements AutoCloseable {
      * moved, which comes after the new generation is READY.
      */
     public void awaitEveryConnectionAnsweredByAtLeast(int answerers, Duration timeout) throws InterruptedException {
+        awaitUntil(() -> {
+            List<Integer> counts = namedAnswerersPerConnection();
+            return !counts.isEmpty() && counts.stream().allMatch(count -> count >= answerers);
+        }, () -> "not every connection was answered by " + answerers + " answerers within " + timeout
+                + " (answerers on each connection that names them: " + namedAnswerersPerConnection() + ")", timeout);
+    }
+
+    private List<Integer> namedAnswerersPerConnection() {
+        return clients.stream().map(client -> client.tally().currentAnswerers()).filter(count -> count >= 0).toList();
+    }
+
+    private static void awaitUntil(BooleanSupplier done, Supplier<String> failure, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            List<Integer> counts = clients.stream().map(client -> client.tally().currentAnswerers())
-                    .filter(count -> count >= 0).toList();
-            if (!counts.isEmpty() && counts.stream().allMatch(count -> count >= answerers)) {
-                return;
-            }
+        while (!done.getAsBoolean()) {
             if (System.nanoTime() - deadline > 0) {
-                throw new IllegalStateException("not every connection was answered by " + answerers + " answerers within "
-                        + timeout + " (answerers on each connection that names them: " + counts + ")");
+                throw new IllegalStateException(failure.get());
             }
             Thread.sleep(10);
         }

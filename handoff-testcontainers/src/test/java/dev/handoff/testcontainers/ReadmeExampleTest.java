@@ -1,13 +1,16 @@
 package dev.handoff.testcontainers;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The README's "Test your own app's restarts" shows {@link ExampleRestartIT} as it compiles and runs. */
+@Timeout(value = 1, unit = TimeUnit.MINUTES)
 class ReadmeExampleTest {
 
     @Test

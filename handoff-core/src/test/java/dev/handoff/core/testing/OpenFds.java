@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -49,11 +50,7 @@ public final class OpenFds {
      * other threads and processes close theirs a moment later.
      */
     public void assertNoLeak() throws IOException, InterruptedException {
-        Set<String> added = added();
-        for (int i = 0; i < 100 && !added.isEmpty(); i++) {
-            Thread.sleep(20);
-            added = added();
-        }
+        Set<String> added = settled(Set::isEmpty, this::added);
         assertEquals(Set.of(), added, "descriptors opened and not closed, in " + directory);
     }
 
@@ -63,14 +60,23 @@ public final class OpenFds {
      * the path, with a new listening socket for the old one. Retries like {@link #assertNoLeak()}.
      */
     public void assertNoMoreThanBefore() throws IOException, InterruptedException {
-        Set<String> now = list();
-        for (int i = 0; i < 100 && now.size() > before.size(); i++) {
-            Thread.sleep(20);
-            now = list();
-        }
-        Set<String> seen = now;
+        Set<String> seen = settled(now -> now.size() <= before.size(), this::list);
         assertTrue(seen.size() <= before.size(), () -> "more descriptors open than before, in " + directory + ": before "
                 + before + ", now " + seen);
+    }
+
+    /** What {@code look} sees once {@code ok} holds, or after two seconds: others close theirs a moment later. */
+    private static Set<String> settled(Predicate<Set<String>> ok, Listing look) throws IOException, InterruptedException {
+        Set<String> now = look.list();
+        for (int i = 0; i < 100 && !ok.test(now); i++) {
+            Thread.sleep(20);
+            now = look.list();
+        }
+        return now;
+    }
+
+    private interface Listing {
+        Set<String> list() throws IOException;
     }
 
     private Set<String> added() throws IOException {

@@ -137,11 +137,7 @@ public final class HttpClients implements AutoCloseable {
         synchronized (latencies) {
             all = latencies.stream().flatMapToLong(Arrays::stream).sorted().toArray();
         }
-        if (all.length == 0) {
-            return Double.NaN;
-        }
-        int index = (int) Math.min(all.length - 1, Math.max(0, Math.ceil(percentile / 100 * all.length) - 1));
-        return all[index] / 1e6;
+        return Percentile.millis(all, percentile);
     }
 
     /** Stops the clients after their current request and closes their connections. */
