@@ -86,7 +86,12 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
     }
 
     private void handedOver(Takeover takeover) {
+        // Not a daemon, whatever thread tells of the takeover: the drain ends in the context's close, which
+        // stops the web server's threads; were this the last live thread but a daemon, the JVM would begin
+        // to exit under it, cutting the close short (beans not destroyed) and leaving Spring's shutdown hook
+        // to poll for the context's end.
         Thread drain = new Thread(() -> drain(takeover), "handoff-drain");
+        drain.setDaemon(false);
         drain.start();
     }
 

@@ -108,6 +108,24 @@ class SpringRestartTest {
     }
 
     /**
+     * The old generation's drain ends in closing its context, on a thread of the starter's: the JVM must not
+     * begin to exit under that thread when the web server's threads end, so every bean is destroyed, however
+     * slowly, and the process exits with the application's own exit code.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "netty"})
+    void theOldGenerationClosesItsContextToTheEndAndExitsWithTheApplicationsExitCode(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--test.exit-code=3");
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             TestAppProcess second = TestAppProcess.start(args, 2)) {
+            assertEquals(3, first.child().awaitExit(WAIT), "the application's exit code");
+            // Printed before the exit, so it is among the lines already read: the slow bean was destroyed.
+            first.child().awaitLine("DESTROYED pid=" + first.child().pid(), Duration.ofSeconds(10));
+            assertTrue(get(second.port("http"), "/").contains("\"generation\":2"), "the successor serves");
+        }
+    }
+
+    /**
      * A deploy while another successor holds the incumbent's session slot: it waits its busy timeout, then
      * stops with Spring Boot's short failure report (what happened, what to do) and a non-zero status.
      */

@@ -81,6 +81,27 @@ public class TestApp {
                 + event.getOutcome().leftOpen());
     }
 
+    /**
+     * An application with an exit code of its own and a bean that takes its time to close: after a handoff,
+     * the old generation must close its context to the end and exit with that code.
+     */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnProperty("test.exit-code")
+    static class SlowToClose {
+        @Bean
+        org.springframework.boot.ExitCodeGenerator exitCode(@Value("${test.exit-code}") int code) {
+            return () -> code;
+        }
+
+        @Bean
+        org.springframework.beans.factory.DisposableBean slowToDestroy() {
+            return () -> {
+                Thread.sleep(300);
+                System.out.println("DESTROYED pid=" + ProcessHandle.current().pid());
+            };
+        }
+    }
+
     /** The application's own TCP servers, each a bean with a listener of its own. */
     @Configuration(proxyBeanMethods = false)
     static class TcpServers {
