@@ -23,10 +23,11 @@ import java.util.concurrent.TimeUnit;
  */
 public final class PeerLifeline implements Closeable {
 
-    // At 5 ms, FaultInjectionTest's stopped successor failed its descriptor check 2 runs in 8 under load.
-    // The cause was later found in the check, not here: a successor continued late can rename its socket
-    // over the rendezvous path, and the incumbent then rightly replaces its own. 5 ms is worth trying again.
-    private static final Duration POLL = Duration.ofMillis(20);
+    // The poll bounds how long close() waits for the reader, which an exiting incumbent pays after its drain.
+    // (A failure once blamed on this interval was the rendezvous taking its path back: FaultInjectionTest.)
+    private static final Duration POLL = Duration.ofMillis(5);
+    /** Failed reads in a row that make an end broken. */
+    private static final int BROKEN_AFTER = 3;
     /** How long close() waits for a reader that does not end at its next poll (a loaded machine). */
     private static final Duration CLOSE_WAIT = Duration.ofMillis(200);
 
@@ -60,18 +61,26 @@ public final class PeerLifeline implements Closeable {
         try {
             InputStream in = socket.getInputStream();
             byte[] buffer = new byte[64];
+            int failures = 0;
             while (!closed) {
                 try {
                     if (in.read(buffer) < 0) {
                         gone.countDown();
                         return;
                     }
+                    failures = 0;
                 } catch (SocketTimeoutException stillThere) {
-                    // look at the flag again
+                    failures = 0; // look at the flag again
+                } catch (IOException e) {
+                    // A broken end is an ended one, but a read cut short once (a signal, say) is not: calling
+                    // the peer gone when it is not would let two processes serve.
+                    if (++failures == BROKEN_AFTER) {
+                        throw e;
+                    }
                 }
             }
         } catch (IOException e) {
-            gone.countDown(); // a broken end is an ended one
+            gone.countDown();
         } finally {
             // Only our descriptor: junixsocket's own close would shut the shared socket down.
             try {
