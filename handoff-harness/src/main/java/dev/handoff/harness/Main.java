@@ -9,12 +9,14 @@ import java.util.List;
 
 /**
  * {@code java -jar handoff-harness.jar demo [restarts]}, {@code compare [options]} (both with
- * {@code --server-jar PATH}), {@code supervise -- <server command...>}, or {@code hold}.
+ * {@code --server-jar PATH}), {@code supervise [--archive PATH] -- <server command...>}, {@code train ...}
+ * (a start-up archive: {@link Trainer}), or {@code hold}.
  */
 public final class Main {
 
     static final String USAGE = "usage: java -jar handoff-harness.jar demo [restarts] [--server-jar PATH]"
-            + "  |  compare [options] [--server-jar PATH]  |  supervise -- <server command...>  |  hold";
+            + "  |  compare [options] [--server-jar PATH]  |  supervise [--archive PATH] -- <server command...>"
+            + "  |  train --archive PATH [--http HOST:PORT] [--requests N] [--ready REGEX] -- <server command...>  |  hold";
 
     public static void main(String[] args) throws Exception {
         try {
@@ -34,6 +36,7 @@ public final class Main {
             case "demo" -> Demo.run(serverJar(rest), rest);
             case "compare" -> RestartComparison.run(serverJar(rest), rest);
             case "supervise" -> Supervisor.run(rest);
+            case "train" -> Trainer.run(rest);
             case "hold" -> hold();
             default -> throw new IllegalArgumentException("unknown command " + args[0] + "; " + USAGE);
         };

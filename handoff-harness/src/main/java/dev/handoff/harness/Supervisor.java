@@ -13,14 +13,14 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code supervise -- <server command...>}: a small PID 1 for containers. When the serving process is PID 1
+ * {@code supervise [--archive PATH] -- <server command...>}: a small PID 1 for containers. When the serving process is PID 1
  * and exits after a handoff, the container dies with it; so PID 1 is this supervisor instead. It starts
  * the server command, follows it from generation to generation (each generation writes its pid to the pid
  * file when it serves, whoever started it: this supervisor on SIGHUP, or {@code docker exec} with the same
  * command), forwards SIGTERM and SIGINT (as SIGTERM, a graceful stop) to the generation that serves,
  * turns SIGHUP into a new generation that it starts itself with the same command (so that every
  * generation it knows of is its own child, which the JDK reaps), and exits with the last generation's
- * status.
+ * status. With {@code --archive}, each generation starts with that {@link StartupArchive} if it fits.
  *
  * <p>The pid file is the command's {@code --pid-file PATH}, or {@code --handoff.pid-file=PATH} (a Spring Boot
  * application with the starter); a command without either but with {@code --socket PATH} gets
@@ -30,17 +30,24 @@ final class Supervisor {
 
     private final List<String> command;
     private final Path pidFile;
+    private final StartupArchive archive;
     private volatile Process child;
     private volatile long serving;
 
-    private Supervisor(List<String> command, Path pidFile) {
+    private Supervisor(List<String> command, Path pidFile, StartupArchive archive) {
         this.command = command;
         this.pidFile = pidFile;
+        this.archive = archive;
     }
 
-    /** {@code -- <server command...>}. */
+    /** {@code [--archive PATH] -- <server command...>}. */
     static int run(List<String> args) throws Exception {
         List<String> command = new ArrayList<>(args);
+        StartupArchive archive = null;
+        if (command.size() >= 2 && command.get(0).equals("--archive")) {
+            archive = new StartupArchive(Path.of(command.get(1)));
+            command.subList(0, 2).clear();
+        }
         if (!command.isEmpty() && command.get(0).equals("--")) {
             command.remove(0);
         }
@@ -53,7 +60,7 @@ final class Supervisor {
                     "the server command names no --pid-file (nor a --socket to put one beside): " + command));
             command.addAll(List.of("--pid-file", pidFile));
         }
-        return new Supervisor(command, Path.of(pidFile)).supervise();
+        return new Supervisor(command, Path.of(pidFile), archive).supervise();
     }
 
     /** {@code --name=value}, as a Spring Boot application (the starter's {@code handoff.pid-file}) takes it. */
@@ -102,9 +109,20 @@ final class Supervisor {
         }
     }
 
-    /** Starts a generation as this process's child; it takes over from the serving one by itself. */
-    private synchronized Process startGeneration() throws IOException {
-        child = new ProcessBuilder(command).inheritIO().start(); // the JDK waits for (reaps) every process it starts
+    /**
+     * Starts a generation as this process's child; it takes over from the serving one by itself. With a
+     * start-up archive, the archive is checked against the command each time (a deploy may have replaced the
+     * jar), and left out with a warning if it no longer fits.
+     */
+    private synchronized Process startGeneration() throws IOException, InterruptedException {
+        List<String> generation = command;
+        if (archive != null) {
+            generation = archive.using(command, warning -> System.out.println("SUPERVISOR " + warning));
+            if (generation != command) {
+                System.out.println("SUPERVISOR starts with the start-up archive " + archive.path());
+            }
+        }
+        child = new ProcessBuilder(generation).inheritIO().start(); // the JDK waits for (reaps) every process it starts
         return child;
     }
 
@@ -114,6 +132,8 @@ final class Supervisor {
             startGeneration();
         } catch (IOException e) {
             System.out.println("SUPERVISOR could not start a generation: " + e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
