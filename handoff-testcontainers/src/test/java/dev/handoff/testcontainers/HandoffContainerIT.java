@@ -49,6 +49,10 @@ class HandoffContainerIT {
                     .lines(new InetSocketAddress(server.getHost(), server.getMappedPort(9090)), 8, PID)
                     .start();
             restartBySignalAndExecInTurn(server, probe, 5);
+            // The image trained a start-up archive at build time; the supervisor starts every generation it
+            // starts (the first, and each SIGHUP's) with it.
+            assertEquals(3, server.getLogs().lines().filter(line -> line.equals(
+                    "SUPERVISOR starts with the start-up archive /app/sample-server.archive")).count(), server.getLogs());
         }
     }
 

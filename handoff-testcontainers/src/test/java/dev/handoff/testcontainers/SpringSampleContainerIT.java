@@ -8,6 +8,8 @@ import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 /**
  * The Spring sample (Spring Boot on Tomcat with the starter, docker/Dockerfile.spring) in a real Docker
  * engine, restarted under keep-alive load by SIGHUP to its supervisor and by the same command again: no
@@ -18,7 +20,7 @@ import java.util.regex.Pattern;
 class SpringSampleContainerIT {
 
     private static final Pattern GENERATION = Pattern.compile("\"generation\":(\\d+)");
-    private static final String[] SERVER_COMMAND = {"java", "-jar", "/app/sample-server-spring.jar", "--server.port=8080",
+    private static final String[] SERVER_COMMAND = {"java", "-jar", "/app/spring/sample-server-spring.jar", "--server.port=8080",
             "--handoff.socket=/run/handoff/spring.sock", "--handoff.pid-file=/run/spring.pid"};
 
     @BeforeAll
@@ -35,6 +37,10 @@ class SpringSampleContainerIT {
                     .http(new InetSocketAddress(app.getHost(), app.getMappedPort(8080)), 8, "/", GENERATION)
                     .start();
             HandoffContainerIT.restartBySignalAndExecInTurn(app, probe, 4);
+            // The image trained a start-up archive at build time; the supervisor starts every generation it
+            // starts (the first, and each SIGHUP's) with it.
+            assertEquals(3, app.getLogs().lines().filter(line -> line.equals(
+                    "SUPERVISOR starts with the start-up archive /app/spring.archive")).count(), app.getLogs());
         }
     }
 }
