@@ -9,7 +9,11 @@ import dev.handoff.spring.HandoffDrainParticipant;
 import dev.handoff.spring.WebServerDrain;
 import dev.handoff.spring.jetty.HandoffJettyCustomizer;
 import dev.handoff.spring.netty.HandoffNettyCustomizer;
+import dev.handoff.spring.netty.NettyPrivateConnector;
 import dev.handoff.spring.tomcat.HandoffTomcatCustomizer;
+import dev.handoff.spring.tomcat.TomcatPrivateConnector;
+import dev.handoff.spring.warmup.PrivateConnectorOpener;
+import dev.handoff.spring.warmup.RequestPathWarmUp;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -19,6 +23,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.ApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -105,6 +110,18 @@ public final class HandoffAutoConfiguration {
         return new ConnectionCloseWebFilter(webServerDrain);
     }
 
+    /** A successor's request path, warmed up before its web server accepts on the inherited listener. */
+    @Bean
+    @ConditionalOnWebApplication
+    @ConditionalOnBooleanProperty(name = "handoff.warm-up.enabled", matchIfMissing = true)
+    @ConditionalOnMissingBean
+    RequestPathWarmUp handoffRequestPathWarmUp(Handoff handoff, HandoffProperties properties, ApplicationContext context,
+                                               ObjectProvider<PrivateConnectorOpener> openers) {
+        HandoffProperties.WarmUp warmUp = properties.getWarmUp();
+        return new RequestPathWarmUp(handoff, context, openers.orderedStream().toList(), warmUp.getPaths(),
+                warmUp.getRequests(), warmUp.getTimeout());
+    }
+
     /** The handoff.* meters go to the application's registry, when it has Micrometer and a registry. */
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnClass(name = "io.micrometer.core.instrument.MeterRegistry")
@@ -125,6 +142,11 @@ public final class HandoffAutoConfiguration {
         HandoffTomcatCustomizer handoffTomcatCustomizer(Handoff handoff, WebServerDrain webServerDrain) {
             return new HandoffTomcatCustomizer(handoff, webServerDrain, HTTP_LISTENER);
         }
+
+        @Bean
+        PrivateConnectorOpener handoffTomcatPrivateConnector() {
+            return TomcatPrivateConnector.OPENER;
+        }
     }
 
     @Configuration(proxyBeanMethods = false)
@@ -133,9 +155,11 @@ public final class HandoffAutoConfiguration {
 
         @Bean
         @ConditionalOnMissingBean(name = "handoffJettyCustomizer")
-        HandoffJettyCustomizer handoffJettyCustomizer(Handoff handoff, WebServerDrain webServerDrain) {
-            return new HandoffJettyCustomizer(handoff, webServerDrain, HTTP_LISTENER);
+        HandoffJettyCustomizer handoffJettyCustomizer(Handoff handoff, WebServerDrain webServerDrain,
+                                                      ObjectProvider<RequestPathWarmUp> warmUp) {
+            return new HandoffJettyCustomizer(handoff, webServerDrain, HTTP_LISTENER, warmUp.getIfAvailable());
         }
+
     }
 
     @Configuration(proxyBeanMethods = false)
@@ -146,6 +170,11 @@ public final class HandoffAutoConfiguration {
         @ConditionalOnMissingBean(name = "handoffNettyCustomizer")
         HandoffNettyCustomizer handoffNettyCustomizer(Handoff handoff, WebServerDrain webServerDrain) {
             return new HandoffNettyCustomizer(handoff, webServerDrain, HTTP_LISTENER);
+        }
+
+        @Bean
+        PrivateConnectorOpener handoffNettyPrivateConnector() {
+            return NettyPrivateConnector.OPENER;
         }
     }
 }

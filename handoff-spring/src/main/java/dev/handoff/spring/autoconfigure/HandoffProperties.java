@@ -64,6 +64,13 @@ public class HandoffProperties {
      */
     private Path pidFile;
 
+    /** A successor's request path, warmed before it accepts on the listener it inherited. */
+    private final WarmUp warmUp = new WarmUp();
+
+    public WarmUp getWarmUp() {
+        return warmUp;
+    }
+
     public Path getPidFile() {
         return pidFile;
     }
@@ -166,5 +173,56 @@ public class HandoffProperties {
 
     public void setExitWhenDone(boolean exitWhenDone) {
         this.exitWhenDone = exitWhenDone;
+    }
+
+    /**
+     * Before a successor's web server accepts on the listener it inherited (and so before READY), requests
+     * through the application's own handlers on a private loopback connector, while the predecessor serves.
+     */
+    public static class WarmUp {
+
+        /** Whether a successor warms its request path up; a cold start (generation 1) never does. */
+        private boolean enabled = true;
+
+        /** The paths requested (GET), in turn; those that answer 404 warm the error path. */
+        private List<String> paths = new ArrayList<>(List.of("/"));
+
+        /** How many requests at most. */
+        private int requests = 2_000;
+
+        /** How long at most; READY waits for the warm-up, the predecessor serving meanwhile. */
+        private Duration timeout = Duration.ofSeconds(5);
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public List<String> getPaths() {
+            return paths;
+        }
+
+        public void setPaths(List<String> paths) {
+            this.paths = paths;
+        }
+
+        public int getRequests() {
+            return requests;
+        }
+
+        public void setRequests(int requests) {
+            this.requests = requests;
+        }
+
+        public Duration getTimeout() {
+            return timeout;
+        }
+
+        public void setTimeout(Duration timeout) {
+            this.timeout = timeout;
+        }
     }
 }

@@ -2,10 +2,13 @@ package dev.handoff.spring.jetty;
 
 import dev.handoff.core.Handoff;
 import dev.handoff.spring.WebServerDrain;
+import dev.handoff.spring.warmup.RequestPathWarmUp;
 import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.component.LifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.jetty.JettyWebServerFactory;
@@ -31,12 +34,19 @@ public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyW
     private final Handoff handoff;
     private final WebServerDrain drain;
     private final String listener;
+    private final RequestPathWarmUp warmUp;
 
     /** For the server whose listener is handed over under the name {@code listener} ({@code http}, {@code management}). */
     public HandoffJettyCustomizer(Handoff handoff, WebServerDrain drain, String listener) {
+        this(handoff, drain, listener, null);
+    }
+
+    /** The same, with the request path warmed up before the first connector accepts ({@code null}: not). */
+    public HandoffJettyCustomizer(Handoff handoff, WebServerDrain drain, String listener, RequestPathWarmUp warmUp) {
         this.handoff = handoff;
         this.drain = drain;
         this.listener = listener;
+        this.warmUp = warmUp;
     }
 
     @Override
@@ -54,11 +64,27 @@ public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyW
                     // The first is the application's port; those the application added are handed over under
                     // names of their own, in the server's order (http-1, http-2, ...).
                     open(network, added == 0 ? listener : listener + "-" + added);
+                    if (added == 0 && warmUp != null) {
+                        warmUpBeforeAccepting(server, network);
+                    }
                     added++;
                 } else {
                     log.warn("Jetty's connector {} is not handed over: only network connectors (ServerConnector) are",
                             connector);
                 }
+            }
+        });
+    }
+
+    /**
+     * Jetty's servlets are initialised in the web server's start, just before its connectors start: the
+     * warm-up runs when the first one is starting, before it accepts on the inherited listener.
+     */
+    private void warmUpBeforeAccepting(Server server, ServerConnector connector) {
+        connector.addEventListener(new LifeCycle.Listener() {
+            @Override
+            public void lifeCycleStarting(LifeCycle event) {
+                warmUp.run(() -> JettyPrivateConnector.open(server));
             }
         });
     }

@@ -81,6 +81,12 @@ public class TestApp {
                 + event.getOutcome().leftOpen());
     }
 
+    /** How many of Handoff's warm-up requests reached this generation's handler, said once it has drained. */
+    @Bean
+    ApplicationListener<HandoffDrainedEvent> printWarmUps() {
+        return event -> System.out.println("WARM-UPS " + Answers.WARM_UPS.get());
+    }
+
     /**
      * An application with an exit code of its own and a bean that takes its time to close: after a handoff,
      * the old generation must close its context to the end and exit with that code.
@@ -121,6 +127,9 @@ public class TestApp {
     @RestController
     static class Answers {
 
+        /** Requests from Handoff's warm-up that reached this application's handler. */
+        static final java.util.concurrent.atomic.AtomicInteger WARM_UPS = new java.util.concurrent.atomic.AtomicInteger();
+
         private final org.springframework.context.ApplicationContext context;
 
         Answers(org.springframework.context.ApplicationContext context) {
@@ -128,8 +137,16 @@ public class TestApp {
         }
 
         @GetMapping("/")
-        Map<String, Object> root() {
+        Map<String, Object> root(@org.springframework.web.bind.annotation.RequestHeader(name = "User-Agent", required = false) String agent) {
+            if ("handoff-warm-up".equals(agent)) {
+                WARM_UPS.incrementAndGet();
+            }
             return identity();
+        }
+
+        @GetMapping("/warm-ups")
+        Map<String, Object> warmUps() {
+            return Map.of("pid", ProcessHandle.current().pid(), "warmUps", WARM_UPS.get());
         }
 
         @GetMapping("/slow")

@@ -5,6 +5,7 @@ import dev.handoff.core.HandoffOptions;
 import dev.handoff.spring.HandoffCoordinator;
 import dev.handoff.spring.actuate.HandoffEndpoint;
 import dev.handoff.spring.actuate.HandoffHealthIndicator;
+import dev.handoff.spring.warmup.RequestPathWarmUp;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -91,6 +93,28 @@ class HandoffAutoConfigurationTest {
                     assertThat(handoff.isInherited()).isFalse();
                     assertThat(registry.find("handoff.handoffs").counters()).as("handoff.* meters are registered").isNotEmpty();
                 });
+    }
+
+    /** A web application warms up by default, with the settings it gives; turned off, or its own, it does not. */
+    @Test
+    void theRequestPathWarmUpIsOnInWebApplicationsAndBacksOff() {
+        WebApplicationContextRunner web = new WebApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(HandoffAutoConfiguration.class));
+        web.withPropertyValues(socket(), "handoff.warm-up.paths=/a,/b", "handoff.warm-up.requests=300",
+                "handoff.warm-up.timeout=2s").run(context -> {
+                    assertThat(context).hasSingleBean(RequestPathWarmUp.class);
+                    HandoffProperties.WarmUp warmUp = context.getBean(HandoffProperties.class).getWarmUp();
+                    assertThat(warmUp.getPaths()).containsExactly("/a", "/b");
+                    assertThat(warmUp.getRequests()).isEqualTo(300);
+                    assertThat(warmUp.getTimeout()).isEqualTo(Duration.ofSeconds(2));
+                });
+        web.withPropertyValues(socket(), "handoff.warm-up.enabled=false")
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(RequestPathWarmUp.class));
+        runner.withPropertyValues(socket()).run(context -> assertThat(context).hasNotFailed()
+                .doesNotHaveBean(RequestPathWarmUp.class)); // not a web application
+        RequestPathWarmUp own = new RequestPathWarmUp(null, null, List.of(), List.of("/"), 1, Duration.ofSeconds(1));
+        web.withPropertyValues(socket()).withBean(RequestPathWarmUp.class, () -> own)
+                .run(context -> assertThat(context.getBean(RequestPathWarmUp.class)).isSameAs(own));
     }
 
     @Test
