@@ -10,7 +10,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -55,7 +58,7 @@ public final class StartupArchive {
      * The command, its JVM told to use this archive, if the archive fits it; otherwise the command as it is,
      * and {@code warnings} hears why.
      */
-    public List<String> using(List<String> command, java.util.function.Consumer<String> warnings) throws InterruptedException {
+    public List<String> using(List<String> command, Consumer<String> warnings) throws InterruptedException {
         try {
             Jvm jvm = Jvm.of(command);
             Optional<String> misfit = misfit(command, jvm);
@@ -92,7 +95,7 @@ public final class StartupArchive {
             trained.load(in);
         }
         Properties now = fingerprintOf(command, jvm);
-        for (String key : new java.util.TreeSet<>(trained.stringPropertyNames())) {
+        for (String key : new TreeSet<>(trained.stringPropertyNames())) {
             if (!trained.getProperty(key).equals(now.getProperty(key))) {
                 return Optional.of("it was trained for " + key + " " + trained.getProperty(key) + ", this command has "
                         + Optional.ofNullable(now.getProperty(key)).orElse("none"));
@@ -126,7 +129,7 @@ public final class StartupArchive {
     record Launch(List<String> jvmOptions, List<Path> classPath) {
 
         /** Options of the {@code java} launcher whose value is the next argument. */
-        private static final java.util.Set<String> WITH_VALUE = java.util.Set.of("--add-opens", "--add-exports",
+        private static final Set<String> WITH_VALUE = Set.of("--add-opens", "--add-exports",
                 "--add-reads", "--add-modules", "--enable-native-access", "--limit-modules", "--patch-module",
                 "--module-path", "-p", "--upgrade-module-path");
 

@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
@@ -103,7 +105,7 @@ final class Trainer {
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         started.add(process);
         System.out.println("TRAIN " + role + " generation: pid " + process.pid());
-        java.util.concurrent.CountDownLatch readied = new java.util.concurrent.CountDownLatch(1);
+        CountDownLatch readied = new CountDownLatch(1);
         Thread copier = new Thread(() -> {
             try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
@@ -138,17 +140,17 @@ final class Trainer {
         }
     }
 
-    private static java.util.Optional<String> take(List<String> options, String name) {
+    private static Optional<String> take(List<String> options, String name) {
         int index = options.indexOf(name);
         if (index < 0) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         if (index + 1 >= options.size()) {
             throw new IllegalArgumentException("missing value after " + name + "; " + Main.USAGE);
         }
         String value = options.remove(index + 1);
         options.remove(index);
-        return java.util.Optional.of(value);
+        return Optional.of(value);
     }
 
     private static InetSocketAddress address(String hostPort) {

@@ -11,8 +11,8 @@ import org.springframework.context.SmartLifecycle;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A successor's request path, warmed before its web server accepts on the listener it inherited (and so
