@@ -36,8 +36,11 @@ final class Demo {
     private Demo() {
     }
 
-    /** {@code [restarts]}: restarts {@code serverJar}'s server that many times (default 10). */
-    static int run(Path serverJar, List<String> args) throws Exception {
+    /**
+     * {@code [restarts]}: restarts {@code serverJar}'s server that many times (default 10), each generation
+     * started with {@code archive} where it fits (null: none).
+     */
+    static int run(Path serverJar, StartupArchive archive, List<String> args) throws Exception {
         if (args.size() > 1) {
             throw new IllegalArgumentException("too many arguments " + args + "; " + Main.USAGE);
         }
@@ -50,7 +53,7 @@ final class Demo {
         System.out.printf("Handoff demo: %d restarts of `sample-server.jar %s`%n", restarts, String.join(" ", serverArgs));
         System.out.printf("  load: %d HTTP keep-alive clients, %d long-lived echo connections, one slow request across each restart%n",
                 HTTP_CLIENTS, ECHO_CONNECTIONS);
-        try (ServerProcesses servers = new ServerProcesses(serverJar, dir.resolve("servers.log"))) {
+        try (ServerProcesses servers = new ServerProcesses(serverJar, dir.resolve("servers.log"), archive)) {
             System.out.println("  server logs: " + servers.log());
             return new Demo().drive(servers, serverArgs, http, echo, restarts);
         }

@@ -14,7 +14,7 @@ import java.util.List;
  */
 public final class Main {
 
-    static final String USAGE = "usage: java -jar handoff-harness.jar demo [restarts] [--server-jar PATH]"
+    static final String USAGE = "usage: java -jar handoff-harness.jar demo [restarts] [--server-jar PATH] [--archive PATH]"
             + "  |  compare [options] [--server-jar PATH]  |  supervise [--archive PATH] -- <server command...>"
             + "  |  train --archive PATH [--http HOST:PORT] [--requests N] [--ready REGEX] -- <server command...>  |  hold";
 
@@ -33,7 +33,7 @@ public final class Main {
         }
         List<String> rest = new ArrayList<>(Arrays.asList(args).subList(1, args.length));
         return switch (args[0]) {
-            case "demo" -> Demo.run(serverJar(rest), rest);
+            case "demo" -> Demo.run(serverJar(rest), archive(rest), rest);
             case "compare" -> RestartComparison.run(serverJar(rest), rest);
             case "supervise" -> Supervisor.run(rest);
             case "train" -> Trainer.run(rest);
@@ -50,6 +50,20 @@ public final class Main {
         System.out.println("HOLDING pid=" + ProcessHandle.current().pid());
         Thread.sleep(Long.MAX_VALUE);
         return 0;
+    }
+
+    /** {@code --archive PATH} (taken out of {@code args}): a start-up archive made by {@code train}, or null. */
+    private static StartupArchive archive(List<String> args) {
+        int option = args.indexOf("--archive");
+        if (option < 0) {
+            return null;
+        }
+        if (option + 1 >= args.size()) {
+            throw new IllegalArgumentException("missing value after --archive; " + USAGE);
+        }
+        StartupArchive archive = new StartupArchive(Path.of(args.remove(option + 1)));
+        args.remove(option);
+        return archive;
     }
 
     /**

@@ -47,8 +47,29 @@ public final class ServerProcesses implements AutoCloseable {
 
     /** Copies of {@code serverJar}, run by this JVM's {@code java}, their stderr appended to {@code log}. */
     public ServerProcesses(Path serverJar, Path log) {
-        this.java = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", serverJar.toString());
+        this(command(serverJar), log);
+    }
+
+    /** The same, each copy started with {@code archive} if it fits them (it says which, on stdout); null: none. */
+    public ServerProcesses(Path serverJar, Path log, StartupArchive archive) throws InterruptedException {
+        this(archive == null ? command(serverJar) : withArchive(command(serverJar), archive), log);
+    }
+
+    private ServerProcesses(List<String> java, Path log) {
+        this.java = java;
         this.log = log;
+    }
+
+    private static List<String> command(Path serverJar) {
+        return List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", serverJar.toString());
+    }
+
+    private static List<String> withArchive(List<String> command, StartupArchive archive) throws InterruptedException {
+        List<String> using = archive.using(command, warning -> System.out.println("  " + warning));
+        if (using != command) {
+            System.out.println("  start-up archive: " + archive.path());
+        }
+        return using;
     }
 
     /** A loopback port that nothing listens on now, for a server to bind. */

@@ -21,8 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The harness's {@code train} on the sample jar with this JDK (an AOT cache on JDK 25, a class-data
- * archive on 17): the JVM loads the server's classes from the archive it wrote; the supervisor starts
- * generations with it, and without it, saying why, once the jar has changed.
+ * archive on 17): the JVM loads the server's classes from the archive it wrote; the supervisor and the demo
+ * start generations with it, and the supervisor without it, saying why, once the jar has changed.
  */
 class StartupArchiveIT {
 
@@ -64,6 +64,16 @@ class StartupArchiveIT {
 
         assertEquals("SUPERVISOR starts with the start-up archive " + archive,
                 supervisedFirstLine(archive, serverCommand(jar, List.of(), ServerProcesses.freePort(), "fits")));
+        // The demo (the README's main job) starts its generations with it too.
+        try (JavaChild demo = JavaChild.start(Main.class, "demo", "1", "--server-jar", jar.toString(), "--archive", archive.toString())) {
+            try {
+                assertEquals("  start-up archive: " + archive, demo.awaitLine("  start-up archive", WAIT));
+                assertEquals("RESULT: zero downtime", demo.awaitLine("RESULT:", WAIT));
+                assertEquals(0, demo.awaitExit(WAIT));
+            } finally {
+                demo.process().descendants().forEach(ProcessHandle::destroyForcibly);
+            }
+        }
         Files.setLastModifiedTime(jar, FileTime.fromMillis(Files.getLastModifiedTime(jar).toMillis() + 60_000));
         String stale = supervisedFirstLine(archive, serverCommand(jar, List.of(), ServerProcesses.freePort(), "stale"));
         assertTrue(stale.startsWith("SUPERVISOR starting without the start-up archive " + archive
