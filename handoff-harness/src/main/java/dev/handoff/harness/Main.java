@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * {@code java -jar handoff-harness.jar demo [restarts]}, {@code compare [options]} (both with
@@ -54,16 +55,21 @@ public final class Main {
 
     /** {@code --archive PATH} (taken out of {@code args}): a start-up archive made by {@code train}, or null. */
     private static StartupArchive archive(List<String> args) {
-        int option = args.indexOf("--archive");
-        if (option < 0) {
-            return null;
+        return take(args, "--archive").map(path -> new StartupArchive(Path.of(path))).orElse(null);
+    }
+
+    /** The value of {@code option} in {@code args}, both taken out of them; empty if it is not there. */
+    static Optional<String> take(List<String> args, String option) {
+        int index = args.indexOf(option);
+        if (index < 0) {
+            return Optional.empty();
         }
-        if (option + 1 >= args.size()) {
-            throw new IllegalArgumentException("missing value after --archive; " + USAGE);
+        if (index + 1 >= args.size()) {
+            throw new IllegalArgumentException("missing value after " + option + "; " + USAGE);
         }
-        StartupArchive archive = new StartupArchive(Path.of(args.remove(option + 1)));
-        args.remove(option);
-        return archive;
+        String value = args.remove(index + 1);
+        args.remove(index);
+        return Optional.of(value);
     }
 
     /**
@@ -72,13 +78,9 @@ public final class Main {
      * sample-server/target), or beside this jar (as in the Docker image's /app).
      */
     private static Path serverJar(List<String> args) throws URISyntaxException {
-        int option = args.indexOf("--server-jar");
-        if (option >= 0) {
-            if (option + 1 >= args.size()) {
-                throw new IllegalArgumentException("missing value after --server-jar; " + USAGE);
-            }
-            Path jar = Path.of(args.remove(option + 1));
-            args.remove(option);
+        Optional<String> given = take(args, "--server-jar");
+        if (given.isPresent()) {
+            Path jar = Path.of(given.get());
             if (!Files.isRegularFile(jar)) {
                 throw new IllegalArgumentException("no sample server jar at " + jar);
             }

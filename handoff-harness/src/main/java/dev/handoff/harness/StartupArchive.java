@@ -48,10 +48,9 @@ public final class StartupArchive {
         return archive.resolveSibling(archive.getFileName() + ".fingerprint");
     }
 
-    /** The command, its JVM told to write this archive when it exits. */
-    List<String> recording(List<String> command) throws IOException, InterruptedException {
-        String flag = Jvm.of(command).feature() >= AOT_CACHE_FEATURE ? "-XX:AOTCacheOutput=" : "-XX:ArchiveClassesAtExit=";
-        return withJvmFlag(command, flag + archive);
+    /** The command, its JVM ({@code jvm}) told to write this archive when it exits. */
+    List<String> recording(List<String> command, Jvm jvm) {
+        return withJvmFlag(command, (jvm.makesAotCache() ? "-XX:AOTCacheOutput=" : "-XX:ArchiveClassesAtExit=") + archive);
     }
 
     /**
@@ -66,17 +65,16 @@ public final class StartupArchive {
                 warnings.accept("starting without the start-up archive " + archive + ": " + misfit.get());
                 return command;
             }
-            String flag = jvm.feature() >= AOT_CACHE_FEATURE ? "-XX:AOTCache=" : "-XX:SharedArchiveFile=";
-            return withJvmFlag(command, flag + archive);
+            return withJvmFlag(command, (jvm.makesAotCache() ? "-XX:AOTCache=" : "-XX:SharedArchiveFile=") + archive);
         } catch (IOException e) {
             warnings.accept("starting without the start-up archive " + archive + ": " + e.getMessage());
             return command;
         }
     }
 
-    /** Records what the archive was made for, once the JVM has written it. */
-    void writeFingerprint(List<String> command) throws IOException, InterruptedException {
-        Properties fingerprint = fingerprintOf(command, Jvm.of(command));
+    /** Records what the archive was made for, once {@code jvm}, the command's, has written it. */
+    void writeFingerprint(List<String> command, Jvm jvm) throws IOException {
+        Properties fingerprint = fingerprintOf(command, jvm);
         try (Writer out = Files.newBufferedWriter(fingerprintFile(), StandardCharsets.UTF_8)) {
             fingerprint.store(out, "what " + archive.getFileName() + " was trained for");
         }
@@ -171,6 +169,11 @@ public final class StartupArchive {
 
     /** The JVM a command runs: its feature version, full version and home, as it reports them itself. */
     record Jvm(int feature, String version, String home) {
+
+        /** Whether its archive is an AOT cache rather than a class-data archive. */
+        boolean makesAotCache() {
+            return feature >= AOT_CACHE_FEATURE;
+        }
 
         static Jvm of(List<String> command) throws IOException, InterruptedException {
             if (command.isEmpty()) {

@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -43,11 +42,11 @@ final class Trainer {
         }
         List<String> command = List.copyOf(options.subList(separator + 1, options.size()));
         options = new ArrayList<>(options.subList(0, separator));
-        StartupArchive archive = new StartupArchive(Path.of(take(options, "--archive").orElseThrow(
+        StartupArchive archive = new StartupArchive(Path.of(Main.take(options, "--archive").orElseThrow(
                 () -> new IllegalArgumentException("train needs --archive PATH; " + Main.USAGE))));
-        InetSocketAddress http = take(options, "--http").map(Trainer::address).orElse(null);
-        long requests = take(options, "--requests").map(Long::parseLong).orElse(20_000L);
-        Pattern ready = Pattern.compile(take(options, "--ready").orElse("READY generation \\d+"));
+        InetSocketAddress http = Main.take(options, "--http").map(Trainer::address).orElse(null);
+        long requests = Main.take(options, "--requests").map(Long::parseLong).orElse(20_000L);
+        Pattern ready = Pattern.compile(Main.take(options, "--ready").orElse("READY generation \\d+"));
         if (!options.isEmpty()) {
             throw new IllegalArgumentException("unknown train options " + options + "; " + Main.USAGE);
         }
@@ -55,9 +54,11 @@ final class Trainer {
         Files.deleteIfExists(archive.fingerprintFile());
         long start = System.nanoTime();
         List<Process> started = new ArrayList<>();
+        StartupArchive.Jvm jvm;
         try {
+            jvm = StartupArchive.Jvm.of(command);
             Process first = start(command, "first", ready, started);
-            Process recording = start(archive.recording(command), "recording", ready, started);
+            Process recording = start(archive.recording(command, jvm), "recording", ready, started);
             awaitExit(first, "the first generation, after the recording one took over");
             HttpClients clients = http == null ? null : HttpClients.start(http, 4, Duration.ZERO);
             Process last;
@@ -92,7 +93,7 @@ final class Trainer {
                     + " (see its output above)");
             return 1;
         }
-        archive.writeFingerprint(command);
+        archive.writeFingerprint(command, jvm);
         System.out.printf("TRAIN wrote %s (%d KB) in %d s; use it with: supervise --archive %s -- <command>%n",
                 archive.path(), Files.size(archive.path()) / 1024,
                 TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start), archive.path());
@@ -138,19 +139,6 @@ final class Trainer {
         if (!process.waitFor(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
             throw new TimeoutException(what + " did not exit within " + WAIT);
         }
-    }
-
-    private static Optional<String> take(List<String> options, String name) {
-        int index = options.indexOf(name);
-        if (index < 0) {
-            return Optional.empty();
-        }
-        if (index + 1 >= options.size()) {
-            throw new IllegalArgumentException("missing value after " + name + "; " + Main.USAGE);
-        }
-        String value = options.remove(index + 1);
-        options.remove(index);
-        return Optional.of(value);
     }
 
     private static InetSocketAddress address(String hostPort) {

@@ -36,7 +36,7 @@ class StartupArchiveTest {
         jar = Files.write(temp.resolve("app.jar"), new byte[]{1, 2, 3});
         archive = new StartupArchive(Files.write(temp.resolve("app.archive"), new byte[]{0}));
         command = List.of(java, "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED", "-jar", jar.toString(), "--port", "1");
-        archive.writeFingerprint(command);
+        archive.writeFingerprint(command, StartupArchive.Jvm.of(command));
     }
 
     @Test

@@ -32,14 +32,13 @@ class SpringWarmUpTest {
     @ParameterizedTest
     @ValueSource(strings = {"tomcat", "jetty", "netty"})
     void aSuccessorWarmsUpThroughTheApplicationsHandlerOnAConnectorOfItsOwn(String server) throws Exception {
-        String[] args = TestAppProcess.args(temp, server);
         List<TestAppProcess> generations = new ArrayList<>();
         try {
-            generations.add(TestAppProcess.start(args, 1));
-            generations.add(TestAppProcess.start(with(args, "--handoff.warm-up.requests=300"), 2));
+            generations.add(TestAppProcess.start(TestAppProcess.args(temp, server), 1));
+            generations.add(TestAppProcess.start(TestAppProcess.args(temp, server, "--handoff.warm-up.requests=300"), 2));
             assertEquals("WARM-UPS 0", drained(generations.get(0)), "a cold start does not warm up, and the "
                     + "successor's warm-up requests never reached its predecessor");
-            generations.add(TestAppProcess.start(with(args, "--handoff.warm-up.enabled=false"), 3));
+            generations.add(TestAppProcess.start(TestAppProcess.args(temp, server, "--handoff.warm-up.enabled=false"), 3));
             assertEquals("WARM-UPS 300", drained(generations.get(1)), "every warm-up request reached the successor's handler");
             String third = get(generations.get(2).port("http"), "/warm-ups");
             assertTrue(third.contains("\"warmUps\":0") && third.contains("\"pid\":" + generations.get(2).pid()), third);
@@ -53,12 +52,6 @@ class SpringWarmUpTest {
         String line = generation.child().awaitLine("WARM-UPS ", WAIT);
         assertEquals(0, generation.child().awaitExit(WAIT));
         return line;
-    }
-
-    private static String[] with(String[] args, String extra) {
-        List<String> all = new ArrayList<>(List.of(args));
-        all.add(extra);
-        return all.toArray(new String[0]);
     }
 
     private static String get(int port, String path) throws Exception {
