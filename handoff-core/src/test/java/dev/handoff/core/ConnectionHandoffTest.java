@@ -505,6 +505,18 @@ class ConnectionHandoffTest {
                     // The refused connection is still whole on this side.
                     other.setSoTimeout(10_000);
                     assertEchoesThroughIncumbent(other, otherServerSide);
+                    // The right peer on the wrong local address: refused once its channel has read the real one,
+                    // and only the successor's copy closed.
+                    incumbent.send(new Message.Connections(ManifestJson.connectionsToTree(List.of(
+                            entry(0, new InetSocketAddress("127.0.0.2", local.getPort()), otherRemote)))),
+                            List.of(Channels.fileDescriptor(otherServerSide)));
+                    try (WireChannel.Received<Message> received = incumbent.receive(Duration.ofSeconds(10), Message.Adopted.class)) {
+                        Message.Adopted wrongLocal = (Message.Adopted) received.message();
+                        assertEquals(1, wrongLocal.rejected().size());
+                        assertTrue(wrongLocal.rejected().get(0).reason().contains("is really local to"),
+                                wrongLocal.rejected().get(0).reason());
+                    }
+                    assertEchoesThroughIncumbent(other, otherServerSide);
                     // A batch that cannot be read at all: every descriptor in it is refused, and closed there.
                     incumbent.send(new Message.Connections(JSON.readTree("[[\"echo\", \"zero\"]]")),
                             List.of(Channels.fileDescriptor(otherServerSide)));

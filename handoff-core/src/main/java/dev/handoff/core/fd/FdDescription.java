@@ -6,7 +6,8 @@ import java.net.StandardProtocolFamily;
 /**
  * What the kernel says about a file descriptor: its type, and for IP sockets the address family and the
  * local address. {@code family} and {@code localAddress} are null for anything that is not an IP socket;
- * {@code remoteAddress} is known only for a connection described by {@link FdInspector#describeConnection}.
+ * {@code remoteAddress} is known only for a connection described by {@link FdInspector#describeConnection},
+ * which leaves out its {@code localAddress}.
  */
 public record FdDescription(FdType type, StandardProtocolFamily family, InetSocketAddress localAddress,
                             InetSocketAddress remoteAddress, String target) {
@@ -21,6 +22,10 @@ public record FdDescription(FdType type, StandardProtocolFamily family, InetSock
 
     @Override
     public String toString() {
-        return isInetSocket() ? type + " " + family + " " + localAddress : type + " " + target;
+        if (!isInetSocket()) {
+            return type + " " + target;
+        }
+        return type + " " + family + (localAddress == null ? "" : " " + localAddress)
+                + (remoteAddress == null ? "" : " to " + remoteAddress);
     }
 }

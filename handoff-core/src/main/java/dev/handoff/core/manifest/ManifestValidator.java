@@ -64,22 +64,29 @@ public final class ManifestValidator {
     }
 
     /**
-     * Checks one handed-over connection against its descriptor: a connected TCP socket with the local and
-     * remote addresses the entry names. Returns the kernel's description, or throws with the problem.
+     * Checks one handed-over connection against the kernel's description of its descriptor
+     * ({@link FdInspector#describeConnection}): a connected TCP socket, to the peer the entry names. Its local
+     * address is checked by {@link #validateLocalAddress}, once a channel has read it.
      */
-    public static FdDescription validateConnection(ConnectionEntry entry, FileDescriptor fd) throws IOException {
-        FdDescription actual = FdInspector.describeConnection(fd);
-        String what = "connection " + entry.remoteAddress() + ":" + entry.remotePort() + " on '" + entry.listener() + "'";
+    public static void validateConnection(ConnectionEntry entry, FdDescription actual) throws InvalidManifestException {
         if (actual.type() != FdType.TCP_CONNECTION) {
-            throw new InvalidManifestException(List.of(what + " should be a " + FdType.TCP_CONNECTION + " but is a " + actual));
+            throw new InvalidManifestException(List.of(what(entry) + " should be a " + FdType.TCP_CONNECTION + " but is a " + actual));
         }
-        InetSocketAddress local = actual.localAddress();
         InetSocketAddress remote = actual.remoteAddress();
-        if (local.getPort() != entry.localPort() || !sameAddress(local.getAddress(), entry.localAddress())
-                || remote.getPort() != entry.remotePort() || !sameAddress(remote.getAddress(), entry.remoteAddress())) {
-            throw new InvalidManifestException(List.of(what + " is really " + local + " <-> " + remote));
+        if (remote.getPort() != entry.remotePort() || !sameAddress(remote.getAddress(), entry.remoteAddress())) {
+            throw new InvalidManifestException(List.of(what(entry) + " is really a connection to " + remote));
         }
-        return actual;
+    }
+
+    /** Checks the local address of a handed-over connection, as the kernel gave it, against its entry. */
+    public static void validateLocalAddress(ConnectionEntry entry, InetSocketAddress local) throws InvalidManifestException {
+        if (local.getPort() != entry.localPort() || !sameAddress(local.getAddress(), entry.localAddress())) {
+            throw new InvalidManifestException(List.of(what(entry) + " is really local to " + local));
+        }
+    }
+
+    private static String what(ConnectionEntry entry) {
+        return "connection " + entry.remoteAddress() + ":" + entry.remotePort() + " on '" + entry.listener() + "'";
     }
 
     private static void checkName(String name, Set<String> names, List<String> problems) {

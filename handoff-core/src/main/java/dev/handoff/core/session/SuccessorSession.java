@@ -4,6 +4,7 @@ import dev.handoff.core.channel.Channels;
 import dev.handoff.core.fd.FdChannel;
 import dev.handoff.core.fd.FdChannelException;
 import dev.handoff.core.fd.FdDescription;
+import dev.handoff.core.fd.FdInspector;
 import dev.handoff.core.fd.FdMessage;
 import dev.handoff.core.fd.FdServer;
 import dev.handoff.core.fd.Fds;
@@ -23,6 +24,7 @@ import org.slf4j.LoggerFactory;
 import java.io.Closeable;
 import java.io.FileDescriptor;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -547,28 +549,35 @@ public final class SuccessorSession implements Closeable {
      * descriptor is closed and the exception says why.
      */
     public static SocketChannel channelOf(ConnectionEntry entry, FileDescriptor fd) throws IOException {
+        SocketChannel channel = null;
         try {
-            FdDescription description = ManifestValidator.validateConnection(entry, fd);
-            return Channels.socketChannel(fd, description.family(), description.remoteAddress());
+            FdDescription description = FdInspector.describeConnection(fd);
+            ManifestValidator.validateConnection(entry, description);
+            channel = Channels.socketChannel(fd, description.family(), description.remoteAddress());
+            ManifestValidator.validateLocalAddress(entry, (InetSocketAddress) channel.getLocalAddress());
+            return channel;
         } catch (IOException | RuntimeException e) {
-            Fds.closeQuietly(fd);
+            if (channel != null) {
+                closeQuietly(channel);
+            } else {
+                Fds.closeQuietly(fd);
+            }
             throw e;
         }
     }
 
+    /** The handler gets a batch's connections on the adopters' thread, one task per batch. */
     private void handOverAll(List<ConnectionEntry> entries, List<SocketChannel> channels, ConnectionHandler handler) {
-        for (int i = 0; i < channels.size(); i++) {
-            ConnectionEntry entry = entries.get(i);
-            SocketChannel channel = channels.get(i);
-            adopters.execute(() -> {
+        adopters.execute(() -> {
+            for (int i = 0; i < channels.size(); i++) {
                 try {
-                    handler.adopt(entry, channel);
+                    handler.adopt(entries.get(i), channels.get(i));
                 } catch (RuntimeException e) {
                     log.warn("the connection handler failed; closing the connection", e);
-                    closeQuietly(channel);
+                    closeQuietly(channels.get(i));
                 }
-            });
-        }
+            }
+        });
     }
 
     private static void closeQuietly(Closeable closeable) {

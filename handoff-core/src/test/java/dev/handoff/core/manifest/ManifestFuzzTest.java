@@ -1,5 +1,6 @@
 package dev.handoff.core.manifest;
 
+import dev.handoff.core.fd.FdInspector;
 import dev.handoff.core.fd.FdType;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
@@ -63,7 +64,9 @@ class ManifestFuzzTest {
             if (tree.isArray()) {
                 for (ConnectionEntry entry : ManifestJson.connectionsFromTree(tree)) {
                     if (entry.fd() >= 0 && entry.fd() < fds.size()) {
-                        ManifestValidator.validateConnection(entry, fds.get(entry.fd()));
+                        ManifestValidator.validateConnection(entry, FdInspector.describeConnection(fds.get(entry.fd())));
+                        // The descriptor at index 1 is the connection: its local address, as the channel reads it.
+                        ManifestValidator.validateLocalAddress(entry, (InetSocketAddress) CONNECTION.getLocalAddress());
                         assertTrue(entry.fd() == 1 && sameEndpoint(entry.localAddress(), entry.localPort(),
                                 CONNECTION.getLocalAddress()) && sameEndpoint(entry.remoteAddress(), entry.remotePort(),
                                 CONNECTION.getRemoteAddress()), "a connection entry passed that is not the connection: " + tree);
