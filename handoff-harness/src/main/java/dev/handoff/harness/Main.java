@@ -10,13 +10,13 @@ import java.util.Optional;
 
 /**
  * {@code java -jar handoff-harness.jar demo [restarts]}, {@code compare [options]} (both with
- * {@code --server-jar PATH}), {@code supervise [--archive PATH] -- <server command...>}, {@code train ...}
+ * {@code --server-jar PATH} and {@code --archive PATH}), {@code supervise [--archive PATH] -- <server command...>}, {@code train ...}
  * (a start-up archive: {@link Trainer}), or {@code hold}.
  */
 public final class Main {
 
     static final String USAGE = "usage: java -jar handoff-harness.jar demo [restarts] [--server-jar PATH] [--archive PATH]"
-            + "  |  compare [options] [--server-jar PATH]  |  supervise [--archive PATH] -- <server command...>"
+            + "  |  compare [options] [--server-jar PATH] [--archive PATH]  |  supervise [--archive PATH] -- <server command...>"
             + "  |  train --archive PATH [--http HOST:PORT] [--requests N] [--ready REGEX] -- <server command...>  |  hold";
 
     public static void main(String[] args) throws Exception {
@@ -35,7 +35,7 @@ public final class Main {
         List<String> rest = new ArrayList<>(Arrays.asList(args).subList(1, args.length));
         return switch (args[0]) {
             case "demo" -> Demo.run(serverJar(rest), archive(rest), rest);
-            case "compare" -> RestartComparison.run(serverJar(rest), rest);
+            case "compare" -> RestartComparison.run(serverJar(rest), archive(rest), rest);
             case "supervise" -> Supervisor.run(rest);
             case "train" -> Trainer.run(rest);
             case "hold" -> hold();

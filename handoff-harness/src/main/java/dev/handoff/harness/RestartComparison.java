@@ -55,14 +55,17 @@ final class RestartComparison {
     private static final int ECHO_CONNECTIONS = 16;
 
     private final Path serverJar;
+    private final StartupArchive archive;
     private final int restarts;
     private final int steadySeconds;
     private final int wrkConnections;
     private final int delayMillis;
     private final Path dir;
 
-    private RestartComparison(Path serverJar, int restarts, int steadySeconds, int wrkConnections, int delayMillis, Path dir) {
+    private RestartComparison(Path serverJar, StartupArchive archive, int restarts, int steadySeconds, int wrkConnections,
+                              int delayMillis, Path dir) {
         this.serverJar = serverJar;
+        this.archive = archive;
         this.restarts = restarts;
         this.steadySeconds = steadySeconds;
         this.wrkConnections = wrkConnections;
@@ -70,7 +73,8 @@ final class RestartComparison {
         this.dir = dir;
     }
 
-    static int run(Path serverJar, List<String> args) throws Exception {
+    /** Every copy of every strategy starts with {@code archive} where it fits (null: none). */
+    static int run(Path serverJar, StartupArchive archive, List<String> args) throws Exception {
         int restarts = 50;
         int steady = 10;
         int connections = 32;
@@ -86,14 +90,14 @@ final class RestartComparison {
                 case "--strategies" -> strategies = List.of(value.split(","));
                 default -> throw new IllegalArgumentException("unknown option " + args.get(i)
                         + "; options: --restarts N --steady-seconds N --connections N --delay-ms N --strategies floor,plain,reuseport,handoff"
-                        + " --server-jar PATH");
+                        + " --server-jar PATH --archive PATH");
             }
         }
         Path dir = Files.createTempDirectory("handoff-compare");
         System.out.printf("Restart comparison: %d restarts per strategy (for floor: a JVM started beside the server); wrk -c%d with %d ms between requests per connection,"
                 + " %d own keep-alive clients, %d echo connections; steady state measured for %d s (logs in %s)%n",
                 restarts, connections, delay, OWN_HTTP_CLIENTS, ECHO_CONNECTIONS, steady, dir);
-        RestartComparison comparison = new RestartComparison(serverJar, restarts, steady, connections, delay, dir);
+        RestartComparison comparison = new RestartComparison(serverJar, archive, restarts, steady, connections, delay, dir);
         List<Row> rows = new ArrayList<>();
         for (String strategy : strategies) {
             rows.add(comparison.measure(strategy));
@@ -109,7 +113,7 @@ final class RestartComparison {
         List<String> besideArgs = arguments(strategy, new InetSocketAddress("127.0.0.1", ServerProcesses.freePort()),
                 new InetSocketAddress("127.0.0.1", ServerProcesses.freePort()), "beside.sock");
         System.out.printf("%n[%s] starting%n", strategy);
-        try (ServerProcesses servers = new ServerProcesses(serverJar, dir.resolve(strategy + ".log"))) {
+        try (ServerProcesses servers = new ServerProcesses(serverJar, dir.resolve(strategy + ".log"), archive)) {
             long incumbent = startAndAwaitReady(servers, serverArgs);
             WrkResult steady = wrkResult(startWrk(http, steadySeconds));
             System.out.printf("[%s] steady state: %d requests, p99 %.2f ms, %d failed%n", strategy, steady.requests(),

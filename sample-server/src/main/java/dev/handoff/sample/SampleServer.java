@@ -73,7 +73,13 @@ public final class SampleServer {
         }
         new Thread(loop, "event-loop").start();
         if (handoff != null) {
-            handoff.ready();
+            try {
+                handoff.ready();
+            } catch (IOException e) {
+                // The event loop already serves; without its rendezvous this copy could never hand over.
+                System.out.println("FAILED " + e.getMessage());
+                System.exit(2);
+            }
             handoff.onExit(this::handedOver);
             if (Signal.handle(new Signal("HUP"), signal -> upgrade()) == SignalHandler.SIG_IGN) {
                 // The JVM keeps a signal ignored that was ignored when it started (nohup does that).

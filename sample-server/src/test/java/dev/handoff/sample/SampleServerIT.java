@@ -19,7 +19,9 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -212,6 +214,20 @@ class SampleServerIT {
         String cold = servers.await(line -> line.startsWith("COLD START pid=" + recovered + ": "), "COLD START", WAIT);
         assertTrue(cold.contains("stale socket"), cold);
         assertEquals(recovered, pidOf(get("/")));
+    }
+
+    @Test
+    void aCopyWhoseRendezvousCannotBeBoundSaysWhyAndExitsInsteadOfServingUnreachable() throws Exception {
+        Path open = Files.createDirectories(temp.resolve("open"));
+        Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Process process = new ProcessBuilder(SampleServer.command("--http", "127.0.0.1:" + http.getPort(),
+                "--socket", open.resolve("sample.sock").toString())).redirectErrorStream(true).start();
+        String output;
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            output = in.lines().reduce("", (a, b) -> a + b + "\n");
+        }
+        assertEquals(2, process.waitFor());
+        assertTrue(output.contains("FAILED rendezvous directory " + open + " has mode rwxr-xr-x"), output);
     }
 
     @Test
