@@ -35,6 +35,7 @@ public final class HandoffOptions {
     private final Path pidFile;
     private final FdLimits limits;
     private final int backlog;
+    private final int startupNice;
     private final MeterRegistry meterRegistry;
 
     private HandoffOptions(Builder builder) {
@@ -51,6 +52,7 @@ public final class HandoffOptions {
         this.pidFile = builder.pidFile == null ? null : builder.pidFile.toAbsolutePath();
         this.limits = builder.limits;
         this.backlog = builder.backlog;
+        this.startupNice = builder.startupNice;
         this.meterRegistry = builder.meterRegistry;
     }
 
@@ -132,6 +134,11 @@ public final class HandoffOptions {
         return backlog;
     }
 
+    /** Steps nicer a successor's start-up runs, until READY (see {@link Builder#startupNice}). */
+    public int startupNice() {
+        return startupNice;
+    }
+
     /** The Micrometer registry the {@code handoff.*} meters go to; empty: no metrics. */
     public Optional<MeterRegistry> meterRegistry() {
         return Optional.ofNullable(meterRegistry);
@@ -155,6 +162,7 @@ public final class HandoffOptions {
         private Path pidFile;
         private FdLimits limits = FdLimits.DEFAULT;
         private int backlog = 1024;
+        private int startupNice = 10;
         private MeterRegistry meterRegistry;
 
         private Builder(Path socketPath) {
@@ -278,6 +286,20 @@ public final class HandoffOptions {
                 throw new IllegalArgumentException("backlog must be positive");
             }
             this.backlog = value;
+            return this;
+        }
+
+        /**
+         * How many steps nicer (Linux scheduling priority) a successor runs from {@link Handoff#start} to
+         * {@link Handoff#ready}, so that its start-up takes the cores only when the serving incumbent leaves
+         * them idle; 0 turns it off. Applied only where the priority can be restored at READY (root,
+         * {@code CAP_SYS_NICE} or {@code RLIMIT_NICE}), and never to a cold start. Default 10.
+         */
+        public Builder startupNice(int value) {
+            if (value < 0 || value > 19) {
+                throw new IllegalArgumentException("startupNice must be between 0 and 19");
+            }
+            this.startupNice = value;
             return this;
         }
 

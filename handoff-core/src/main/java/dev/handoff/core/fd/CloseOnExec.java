@@ -1,8 +1,8 @@
 package dev.handoff.core.fd;
 
+import dev.handoff.core.internal.Libc;
+
 import java.lang.invoke.MethodHandle;
-import java.lang.reflect.Array;
-import java.util.Optional;
 
 /**
  * Marks received descriptors close-on-exec. junixsocket receives without {@code MSG_CMSG_CLOEXEC} and the
@@ -42,33 +42,7 @@ final class CloseOnExec {
     }
 
     private static MethodHandle fcntl() {
-        try {
-            Class<?> linkerType = Class.forName("java.lang.foreign.Linker");
-            Class<?> optionType = Class.forName("java.lang.foreign.Linker$Option");
-            Class<?> layoutType = Class.forName("java.lang.foreign.MemoryLayout");
-            Class<?> descriptorType = Class.forName("java.lang.foreign.FunctionDescriptor");
-            Class<?> segmentType = Class.forName("java.lang.foreign.MemorySegment");
-            Object linker = linkerType.getMethod("nativeLinker").invoke(null);
-            Object lookup = linkerType.getMethod("defaultLookup").invoke(linker);
-            Optional<?> symbol = (Optional<?>) Class.forName("java.lang.foreign.SymbolLookup")
-                    .getMethod("find", String.class).invoke(lookup, "fcntl");
-            if (symbol.isEmpty()) {
-                return null;
-            }
-            Object javaInt = Class.forName("java.lang.foreign.ValueLayout").getField("JAVA_INT").get(null);
-            Object arguments = Array.newInstance(layoutType, 3);
-            for (int i = 0; i < 3; i++) {
-                Array.set(arguments, i, javaInt);
-            }
-            Object descriptor = descriptorType.getMethod("of", layoutType, arguments.getClass())
-                    .invoke(null, javaInt, arguments);
-            // int fcntl(int fd, int cmd, ...): the third argument is variadic.
-            Object options = Array.newInstance(optionType, 1);
-            Array.set(options, 0, optionType.getMethod("firstVariadicArg", int.class).invoke(null, 2));
-            return (MethodHandle) linkerType.getMethod("downcallHandle", segmentType, descriptorType, options.getClass())
-                    .invoke(linker, symbol.get(), descriptor, options);
-        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
-            return null; // before JDK 22, or native access refused
-        }
+        // int fcntl(int fd, int cmd, ...): the third argument is variadic.
+        return Libc.intFunction("fcntl", 3, 2).orElse(null);
     }
 }

@@ -55,6 +55,7 @@ public final class HandoffAutoConfiguration {
                 .stepTimeout(properties.getStepTimeout())
                 .readyTimeout(properties.getReadyTimeout())
                 .probation(properties.getProbation())
+                .startupNice(properties.getStartupNice())
                 .drainTimeout(properties.getDrainTimeout())
                 .busyTimeout(properties.getBusyTimeout())
                 .upgradeCommand(properties.getUpgradeCommand())

@@ -31,6 +31,13 @@ public class HandoffProperties {
     /** How long the incumbent watches a READY successor before it starts to drain. */
     private Duration probation = Duration.ofMillis(200);
 
+    /**
+     * How many steps nicer (Linux scheduling priority) a successor's context starts, until READY, so that it
+     * takes the cores only when the serving predecessor leaves them idle; 0 turns it off. Applied only where
+     * the priority can be restored (root, CAP_SYS_NICE, RLIMIT_NICE).
+     */
+    private int startupNice = 10;
+
     /** How long the incumbent may drain (in-flight requests, then its connections) before it exits anyway. */
     private Duration drainTimeout = Duration.ofSeconds(30);
 
@@ -125,6 +132,14 @@ public class HandoffProperties {
 
     public void setProbation(Duration probation) {
         this.probation = probation;
+    }
+
+    public int getStartupNice() {
+        return startupNice;
+    }
+
+    public void setStartupNice(int startupNice) {
+        this.startupNice = startupNice;
     }
 
     public Duration getDrainTimeout() {

@@ -68,7 +68,7 @@ class HandoffAutoConfigurationTest {
         Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
         runner.withBean(MeterRegistry.class, () -> registry)
                 .withPropertyValues(socket(), "handoff.step-timeout=3s",
-                        "handoff.ready-timeout=40s", "handoff.probation=50ms", "handoff.drain-timeout=7s",
+                        "handoff.ready-timeout=40s", "handoff.probation=50ms", "handoff.startup-nice=4", "handoff.drain-timeout=7s",
                         "handoff.allowed-peer-uids=0,1000", "handoff.upgrade-command=/bin/app,--flag",
                         "handoff.upgrade-timeout=9s", "handoff.shared-secret-file=" + secret,
                         "handoff.pid-file=" + temp.resolve("app.pid"),
@@ -81,6 +81,7 @@ class HandoffAutoConfigurationTest {
                     assertThat(options.stepTimeout()).isEqualTo(Duration.ofSeconds(3));
                     assertThat(options.readyTimeout()).isEqualTo(Duration.ofSeconds(40));
                     assertThat(options.probation()).isEqualTo(Duration.ofMillis(50));
+                    assertThat(options.startupNice()).isEqualTo(4);
                     assertThat(options.drainTimeout()).isEqualTo(Duration.ofSeconds(7));
                     assertThat(options.allowedPeerUids()).isEqualTo(Set.of(0L, 1000L));
                     assertThat(options.upgradeCommand()).isEqualTo(List.of("/bin/app", "--flag"));
