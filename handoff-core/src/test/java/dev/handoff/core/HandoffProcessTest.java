@@ -6,6 +6,7 @@ import dev.handoff.core.testing.JavaChild;
 import dev.handoff.core.testing.OpenFds;
 import dev.handoff.core.testing.RawSuccessor;
 import dev.handoff.core.testing.ServerFixture;
+import dev.handoff.core.testing.ThreadPriorities;
 import dev.handoff.core.wire.Message;
 import dev.handoff.core.wire.WireChannel;
 import org.junit.jupiter.api.AfterEach;
@@ -249,47 +250,18 @@ class HandoffProcessTest {
 
     @Test
     void aSuccessorStartsTenStepsNicerThanItServesAndServesAtItsUsualPriority() throws Exception {
-        assumeTrue(hasCapSysNice(), "restoring a priority needs CAP_SYS_NICE; without it nothing is lowered");
+        assumeTrue(ThreadPriorities.canRaise(), "restoring a priority needs CAP_SYS_NICE; without it nothing is lowered");
         JavaChild incumbent = server();
         incumbent.awaitLine("START cold", START);
-        int usual = niceOf(ProcessHandle.current().pid());
-        assertEquals(Set.of(usual), threadNices(incumbent.pid()), "a cold start is never lowered");
+        int usual = ThreadPriorities.niceOf(ProcessHandle.current().pid());
+        assertEquals(Set.of(usual), ThreadPriorities.threadNices(incumbent.pid()), "a cold start is never lowered");
         incumbent.awaitLine("READY", START);
         JavaChild successor = server("--ready-after-ms", "2000");
         successor.awaitLine("START inherited", START);
-        assertEquals(Set.of(Math.min(19, usual + 10)), threadNices(successor.pid()), "every thread, until READY");
+        assertEquals(Set.of(Math.min(19, usual + 10)), ThreadPriorities.threadNices(successor.pid()), "every thread, until READY");
         successor.awaitLine("READY", START);
-        assertEquals(Set.of(usual), threadNices(successor.pid()), "every thread, from READY on");
+        assertEquals(Set.of(usual), ThreadPriorities.threadNices(successor.pid()), "every thread, from READY on");
         assertEquals(0, incumbent.awaitExit(Duration.ofSeconds(30)));
-    }
-
-    private static boolean hasCapSysNice() throws IOException {
-        return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(line -> line.startsWith("CapEff:"))
-                .anyMatch(line -> (Long.parseUnsignedLong(line.substring(7).trim(), 16) >> 23 & 1) == 1);
-    }
-
-    /** The nice value of each thread of process {@code pid} (field 19 of its tasks' stat files). */
-    private static Set<Integer> threadNices(long pid) throws IOException {
-        Set<Integer> nices = new java.util.TreeSet<>();
-        try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
-            for (Path task : tasks.toList()) {
-                try {
-                    nices.add(niceOf(task.resolve("stat")));
-                } catch (IOException ended) {
-                    // the thread ended meanwhile
-                }
-            }
-        }
-        return nices;
-    }
-
-    private static int niceOf(long pid) throws IOException {
-        return niceOf(Path.of("/proc", Long.toString(pid), "stat"));
-    }
-
-    private static int niceOf(Path stat) throws IOException {
-        String text = Files.readString(stat);
-        return Integer.parseInt(text.substring(text.lastIndexOf(')') + 2).split(" ")[16]);
     }
 
     private static void prlimit(long pid, long descriptors) throws IOException, InterruptedException {

@@ -2,6 +2,7 @@ package dev.handoff.spring;
 
 import dev.handoff.core.testing.JavaChild;
 import dev.handoff.core.testing.RawSuccessor;
+import dev.handoff.core.testing.ThreadPriorities;
 import dev.handoff.harness.load.HttpClients;
 import dev.handoff.harness.load.LineClients;
 import dev.handoff.spring.app.TestApp;
@@ -20,11 +21,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import static dev.handoff.spring.TestAppProcess.WAIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A real Spring Boot application in child JVMs, restarted under HTTP keep-alive load on each embedded
@@ -122,6 +125,26 @@ class SpringRestartTest {
             // Printed before the exit, so it is among the lines already read: the slow bean was destroyed.
             first.child().awaitLine("DESTROYED pid=" + first.child().pid(), Duration.ofSeconds(10));
             assertTrue(get(second.port("http"), "/").contains("\"generation\":2"), "the successor serves");
+        }
+    }
+
+    /**
+     * A successor's start-up runs ten steps nicer than it serves from the moment its environment is ready
+     * (before its context starts), every thread of it, and serves at its usual priority from READY on.
+     */
+    @Test
+    void aSuccessorsContextStartsNicerAndItServesAtItsUsualPriority() throws Exception {
+        assumeTrue(ThreadPriorities.canRaise(), "restoring a priority needs CAP_SYS_NICE; without it nothing is lowered");
+        int usual = ThreadPriorities.niceOf(ProcessHandle.current().pid());
+        String[] args = TestAppProcess.args(temp, "tomcat", "--test.start-delay=2s");
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             JavaChild second = JavaChild.start(TestApp.class, args)) {
+            assertEquals(Set.of(usual), ThreadPriorities.threadNices(first.pid()), "a cold start is never lowered");
+            second.awaitLine("CONTEXT STARTING", WAIT);
+            assertEquals(Set.of(Math.min(19, usual + 10)), ThreadPriorities.threadNices(second.pid()));
+            second.awaitLine("READY pid=", WAIT);
+            assertEquals(Set.of(usual), ThreadPriorities.threadNices(second.pid()));
+            assertEquals(0, first.child().awaitExit(WAIT));
         }
     }
 

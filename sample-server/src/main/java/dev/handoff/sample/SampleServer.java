@@ -4,6 +4,7 @@ import dev.handoff.core.Handoff;
 import dev.handoff.core.HandoffOptions;
 import dev.handoff.core.HandoffResult;
 import dev.handoff.core.Takeover;
+import dev.handoff.core.service.StartupPriority;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
@@ -11,6 +12,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -46,13 +48,20 @@ public final class SampleServer {
     }
 
     private void serve() throws Exception {
-        Warmup.run(pid);
+        HandoffOptions options = null;
         if (arguments.mode() == ServerArguments.Mode.HANDOFF) {
-            HandoffOptions options = HandoffOptions.builder(arguments.socket())
+            options = HandoffOptions.builder(arguments.socket())
                     .upgradeCommand(command(arguments.raw().toArray(new String[0])))
                     .drainTimeout(arguments.drain())
                     .pidFile(arguments.pidFile())
                     .build();
+            if (Files.exists(options.socketPath())) {
+                // A successor: its warm-up too runs nicer than the incumbent serves (Handoff.ready restores it).
+                StartupPriority.lower(options.startupNice());
+            }
+        }
+        Warmup.run(pid);
+        if (options != null) {
             try {
                 handoff = Handoff.start(options);
             } catch (IOException e) {

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 
 /**
@@ -26,6 +27,10 @@ import java.util.stream.Stream;
  * Nothing is lowered that could not be restored: raising a priority again needs {@code CAP_SYS_NICE} (root
  * has it) or a {@code RLIMIT_NICE} that reaches the original value, and a process left nicer for its whole
  * life would serve worse than one never lowered.
+ * <p>
+ * The priority belongs to the process, and so does this: {@link dev.handoff.core.Handoff#start} lowers it,
+ * unless the application lowered it earlier in its start-up (the Spring starter does, once its environment
+ * is ready), and {@link dev.handoff.core.Handoff#ready} restores it either way.
  */
 public final class StartupPriority {
 
@@ -35,6 +40,7 @@ public final class StartupPriority {
     private static final int CAP_SYS_NICE = 23;
     private static final int MAX_NICE = 19;
     private static final Optional<MethodHandle> SETPRIORITY = Libc.intFunction("setpriority", 3, -1);
+    private static final AtomicReference<StartupPriority> LOWERED = new AtomicReference<>();
 
     private final int original;
 
@@ -45,8 +51,12 @@ public final class StartupPriority {
     /**
      * Makes every thread {@code steps} nicer (at most 19) if it can be restored afterwards; empty, changing
      * nothing, when {@code steps} is 0 or this process could not restore it (it says why at debug level).
+     * Lowered already and not restored yet: the same handle, nothing changed.
      */
-    public static Optional<StartupPriority> lower(int steps) {
+    public static synchronized Optional<StartupPriority> lower(int steps) {
+        if (LOWERED.get() != null) {
+            return Optional.of(LOWERED.get());
+        }
         if (steps <= 0) {
             return Optional.empty();
         }
@@ -62,15 +72,19 @@ public final class StartupPriority {
                 return Optional.empty();
             }
             log.debug("start-up at nice {} (serving at {})", lowered, original);
-            return Optional.of(new StartupPriority(original));
+            LOWERED.set(new StartupPriority(original));
+            return Optional.of(LOWERED.get());
         } catch (IOException | RuntimeException e) {
             log.debug("start-up runs at its usual priority: {}", e.toString());
             return Optional.empty();
         }
     }
 
-    /** Every thread back to the nice value this process had before {@link #lower}. */
+    /** Every thread back to the nice value this process had before {@link #lower}; once. */
     public void restore() {
+        if (!LOWERED.compareAndSet(this, null)) {
+            return;
+        }
         try {
             if (!setEveryThread(original)) {
                 log.warn("could not restore this process's priority to nice {}: it serves nicer than it started", original);

@@ -16,6 +16,8 @@ import java.util.Set;
 @ConfigurationProperties("handoff")
 public class HandoffProperties {
 
+    static final int DEFAULT_STARTUP_NICE = 10;
+
     /** Whether to take part in handoffs at all. */
     private boolean enabled = true;
 
@@ -32,11 +34,11 @@ public class HandoffProperties {
     private Duration probation = Duration.ofMillis(200);
 
     /**
-     * How many steps nicer (Linux scheduling priority) a successor's context starts, until READY, so that it
-     * takes the cores only when the serving predecessor leaves them idle; 0 turns it off. Applied only where
-     * the priority can be restored (root, CAP_SYS_NICE, RLIMIT_NICE).
+     * How many steps nicer (Linux scheduling priority) a successor starts, from its environment being ready
+     * to READY, so that it takes the cores only when the serving predecessor leaves them idle; 0 turns it
+     * off. Applied only where the priority can be restored (root, CAP_SYS_NICE, RLIMIT_NICE).
      */
-    private int startupNice = 10;
+    private int startupNice = DEFAULT_STARTUP_NICE;
 
     /** How long the incumbent may drain (in-flight requests, then its connections) before it exits anyway. */
     private Duration drainTimeout = Duration.ofSeconds(30);

@@ -108,6 +108,16 @@ public class TestApp {
         }
     }
 
+    /** A context that takes its time to start: it says so, then holds its start-up for {@code test.start-delay}. */
+    @Bean
+    @ConditionalOnProperty("test.start-delay")
+    org.springframework.beans.factory.InitializingBean slowToStart(@Value("${test.start-delay}") java.time.Duration delay) {
+        return () -> {
+            System.out.println("CONTEXT STARTING pid=" + ProcessHandle.current().pid());
+            Thread.sleep(delay.toMillis());
+        };
+    }
+
     /** The application's own TCP servers, each a bean with a listener of its own. */
     @Configuration(proxyBeanMethods = false)
     static class TcpServers {
