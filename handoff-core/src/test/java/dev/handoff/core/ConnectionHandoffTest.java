@@ -1,5 +1,6 @@
 package dev.handoff.core;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.handoff.core.channel.Channels;
@@ -507,30 +508,29 @@ class ConnectionHandoffTest {
                     assertEchoesThroughIncumbent(other, otherServerSide);
                     // The right peer on the wrong local address: refused once its channel has read the real one,
                     // and only the successor's copy closed.
-                    incumbent.send(new Message.Connections(ManifestJson.connectionsToTree(List.of(
-                            entry(0, new InetSocketAddress("127.0.0.2", local.getPort()), otherRemote)))),
-                            List.of(Channels.fileDescriptor(otherServerSide)));
-                    try (WireChannel.Received<Message> received = incumbent.receive(Duration.ofSeconds(10), Message.Adopted.class)) {
-                        Message.Adopted wrongLocal = (Message.Adopted) received.message();
-                        assertEquals(1, wrongLocal.rejected().size());
-                        assertTrue(wrongLocal.rejected().get(0).reason().contains("is really local to"),
-                                wrongLocal.rejected().get(0).reason());
-                    }
+                    assertRefusedAlone(incumbent, ManifestJson.connectionsToTree(List.of(
+                            entry(0, new InetSocketAddress("127.0.0.2", local.getPort()), otherRemote))),
+                            otherServerSide, "is really local to");
                     assertEchoesThroughIncumbent(other, otherServerSide);
                     // A batch that cannot be read at all: every descriptor in it is refused, and closed there.
-                    incumbent.send(new Message.Connections(JSON.readTree("[[\"echo\", \"zero\"]]")),
-                            List.of(Channels.fileDescriptor(otherServerSide)));
-                    try (WireChannel.Received<Message> received = incumbent.receive(Duration.ofSeconds(10), Message.Adopted.class)) {
-                        Message.Adopted unreadable = (Message.Adopted) received.message();
-                        assertEquals(1, unreadable.rejected().size());
-                        assertTrue(unreadable.rejected().get(0).reason().contains("expected an array of 8 values"),
-                                unreadable.rejected().get(0).reason());
-                    }
+                    assertRefusedAlone(incumbent, JSON.readTree("[[\"echo\", \"zero\"]]"), otherServerSide,
+                            "expected an array of 8 values");
                     assertEchoesThroughIncumbent(other, otherServerSide);
                     incumbent.send(new Message.Goodbye("done"));
                     assertTrue(successor.predecessorFinished(Duration.ofSeconds(10)), "goodbye ends the reception");
                 }
             }
+        }
+    }
+
+    /** Sends {@code connection} alone as a batch and expects it refused, for a reason that contains {@code why}. */
+    private static void assertRefusedAlone(WireChannel incumbent, JsonNode batch, SocketChannel connection, String why)
+            throws IOException {
+        incumbent.send(new Message.Connections(batch), List.of(Channels.fileDescriptor(connection)));
+        try (WireChannel.Received<Message> received = incumbent.receive(Duration.ofSeconds(10), Message.Adopted.class)) {
+            Message.Adopted answer = (Message.Adopted) received.message();
+            assertEquals(1, answer.rejected().size());
+            assertTrue(answer.rejected().get(0).reason().contains(why), answer.rejected().get(0).reason());
         }
     }
 
