@@ -54,6 +54,7 @@ public final class SampleServer {
                     .upgradeCommand(command(arguments.raw().toArray(new String[0])))
                     .drainTimeout(arguments.drain())
                     .pidFile(arguments.pidFile())
+                    .startupNice(arguments.startupNice())
                     .build();
             if (Files.exists(options.socketPath())) {
                 // A successor: its warm-up too runs nicer than the incumbent serves (Handoff.ready restores it).

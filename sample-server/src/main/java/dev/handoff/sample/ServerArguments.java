@@ -8,10 +8,11 @@ import java.util.List;
 /**
  * The server's command line: {@code --http host:port --echo host:port --socket path}, and for the
  * restart comparison {@code --mode handoff|reuseport|plain}; {@code --drain-ms N} bounds the drain;
- * {@code --pid-file path} is rewritten (atomically) by each generation when it serves.
+ * {@code --pid-file path} is rewritten (atomically) by each generation when it serves; a successor starts
+ * {@code --startup-nice N} steps nicer than it serves (default 10, 0: not at all).
  */
 record ServerArguments(InetSocketAddress http, InetSocketAddress echo, Path socket, Mode mode, Duration drain,
-                       Path pidFile, List<String> raw) {
+                       Path pidFile, int startupNice, List<String> raw) {
 
     /** How a new copy gets its listeners: from the running one, or by binding them itself. */
     enum Mode {
@@ -24,7 +25,7 @@ record ServerArguments(InetSocketAddress http, InetSocketAddress echo, Path sock
     }
 
     static final String USAGE = "usage: java -jar sample-server.jar --http host:port --echo host:port --socket path"
-            + " [--mode handoff|reuseport|plain] [--drain-ms N] [--pid-file path]";
+            + " [--mode handoff|reuseport|plain] [--drain-ms N] [--pid-file path] [--startup-nice N]";
 
     static ServerArguments parse(String[] args) {
         InetSocketAddress http = null;
@@ -33,6 +34,7 @@ record ServerArguments(InetSocketAddress http, InetSocketAddress echo, Path sock
         Mode mode = Mode.HANDOFF;
         Duration drain = Duration.ofSeconds(30);
         Path pidFile = null;
+        int startupNice = 10;
         for (int i = 0; i < args.length; i++) {
             if (i + 1 >= args.length) {
                 throw new IllegalArgumentException("missing value after " + args[i] + "; " + USAGE);
@@ -45,6 +47,7 @@ record ServerArguments(InetSocketAddress http, InetSocketAddress echo, Path sock
                 case "--mode" -> mode = Mode.valueOf(value.toUpperCase(java.util.Locale.ROOT));
                 case "--drain-ms" -> drain = Duration.ofMillis(Long.parseLong(value));
                 case "--pid-file" -> pidFile = Path.of(value);
+                case "--startup-nice" -> startupNice = Integer.parseInt(value);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i - 1] + "; " + USAGE);
             }
         }
@@ -54,7 +57,7 @@ record ServerArguments(InetSocketAddress http, InetSocketAddress echo, Path sock
         if (mode == Mode.HANDOFF && socket == null) {
             throw new IllegalArgumentException("--socket is required; " + USAGE);
         }
-        return new ServerArguments(http, echo, socket, mode, drain, pidFile, List.of(args));
+        return new ServerArguments(http, echo, socket, mode, drain, pidFile, startupNice, List.of(args));
     }
 
     static InetSocketAddress address(String hostPort) {
