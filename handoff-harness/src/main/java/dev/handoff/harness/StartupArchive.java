@@ -112,12 +112,16 @@ public final class StartupArchive {
         // Module options (--add-opens, ...) that differ make a JDK 25 JVM drop the whole AOT cache.
         Launch launch = Launch.of(command);
         fingerprint.setProperty("jvm-options", String.join(" ", launch.jvmOptions()));
+        // Each entry as written, not only the file it names: a JDK 25 JVM given the same jar by another path
+        // (relative, absolute) takes the AOT cache all the same, and its classes then have no code source
+        // location, which an application asking where its jar is cannot survive.
         List<Path> classPath = launch.classPath();
         for (int i = 0; i < classPath.size(); i++) {
-            Path entry = classPath.get(i).toAbsolutePath().normalize();
-            String state = Files.isRegularFile(entry)
-                    ? Files.size(entry) + " bytes, modified " + Files.getLastModifiedTime(entry).toMillis()
-                    : Files.isDirectory(entry) ? "directory" : "missing";
+            Path entry = classPath.get(i);
+            Path file = entry.toAbsolutePath().normalize();
+            String state = Files.isRegularFile(file)
+                    ? Files.size(file) + " bytes, modified " + Files.getLastModifiedTime(file).toMillis()
+                    : Files.isDirectory(file) ? "directory" : "missing";
             fingerprint.setProperty("class-path." + i, entry + " (" + state + ")");
         }
         return fingerprint;

@@ -72,6 +72,16 @@ class StartupArchiveTest {
     }
 
     @Test
+    void theSameJarNamedByAnotherPathLeavesTheArchiveOut() throws Exception {
+        Path relative = Path.of("").toAbsolutePath().relativize(jar);
+        List<String> sameJar = List.of(java, "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED", "-jar", relative.toString(), "--port", "1");
+        assertSame(sameJar, archive.using(sameJar, warnings::add));
+        assertEquals(1, warnings.size(), warnings.toString());
+        assertTrue(warnings.get(0).contains("it was trained for class-path.0 " + jar + " (")
+                && warnings.get(0).contains("this command has " + relative + " ("), warnings.get(0));
+    }
+
+    @Test
     void anArchiveWithoutItsFingerprintOrNoArchiveAtAllIsLeftOut() throws Exception {
         Files.delete(archive.fingerprintFile());
         assertSame(command, archive.using(command, warnings::add));

@@ -174,9 +174,17 @@ public final class SampleServer {
         return command;
     }
 
+    /**
+     * This jar. A class loaded from a JDK 25 AOT cache made for the same jar under another path has no code
+     * source location; started with {@code -jar}, the class path is the jar all the same.
+     */
     private static String jarPath() {
+        java.net.URL location = SampleServer.class.getProtectionDomain().getCodeSource().getLocation();
+        if (location == null) {
+            return System.getProperty("java.class.path");
+        }
         try {
-            return Path.of(SampleServer.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+            return Path.of(location.toURI()).toString();
         } catch (java.net.URISyntaxException e) {
             throw new IllegalStateException(e);
         }
