@@ -18,12 +18,10 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.ServerSocketChannel;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -63,12 +61,10 @@ public final class Handoff implements Closeable {
     private final Lifeline lifeline;
     private final AtomicBoolean ready = new AtomicBoolean();
     private final ConnectionHandlers connectionHandlers = new ConnectionHandlers();
-    private final AtomicReference<StartupPriority> loweredUntilReady;
 
     private Handoff(HandoffOptions options, SessionConfig config, HandoffMetrics metrics, PredecessorLink predecessor,
-                    String coldStartReason, StartupPriority loweredUntilReady) {
+                    String coldStartReason) {
         this.options = options;
-        this.loweredUntilReady = new AtomicReference<>(loweredUntilReady);
         this.metrics = metrics;
         this.predecessor = predecessor;
         this.coldStartReason = coldStartReason;
@@ -97,8 +93,7 @@ public final class Handoff implements Closeable {
         JdkInternals.checkAvailable();
         // A socket file there most likely means an incumbent that serves: this start-up should not compete
         // with it for the cores (HandoffOptions#startupNice). A cold start serves at once, at its usual priority.
-        StartupPriority lowered = Files.exists(options.socketPath())
-                ? StartupPriority.lower(options.startupNice()).orElse(null) : null;
+        StartupPriority.lowerForTakeover(options.socketPath(), options.startupNice());
         WarmUp.run(options.sharedSecret());
         Lifeline lifeline = Lifeline.create();
         try {
@@ -111,12 +106,12 @@ public final class Handoff implements Closeable {
                     PredecessorLink predecessor = new PredecessorLink(attempt.session(), metrics);
                     log.info("inherited {} from pid {} (generation {})", predecessor.inheritance().unclaimedNames(),
                             predecessor.pid(), predecessor.generation());
-                    return new Handoff(options, config, metrics, predecessor, null, lowered);
+                    return new Handoff(options, config, metrics, predecessor, null);
                 }
                 case COLD -> {
                     log.info("cold start: {}", attempt.reason());
-                    restore(lowered);
-                    return new Handoff(options, config, metrics, null, attempt.reason(), null);
+                    StartupPriority.restore();
+                    return new Handoff(options, config, metrics, null, attempt.reason());
                 }
                 case BUSY -> throw new HandoffRejectedException(HandoffResult.Outcome.BUSY, attempt.reason(), attempt.cause());
                 case REFUSED -> throw new HandoffRejectedException(HandoffResult.Outcome.REFUSED, attempt.reason(), attempt.cause());
@@ -126,15 +121,9 @@ public final class Handoff implements Closeable {
                 }
             }
         } catch (IOException | RuntimeException e) {
-            restore(lowered);
+            StartupPriority.restore();
             lifeline.close();
             throw e;
-        }
-    }
-
-    private static void restore(StartupPriority lowered) {
-        if (lowered != null) {
-            lowered.restore();
         }
     }
 
@@ -243,7 +232,7 @@ public final class Handoff implements Closeable {
         if (!ready.compareAndSet(false, true)) {
             throw new IllegalStateException("ready() was already called");
         }
-        restore(loweredUntilReady.getAndSet(null)); // it serves from here on
+        StartupPriority.restore(); // it serves from here on
         listeners.closeUnclaimed();
         rendezvous.bind();
         if (predecessor != null) {
@@ -338,7 +327,7 @@ public final class Handoff implements Closeable {
      */
     @Override
     public void close() throws IOException {
-        restore(loweredUntilReady.getAndSet(null));
+        StartupPriority.restore();
         rendezvous.close();
         if (predecessor != null) {
             predecessor.close();

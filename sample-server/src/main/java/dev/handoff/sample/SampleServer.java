@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -56,10 +55,8 @@ public final class SampleServer {
                     .pidFile(arguments.pidFile())
                     .startupNice(arguments.startupNice())
                     .build();
-            if (Files.exists(options.socketPath())) {
-                // A successor: its warm-up too runs nicer than the incumbent serves (Handoff.ready restores it).
-                StartupPriority.lower(options.startupNice());
-            }
+            // A successor: its warm-up too runs nicer than the incumbent serves (Handoff.ready restores it).
+            StartupPriority.lowerForTakeover(options.socketPath(), options.startupNice());
         }
         Warmup.run(pid);
         if (options != null) {

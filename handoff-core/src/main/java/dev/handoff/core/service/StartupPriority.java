@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 
 /**
@@ -28,9 +27,9 @@ import java.util.stream.Stream;
  * has it) or a {@code RLIMIT_NICE} that reaches the original value, and a process left nicer for its whole
  * life would serve worse than one never lowered.
  * <p>
- * The priority belongs to the process, and so does this: {@link dev.handoff.core.Handoff#start} lowers it,
- * unless the application lowered it earlier in its start-up (the Spring starter does, once its environment
- * is ready), and {@link dev.handoff.core.Handoff#ready} restores it either way.
+ * The priority belongs to the process, and so does this class's state: {@link dev.handoff.core.Handoff#start}
+ * lowers it, unless the application lowered it earlier in its start-up (the Spring starter does, once its
+ * environment is ready), and {@link dev.handoff.core.Handoff#ready} restores it either way.
  */
 public final class StartupPriority {
 
@@ -40,76 +39,51 @@ public final class StartupPriority {
     private static final int CAP_SYS_NICE = 23;
     private static final int MAX_NICE = 19;
     private static final Optional<MethodHandle> SETPRIORITY = Libc.intFunction("setpriority", 3, -1);
-    private static final AtomicReference<StartupPriority> LOWERED = new AtomicReference<>();
+    private static Integer original; // the nice value to restore; null: not lowered
 
-    private final int original;
-
-    private StartupPriority(int original) {
-        this.original = original;
+    private StartupPriority() {
     }
 
     /**
-     * Makes every thread {@code steps} nicer (at most 19) if it can be restored afterwards; empty, changing
-     * nothing, when {@code steps} is 0 or this process could not restore it (it says why at debug level).
-     * Lowered already and not restored yet: the same handle, nothing changed.
+     * When a socket file at {@code socket} says an incumbent is there, makes every thread {@code steps}
+     * nicer (at most 19), if it can be restored afterwards; otherwise, with {@code steps} 0, or when it is
+     * lowered already, changes nothing (it says why at debug level).
      */
-    public static synchronized Optional<StartupPriority> lower(int steps) {
-        if (LOWERED.get() != null) {
-            return Optional.of(LOWERED.get());
-        }
-        if (steps <= 0) {
-            return Optional.empty();
-        }
-        try {
-            int original = niceOf(Path.of("/proc/self/stat"));
-            Optional<String> unable = whyNotRestorable(original);
-            if (unable.isPresent()) {
-                log.debug("start-up runs at its usual priority: {}", unable.get());
-                return Optional.empty();
-            }
-            int lowered = Math.min(MAX_NICE, original + steps);
-            if (lowered == original || !setEveryThread(lowered)) {
-                return Optional.empty();
-            }
-            log.debug("start-up at nice {} (serving at {})", lowered, original);
-            LOWERED.set(new StartupPriority(original));
-            return Optional.of(LOWERED.get());
-        } catch (IOException | RuntimeException e) {
-            log.debug("start-up runs at its usual priority: {}", e.toString());
-            return Optional.empty();
-        }
-    }
-
-    /** Every thread back to the nice value this process had before {@link #lower}; once. */
-    public void restore() {
-        if (!LOWERED.compareAndSet(this, null)) {
+    public static synchronized void lowerForTakeover(Path socket, int steps) {
+        if (original != null || steps <= 0 || !Files.exists(socket)) {
             return;
         }
         try {
-            if (!setEveryThread(original)) {
-                log.warn("could not restore this process's priority to nice {}: it serves nicer than it started", original);
+            int usual = niceOf(Path.of("/proc/self/stat"));
+            Optional<String> unable = whyNotRestorable(usual);
+            if (unable.isPresent()) {
+                log.debug("start-up runs at its usual priority: {}", unable.get());
+                return;
+            }
+            int lowered = Math.min(MAX_NICE, usual + steps);
+            if (lowered != usual && setEveryThread(lowered)) {
+                log.debug("start-up at nice {} (serving at {})", lowered, usual);
+                original = usual;
             }
         } catch (IOException | RuntimeException e) {
-            log.warn("could not restore this process's priority to nice {}: {}", original, e.toString());
+            log.debug("start-up runs at its usual priority: {}", e.toString());
         }
     }
 
-    /** The nice value every thread of this process has now, or empty if they differ (for tests and logs). */
-    public static Optional<Integer> current() throws IOException {
-        Integer seen = null;
-        for (Path task : tasks()) {
-            int nice;
-            try {
-                nice = niceOf(task.resolve("stat"));
-            } catch (IOException ended) {
-                continue; // the thread ended meanwhile
-            }
-            if (seen != null && seen != nice) {
-                return Optional.empty();
-            }
-            seen = nice;
+    /** Every thread back to the nice value this process had before {@link #lowerForTakeover}, if it was lowered. */
+    public static synchronized void restore() {
+        if (original == null) {
+            return;
         }
-        return Optional.ofNullable(seen);
+        int usual = original;
+        original = null;
+        try {
+            if (!setEveryThread(usual)) {
+                log.warn("could not restore this process's priority to nice {}: it serves nicer than it started", usual);
+            }
+        } catch (IOException | RuntimeException e) {
+            log.warn("could not restore this process's priority to nice {}: {}", usual, e.toString());
+        }
     }
 
     private static Optional<String> whyNotRestorable(int original) throws IOException {

@@ -5,7 +5,6 @@ import org.springframework.boot.context.event.ApplicationEnvironmentPreparedEven
 import org.springframework.context.ApplicationListener;
 import org.springframework.core.env.Environment;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -20,10 +19,9 @@ public final class StartupPriorityListener implements ApplicationListener<Applic
     public void onApplicationEvent(ApplicationEnvironmentPreparedEvent event) {
         Environment environment = event.getEnvironment();
         String socket = environment.getProperty("handoff.socket");
-        if (socket == null || !environment.getProperty("handoff.enabled", Boolean.class, true)
-                || !Files.exists(Path.of(socket))) {
-            return;
+        if (socket != null && environment.getProperty("handoff.enabled", Boolean.class, true)) {
+            StartupPriority.lowerForTakeover(Path.of(socket),
+                    environment.getProperty("handoff.startup-nice", Integer.class, HandoffProperties.DEFAULT_STARTUP_NICE));
         }
-        StartupPriority.lower(environment.getProperty("handoff.startup-nice", Integer.class, HandoffProperties.DEFAULT_STARTUP_NICE));
     }
 }
