@@ -86,11 +86,18 @@ public final class Handoff implements Closeable {
      * @throws HandoffRejectedException an incumbent is there but is busy or refused this process: starting
      *                                  cold would collide with it
      * @throws IOException              an incumbent is there but the handoff failed
-     * @throws IllegalStateException    the JVM does not give access to the JDK internals (the message names
-     *                                  the flags to add)
+     * @throws JvmAccessException          the JVM does not give access to the JDK internals (the message names
+     *                                      the flags to add)
+     * @throws RendezvousDirectoryException the socket's directory belongs to someone else or others may enter it
      */
     public static Handoff start(HandoffOptions options) throws IOException {
-        JdkInternals.checkAvailable();
+        RuntimeException refused = JdkInternals.unavailable();
+        if (refused != null) {
+            throw new JvmAccessException(refused.getMessage(), JdkInternals.REQUIRED_FLAGS, refused.getCause());
+        }
+        // Before anything else: a directory that others may enter would fail this process at READY, after it
+        // took the incumbent's listeners.
+        Rendezvous.checkDirectory(options.socketPath());
         // A socket file there most likely means an incumbent that serves: this start-up should not compete
         // with it for the cores (HandoffOptions#startupNice). A cold start serves at once, at its usual priority.
         StartupPriority.lowerForTakeover(options.socketPath(), options.startupNice());

@@ -11,6 +11,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -57,8 +58,19 @@ final class Rendezvous implements Closeable {
      * cold start refuses to replace a live one. Successors queue until {@link #accept()}.
      */
     void bind() throws IOException {
+        checkDirectory(options.socketPath());
         server = predecessor != null ? FdServer.takeOver(options.socketPath(), options.limits())
                 : FdServer.bind(options.socketPath(), options.limits());
+    }
+
+    /** Creates the socket's directory (0700) if it is missing, and refuses one that others may use. */
+    static void checkDirectory(Path socketPath) throws RendezvousDirectoryException {
+        Path directory = socketPath.toAbsolutePath().getParent();
+        try {
+            FdServer.prepareDirectory(directory);
+        } catch (IOException e) {
+            throw new RendezvousDirectoryException(directory, e);
+        }
     }
 
     /** Starts accepting successors (and watching the path). */

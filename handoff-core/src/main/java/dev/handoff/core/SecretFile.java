@@ -34,41 +34,41 @@ final class SecretFile {
                 try (InputStream in = Channels.newInputStream(channel)) {
                     byte[] secret = in.readNBytes(HandoffOptions.MAX_SECRET_FILE_BYTES + 1);
                     if (secret.length > HandoffOptions.MAX_SECRET_FILE_BYTES) {
-                        throw new IllegalArgumentException("shared secret file " + file + " is larger than "
-                                + HandoffOptions.MAX_SECRET_FILE_BYTES + " bytes: not a secret");
+                        throw new SecretFileException(file, "shared secret file " + file + " is larger than "
+                                + HandoffOptions.MAX_SECRET_FILE_BYTES + " bytes: not a secret", null);
                     }
                     return secret;
                 }
             }
         } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("shared secret file " + file + " does not exist", e);
+            throw new SecretFileException(file, "shared secret file " + file + " does not exist", e);
         } catch (IOException e) {
             if (Files.isSymbolicLink(file)) {
-                throw new IllegalArgumentException("shared secret file " + file + " is a symbolic link; name the "
+                throw new SecretFileException(file, "shared secret file " + file + " is a symbolic link; name the "
                         + "file itself", e);
             }
-            throw new IllegalArgumentException("cannot read the shared secret file " + file + ": " + e, e);
+            throw new SecretFileException(file, "cannot read the shared secret file " + file + ": " + e, e);
         }
     }
 
     private static void check(Path file, PosixFileAttributes attributes) {
         if (!attributes.isRegularFile()) {
-            throw new IllegalArgumentException("shared secret file " + file + " is not a regular file");
+            throw new SecretFileException(file, "shared secret file " + file + " is not a regular file", null);
         }
         Set<PosixFilePermission> permissions = attributes.permissions();
         if (permissions.stream().anyMatch(p -> p.name().startsWith("GROUP") || p.name().startsWith("OTHERS"))) {
-            throw new IllegalArgumentException("shared secret file " + file + " has mode "
-                    + PosixFilePermissions.toString(permissions) + "; others must not read it (chmod 600 " + file + ")");
+            throw new SecretFileException(file, "shared secret file " + file + " has mode "
+                    + PosixFilePermissions.toString(permissions) + "; others must not read it (chmod 600 " + file + ")", null);
         }
         long owner;
         try {
             owner = ((Number) Files.getAttribute(file, "unix:uid", LinkOption.NOFOLLOW_LINKS)).longValue();
         } catch (IOException e) {
-            throw new IllegalArgumentException("cannot tell who owns the shared secret file " + file + ": " + e, e);
+            throw new SecretFileException(file, "cannot tell who owns the shared secret file " + file + ": " + e, e);
         }
         if (owner != PeerCredentials.ownUid()) {
-            throw new IllegalArgumentException("shared secret file " + file + " belongs to uid " + owner
-                    + ", not to this process (uid " + PeerCredentials.ownUid() + "): whoever owns it chooses the secret");
+            throw new SecretFileException(file, "shared secret file " + file + " belongs to uid " + owner
+                    + ", not to this process (uid " + PeerCredentials.ownUid() + "): whoever owns it chooses the secret", null);
         }
     }
 }

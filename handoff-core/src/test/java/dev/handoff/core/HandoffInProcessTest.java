@@ -277,11 +277,28 @@ class HandoffInProcessTest {
     }
 
     @Test
-    void withoutTheAddOpensFlagsStartFailsWithAMessageThatNamesThem() throws Exception {
+    void aRendezvousDirectoryOthersMayEnterFailsTheStartBeforeAnythingIsBoundOrInherited() throws Exception {
+        Path open = Files.createDirectories(temp.resolve("open"));
+        Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        OpenFds before = OpenFds.snapshot();
+        RendezvousDirectoryException refused = assertThrows(RendezvousDirectoryException.class,
+                () -> Handoff.start(HandoffOptions.builder(open.resolve("x.sock")).build()));
+        assertEquals(open, refused.directory());
+        assertTrue(refused.getMessage().contains("has mode rwxr-xr-x") && refused.getMessage().contains("chmod 700"),
+                refused.getMessage());
+        try (var left = Files.list(open)) {
+            assertEquals(List.of(), left.toList(), "nothing bound in a directory others may enter");
+        }
+        before.assertNoLeak();
+    }
+
+    @Test
+    void withoutTheAddOpensFlagsStartFailsWithAJvmAccessExceptionThatNamesThem() throws Exception {
         List<String> flags = List.of("-Xshare:auto");
         try (JavaChild child = JavaChild.start(new ProcessBuilder(
                 JavaChild.command(flags, StartChild.class, temp.resolve("run").resolve("x.sock").toString())))) {
             String line = child.awaitLine("ERROR", Duration.ofSeconds(60));
+            assertTrue(line.startsWith("ERROR JvmAccessException: "), line);
             assertTrue(line.contains("--add-opens java.base/sun.nio.ch=ALL-UNNAMED"), line);
             assertTrue(line.contains(JdkInternals.REQUIRED_FLAGS), line);
         }

@@ -177,8 +177,9 @@ class HostilePeerTest {
         Path open = secretFile("open", "0123456789abcdef0123");
         Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rw-r--r--"));
         HandoffOptions.Builder builder = HandoffOptions.builder(fixture.socket());
-        IllegalArgumentException readable = assertThrows(IllegalArgumentException.class, () -> builder.sharedSecretFile(open));
+        SecretFileException readable = assertThrows(SecretFileException.class, () -> builder.sharedSecretFile(open));
         assertTrue(readable.getMessage().contains("chmod 600"), readable.getMessage());
+        assertEquals(open, readable.file());
         IllegalArgumentException tooShort = assertThrows(IllegalArgumentException.class,
                 () -> builder.sharedSecret("short".getBytes(StandardCharsets.US_ASCII)));
         assertTrue(tooShort.getMessage().contains("at least 16 bytes"), tooShort.getMessage());
@@ -189,17 +190,17 @@ class HostilePeerTest {
         HandoffOptions.Builder builder = HandoffOptions.builder(fixture.socket());
         Path real = secretFile("real", "0123456789abcdef0123");
         Path link = Files.createSymbolicLink(fixture.directory().resolve("link"), real);
-        IllegalArgumentException linked = assertThrows(IllegalArgumentException.class, () -> builder.sharedSecretFile(link));
+        SecretFileException linked = assertThrows(SecretFileException.class, () -> builder.sharedSecretFile(link));
         assertTrue(linked.getMessage().contains("symbolic link"), linked.getMessage());
 
         Path foreign = secretFile("foreign", "0123456789abcdef0123");
         Assumptions.assumeTrue(PeerCredentials.ownUid() == 0, "only root can give a file away");
         Files.setAttribute(foreign, "unix:uid", 4242);
-        IllegalArgumentException owned = assertThrows(IllegalArgumentException.class, () -> builder.sharedSecretFile(foreign));
+        SecretFileException owned = assertThrows(SecretFileException.class, () -> builder.sharedSecretFile(foreign));
         assertTrue(owned.getMessage().contains("belongs to uid 4242"), owned.getMessage());
 
         Path huge = secretFile("huge", "x".repeat(HandoffOptions.MAX_SECRET_FILE_BYTES + 1));
-        IllegalArgumentException large = assertThrows(IllegalArgumentException.class, () -> builder.sharedSecretFile(huge));
+        SecretFileException large = assertThrows(SecretFileException.class, () -> builder.sharedSecretFile(huge));
         assertTrue(large.getMessage().contains("larger than"), large.getMessage());
         builder.sharedSecretFile(real); // the plain one is fine
     }

@@ -97,6 +97,11 @@ public final class JdkInternals {
         return "--add-opens java.base/sun.nio.ch=" + target + " --add-opens java.base/java.io=" + target;
     }
 
+    /** Why access was refused (the message names the missing flags), or {@code null} if it was granted. */
+    public static RuntimeException unavailable() {
+        return UNAVAILABLE;
+    }
+
     /** Fails with the message that names the missing flags, if access was refused. */
     public static void checkAvailable() {
         if (UNAVAILABLE != null) {

@@ -12,7 +12,7 @@ public final class StartChild {
         try (Handoff handoff = Handoff.start(HandoffOptions.builder(Path.of(args[0])).build())) {
             System.out.println("STARTED generation=" + handoff.generation());
         } catch (Exception e) {
-            System.out.println("ERROR " + e.getMessage());
+            System.out.println("ERROR " + e.getClass().getSimpleName() + ": " + e.getMessage());
         }
     }
 }

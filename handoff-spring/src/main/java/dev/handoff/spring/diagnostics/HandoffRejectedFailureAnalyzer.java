@@ -1,15 +1,14 @@
-package dev.handoff.spring.autoconfigure;
+package dev.handoff.spring.diagnostics;
 
 import dev.handoff.core.HandoffRejectedException;
 import org.springframework.boot.diagnostics.AbstractFailureAnalyzer;
 import org.springframework.boot.diagnostics.FailureAnalysis;
 
 /**
- * Turns a handoff that would not happen (the incumbent busy past {@code handoff.busy-timeout}, a peer
- * refused, a READY the incumbent did not confirm) into Spring Boot's short failure report: one line
- * saying what happened, one saying what to do, instead of a stack trace.
+ * A handoff that would not happen: the incumbent busy past {@code handoff.busy-timeout}, a peer refused,
+ * a READY the incumbent did not confirm.
  */
-public final class HandoffFailureAnalyzer extends AbstractFailureAnalyzer<HandoffRejectedException> {
+public final class HandoffRejectedFailureAnalyzer extends AbstractFailureAnalyzer<HandoffRejectedException> {
 
     @Override
     protected FailureAnalysis analyze(Throwable rootFailure, HandoffRejectedException cause) {
