@@ -24,7 +24,7 @@ import java.util.regex.Pattern;
  * {@code -XX:SharedArchiveFile}).
  *
  * <p>Beside it, {@code <archive>.fingerprint} records what it was made for: the JVM and the class path's
- * files. A JVM given an archive that no longer fits starts without it (or with part of it) and, depending on
+ * files (size, time and content). A JVM given an archive that no longer fits starts without it (or with part of it) and, depending on
  * the JDK, says nothing; here the command is compared with the fingerprint first, and an archive that does
  * not fit is left out with a warning that says what changed. It never fails a start.
  */
@@ -119,8 +119,10 @@ public final class StartupArchive {
         for (int i = 0; i < classPath.size(); i++) {
             Path entry = classPath.get(i);
             Path file = entry.toAbsolutePath().normalize();
+            // Size and time are what the JVM itself checks; the content is what a reproducible build keeps them for.
             String state = Files.isRegularFile(file)
                     ? Files.size(file) + " bytes, modified " + Files.getLastModifiedTime(file).toMillis()
+                            + ", content " + ContentDigest.of(file)
                     : Files.isDirectory(file) ? "directory" : "missing";
             fingerprint.setProperty("class-path." + i, entry + " (" + state + ")");
         }

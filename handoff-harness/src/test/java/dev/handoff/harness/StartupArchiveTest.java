@@ -59,6 +59,35 @@ class StartupArchiveTest {
     }
 
     @Test
+    void aJarRebuiltReproduciblyWithOtherContentOfTheSameSizeAndTimeLeavesTheArchiveOut() throws Exception {
+        FileTime fixed = FileTime.fromMillis(1_764_547_200_000L); // what a reproducible build stamps
+        Path app = temp.resolve("repro.jar");
+        writeJar(app, "Main.class", new byte[]{1, 2, 3, 4}, fixed);
+        List<String> reproducible = List.of(java, "-jar", app.toString());
+        archive.writeFingerprint(reproducible, StartupArchive.Jvm.of(reproducible));
+        long size = Files.size(app);
+        writeJar(app, "Main.class", new byte[]{1, 2, 3, 5}, fixed); // one byte changed: same size, same time
+        assertEquals(size, Files.size(app));
+        assertEquals(fixed, Files.getLastModifiedTime(app));
+        assertSame(reproducible, archive.using(reproducible, warnings::add));
+        assertEquals(1, warnings.size(), warnings.toString());
+        assertTrue(warnings.get(0).contains("content"), warnings.get(0));
+        writeJar(app, "Main.class", new byte[]{1, 2, 3, 4}, fixed); // the very jar it was trained on fits again
+        assertEquals(reproducible.size() + 1, archive.using(reproducible, warnings::add).size());
+    }
+
+    private static void writeJar(Path file, String entry, byte[] content, FileTime time) throws Exception {
+        try (var out = new java.util.zip.ZipOutputStream(Files.newOutputStream(file))) {
+            java.util.zip.ZipEntry zipEntry = new java.util.zip.ZipEntry(entry);
+            zipEntry.setLastModifiedTime(time);
+            out.putNextEntry(zipEntry);
+            out.write(content);
+            out.closeEntry();
+        }
+        Files.setLastModifiedTime(file, time);
+    }
+
+    @Test
     void otherJvmOptionsOrAnotherClassPathLeaveTheArchiveOut() throws Exception {
         List<String> otherOptions = List.of(java, "-jar", jar.toString());
         assertSame(otherOptions, archive.using(otherOptions, warnings::add));
