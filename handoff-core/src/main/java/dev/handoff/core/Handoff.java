@@ -88,16 +88,16 @@ public final class Handoff implements Closeable {
      * @throws IOException              an incumbent is there but the handoff failed
      * @throws JvmAccessException          the JVM does not give access to the JDK internals (the message names
      *                                      the flags to add)
-     * @throws RendezvousDirectoryException the socket's directory belongs to someone else or others may enter it
+     * @throws RendezvousPathException     the socket path is too long for a Unix socket address; or no
+     *                                      incumbent is there and the socket's directory belongs to someone
+     *                                      else or others may enter it
      */
     public static Handoff start(HandoffOptions options) throws IOException {
         RuntimeException refused = JdkInternals.unavailable();
         if (refused != null) {
             throw new JvmAccessException(refused.getMessage(), JdkInternals.REQUIRED_FLAGS, refused.getCause());
         }
-        // Before anything else: a directory that others may enter would fail this process at READY, after it
-        // took the incumbent's listeners.
-        Rendezvous.checkDirectory(options.socketPath());
+        Rendezvous.checkLength(options.socketPath()); // else a successor would take over, then fail to bind at READY
         // A socket file there most likely means an incumbent that serves: this start-up should not compete
         // with it for the cores (HandoffOptions#startupNice). A cold start serves at once, at its usual priority.
         StartupPriority.lowerForTakeover(options.socketPath(), options.startupNice());
@@ -116,6 +116,10 @@ public final class Handoff implements Closeable {
                     return new Handoff(options, config, metrics, predecessor, null);
                 }
                 case COLD -> {
+                    // Now rather than at READY, after the application has begun to serve: the directory the
+                    // rendezvous will be bound in. (A successor's is checked where it binds, at READY: failing
+                    // here, before its handshake, would hide what its incumbent says of it.)
+                    Rendezvous.checkPath(options.socketPath());
                     log.info("cold start: {}", attempt.reason());
                     StartupPriority.restore();
                     return new Handoff(options, config, metrics, null, attempt.reason());

@@ -58,18 +58,33 @@ final class Rendezvous implements Closeable {
      * cold start refuses to replace a live one. Successors queue until {@link #accept()}.
      */
     void bind() throws IOException {
-        checkDirectory(options.socketPath());
+        checkPath(options.socketPath());
         server = predecessor != null ? FdServer.takeOver(options.socketPath(), options.limits())
                 : FdServer.bind(options.socketPath(), options.limits());
     }
 
-    /** Creates the socket's directory (0700) if it is missing, and refuses one that others may use. */
-    static void checkDirectory(Path socketPath) throws RendezvousDirectoryException {
+    /**
+     * Refuses a socket path whose private name would not fit a Unix socket address; creates the socket's
+     * directory (0700) if it is missing, and refuses one that others may use.
+     */
+    static void checkPath(Path socketPath) throws RendezvousPathException {
+        checkLength(socketPath);
         Path directory = socketPath.toAbsolutePath().getParent();
         try {
             FdServer.prepareDirectory(directory);
         } catch (IOException e) {
-            throw new RendezvousDirectoryException(directory, e);
+            throw new RendezvousPathException(RendezvousPathException.Problem.DIRECTORY, socketPath, e.getMessage(), e);
+        }
+    }
+
+    /** Refuses a socket path whose private name would not fit a Unix socket address. */
+    static void checkLength(Path socketPath) throws RendezvousPathException {
+        int bytes = FdServer.boundAddressBytes(socketPath);
+        if (bytes > FdServer.MAX_ADDRESS_BYTES) {
+            throw new RendezvousPathException(RendezvousPathException.Problem.TOO_LONG, socketPath, "rendezvous socket path "
+                    + socketPath.toAbsolutePath() + " is too long: the private name bound beside it takes " + bytes
+                    + " bytes, and a Unix socket address holds " + FdServer.MAX_ADDRESS_BYTES + "; shorten it by "
+                    + (bytes - FdServer.MAX_ADDRESS_BYTES) + " bytes or more", null);
         }
     }
 

@@ -277,19 +277,46 @@ class HandoffInProcessTest {
     }
 
     @Test
-    void aRendezvousDirectoryOthersMayEnterFailsTheStartBeforeAnythingIsBoundOrInherited() throws Exception {
+    void aRendezvousDirectoryOthersMayEnterFailsAColdStartBeforeAnythingIsBound() throws Exception {
         Path open = Files.createDirectories(temp.resolve("open"));
         Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         OpenFds before = OpenFds.snapshot();
-        RendezvousDirectoryException refused = assertThrows(RendezvousDirectoryException.class,
+        RendezvousPathException refused = assertThrows(RendezvousPathException.class,
                 () -> Handoff.start(HandoffOptions.builder(open.resolve("x.sock")).build()));
         assertEquals(open, refused.directory());
+        assertEquals(RendezvousPathException.Problem.DIRECTORY, refused.problem());
         assertTrue(refused.getMessage().contains("has mode rwxr-xr-x") && refused.getMessage().contains("chmod 700"),
                 refused.getMessage());
         try (var left = Files.list(open)) {
             assertEquals(List.of(), left.toList(), "nothing bound in a directory others may enter");
         }
         before.assertNoLeak();
+    }
+
+    @Test
+    void aSocketPathWhosePrivateNameWouldNotFitAUnixAddressFailsTheStartBeforeAnythingIsBound() throws Exception {
+        Path deep = Files.createDirectories(temp.resolve("d".repeat(89 - temp.toString().length()))); // 90 bytes
+        Files.setPosixFilePermissions(deep, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        Path socket = deep.resolve("h.sock"); // 107 bytes at most itself: a client could connect to it
+        assertTrue(socket.toString().length() <= 107, socket.toString());
+        OpenFds before = OpenFds.snapshot();
+        RendezvousPathException refused = assertThrows(RendezvousPathException.class,
+                () -> Handoff.start(HandoffOptions.builder(socket).build()));
+        assertEquals(RendezvousPathException.Problem.TOO_LONG, refused.problem());
+        assertTrue(refused.getMessage().contains("is too long") && refused.getMessage().contains("107"), refused.getMessage());
+        try (var left = Files.list(deep)) {
+            assertEquals(List.of(), left.toList());
+        }
+        before.assertNoLeak();
+
+        // The longest path that fits binds and serves.
+        Path fits = deep.resolveSibling("e".repeat(deep.getFileName().toString().length()
+                - (FdServer.boundAddressBytes(socket) - FdServer.MAX_ADDRESS_BYTES))).resolve("h.sock");
+        assertEquals(FdServer.MAX_ADDRESS_BYTES, FdServer.boundAddressBytes(fits));
+        try (Handoff handoff = Handoff.start(HandoffOptions.builder(fits).build())) {
+            handoff.ready();
+            assertTrue(FdServer.isLive(fits));
+        }
     }
 
     @Test

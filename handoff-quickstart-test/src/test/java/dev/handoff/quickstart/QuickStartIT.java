@@ -2,7 +2,10 @@ package dev.handoff.quickstart;
 
 import dev.handoff.core.testing.JavaChild;
 import dev.handoff.harness.load.HttpClients;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
@@ -38,30 +41,45 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and the JVM warns about nothing it was not given.
  */
 @Timeout(value = 15, unit = TimeUnit.MINUTES)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class QuickStartIT {
 
     private static final Duration START = Duration.ofSeconds(120);
     private static final Pattern TOMCAT_PORT = Pattern.compile("Tomcat started on port (\\d+)");
 
     private final Path work = Path.of(System.getProperty("quickstart.work"));
+    /** The rendezvous sockets: a short path (a Unix socket address holds 107 bytes), not under target/. */
+    @TempDir
+    Path sockets;
+    private ReadmeSnippets readme;
+    private Path app;
+    private Path settings;
+
+    /** The fresh application, built by the README's build line. */
+    @BeforeAll
+    void built() throws Exception {
+        readme = ReadmeSnippets.read(Path.of(System.getProperty("quickstart.readme")));
+        app = FreshApp.write(work.resolve("myapp"), readme);
+        settings = Files.writeString(work.resolve("settings.xml"), Settings.xml(
+                Path.of(System.getProperty("quickstart.repository")),
+                Path.of(System.getProperty("quickstart.outerRepository"))));
+        assertEquals(2, runBlock().size(), "the README's run block: a build line and a java line");
+        Process maven = maven(runBlock().get(0)).redirectErrorStream(true)
+                .redirectOutput(work.resolve("build.log").toFile()).start();
+        assertTrue(maven.waitFor(10, TimeUnit.MINUTES), "the build ends");
+        assertEquals(0, maven.exitValue(), "the build:\n" + Files.readString(work.resolve("build.log")));
+    }
 
     @Test
     void aFreshAppBuiltFromTheReadmeSnippetsRestartsUnderLoadWithNoFailedRequestAndNoFlagsTyped() throws Exception {
-        ReadmeSnippets readme = ReadmeSnippets.read(Path.of(System.getProperty("quickstart.readme")));
-        Path app = FreshApp.write(work.resolve("myapp"), readme);
-        List<String> run = readme.block("run").lines().toList();
-        assertEquals(2, run.size(), "the README's run block: a build line and a java line");
-        build(app, run.get(0));
-
-        Path socket = work.resolve("run").resolve("handoff.sock");
-        List<String> javaLine = javaCommand(run.get(1), socket);
-        try (Generation first = Generation.start(work, app, javaLine, 1)) {
+        List<String> javaLine = javaCommand(runBlock().get(1), sockets.resolve("run").resolve("handoff.sock"));
+        try (Generation first = Generation.start(work, new ProcessBuilder(javaLine).directory(app.toFile()), 1)) {
             assertTrue(first.output().stream().noneMatch(line -> line.contains("WARNING")),
                     "the manifest gave the JVM all it needs:\n" + String.join("\n", first.output()));
             HttpClients load = HttpClients.start(new InetSocketAddress("127.0.0.1", first.port()), 4, Duration.ofMillis(2));
             try {
                 load.awaitMoreRequests(200, START);
-                try (Generation second = Generation.start(work, app, javaLine, 2)) {
+                try (Generation second = Generation.start(work, new ProcessBuilder(javaLine).directory(app.toFile()), 2)) {
                     assertEquals(0, first.child().awaitExit(START), "the old generation drains and exits");
                     load.awaitMoreRequests(200, START);
                     load.close(); // before the new generation stops
@@ -81,21 +99,33 @@ class QuickStartIT {
         }
     }
 
-    /** The README's build line, run by this build's Maven with a repository of the test's own. */
-    private void build(Path app, String line) throws Exception {
-        Path settings = Files.writeString(work.resolve("settings.xml"), Settings.xml(
-                Path.of(System.getProperty("quickstart.repository")),
-                Path.of(System.getProperty("quickstart.outerRepository"))));
+    /**
+     * The README's spring-boot-maven-plugin entry: {@code mvn spring-boot:run} gives the application the JVM
+     * flags (without them it would stop with the failure report instead).
+     */
+    @Test
+    void theReadmesSpringBootRunArgumentsGiveTheJvmWhatItNeeds() throws Exception {
+        ProcessBuilder run = maven("mvn spring-boot:run");
+        run.command().add("-Dspring-boot.run.arguments=--server.port=0 --handoff.socket="
+                + sockets.resolve("run-plugin").resolve("handoff.sock"));
+        try (Generation plugin = Generation.start(work, run, 1)) {
+            assertTrue(get(plugin.port(), "/").contains("\"pid\":"));
+        }
+    }
+
+    private List<String> runBlock() {
+        return readme.block("run").lines().toList();
+    }
+
+    /** A Maven command line of the README's, run by this build's Maven with a repository of the test's own. */
+    private ProcessBuilder maven(String line) {
         List<String> command = new ArrayList<>(Arrays.asList(line.trim().split("\\s+")));
         assertEquals("mvn", command.get(0), line);
         command.set(0, Path.of(System.getProperty("quickstart.mavenHome"), "bin", "mvn").toString());
         command.addAll(1, List.of("-B", "-s", settings.toString()));
-        ProcessBuilder builder = new ProcessBuilder(command).directory(app.toFile()).redirectErrorStream(true)
-                .redirectOutput(work.resolve("build.log").toFile());
+        ProcessBuilder builder = new ProcessBuilder(command).directory(app.toFile());
         builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
-        Process maven = builder.start();
-        assertTrue(maven.waitFor(10, TimeUnit.MINUTES), "the build ends");
-        assertEquals(0, maven.exitValue(), "the build:\n" + Files.readString(work.resolve("build.log")));
+        return builder;
     }
 
     /** The README's java line with this JVM, a socket under the test's directory, and a port from the kernel. */
@@ -132,22 +162,21 @@ class QuickStartIT {
      */
     private record Generation(JavaChild child, int port, List<String> output, Path log) implements AutoCloseable {
 
-        static Generation start(Path work, Path app, List<String> command, int generation) throws Exception {
-            Path log = work.resolve("generation-" + generation + ".log");
+        static Generation start(Path work, ProcessBuilder command, int generation) throws Exception {
+            Path log = work.resolve("generation-" + generation + "-" + System.nanoTime() + ".log");
             List<String> output = new CopyOnWriteArrayList<>();
             CompletableFuture<Integer> port = new CompletableFuture<>();
             CompletableFuture<String> ready = new CompletableFuture<>();
-            JavaChild child = JavaChild.start(new ProcessBuilder(command).directory(app.toFile()).redirectErrorStream(true),
-                    line -> {
-                        output.add(line);
-                        Matcher matcher = TOMCAT_PORT.matcher(line);
-                        if (matcher.find()) {
-                            port.complete(Integer.parseInt(matcher.group(1)));
-                        }
-                        if (line.contains("READY generation " + generation)) {
-                            ready.complete(line);
-                        }
-                    });
+            JavaChild child = JavaChild.start(command.redirectErrorStream(true), line -> {
+                output.add(line);
+                Matcher matcher = TOMCAT_PORT.matcher(line);
+                if (matcher.find()) {
+                    port.complete(Integer.parseInt(matcher.group(1)));
+                }
+                if (line.contains("READY generation " + generation)) {
+                    ready.complete(line);
+                }
+            });
             try {
                 ready.get(START.toSeconds(), TimeUnit.SECONDS);
                 return new Generation(child, port.get(START.toSeconds(), TimeUnit.SECONDS), output, log);
@@ -157,9 +186,12 @@ class QuickStartIT {
             }
         }
 
+        /** Stops it, and whatever it started (Maven's spring-boot:run forks the application's JVM). */
         @Override
         public void close() throws IOException {
+            List<ProcessHandle> descendants = child.process().descendants().toList();
             child.close();
+            descendants.forEach(ProcessHandle::destroyForcibly);
             Files.write(log, output);
         }
     }

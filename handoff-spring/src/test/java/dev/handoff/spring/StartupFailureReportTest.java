@@ -49,12 +49,22 @@ class StartupFailureReportTest {
         Path open = Files.createDirectories(temp.resolve("run"));
         Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxr-xr-x"));
         String report = failedStart(JavaChild.JVM_FLAGS, TestAppProcess.args(temp, "tomcat"));
-        assertTrue(report.contains("Handoff will not use the directory of handoff.socket: rendezvous directory "
+        assertTrue(report.contains("Handoff cannot use handoff.socket: rendezvous directory "
                 + open + " has mode rwxr-xr-x"), report);
         assertTrue(report.contains("chmod 700 " + open), report);
         try (var left = Files.list(open)) {
             assertEquals(List.of(), left.toList());
         }
+    }
+
+    @Test
+    void aSocketPathTooLongForAUnixSocketIsReportedBeforeTheServerStarts() throws Exception {
+        Path deep = temp.resolve("d".repeat(80)).resolve("handoff.sock");
+        String report = failedStart(JavaChild.JVM_FLAGS, new String[]{"--server.port=0", "--handoff.socket=" + deep,
+                "--spring.profiles.active=tomcat"});
+        assertTrue(report.contains("Handoff cannot use handoff.socket: rendezvous socket path " + deep + " is too long"),
+                report);
+        assertTrue(report.contains("Give handoff.socket a shorter path, such as /run/<app>/handoff.sock"), report);
     }
 
     @Test

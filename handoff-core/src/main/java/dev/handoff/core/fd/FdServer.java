@@ -7,6 +7,7 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -38,6 +39,9 @@ public final class FdServer implements Closeable {
     private static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
     private static final Set<PosixFilePermission> OWNER_ONLY_SOCKET = PosixFilePermissions.fromString("rw-------");
     private static final SecureRandom RANDOM = new SecureRandom();
+    private static final int UNIQUE_HEX_DIGITS = 32;
+    /** A Unix socket address holds a path of at most this many bytes (sun_path is 108, with its NUL). */
+    public static final int MAX_ADDRESS_BYTES = 107;
     /** How long {@link #isLive} waits for a connect: a listener whose backlog is full is live, only busy. */
     private static final int PROBE_MILLIS = 1000;
 
@@ -117,17 +121,30 @@ public final class FdServer implements Closeable {
         }
     }
 
+    /**
+     * The longest address a server for {@code path} binds, in bytes: its private name beside the path
+     * ({@code .<name>.<32 hex digits>}). It must fit a Unix socket address, {@link #MAX_ADDRESS_BYTES}.
+     */
+    public static int boundAddressBytes(Path path) {
+        Path absolute = path.toAbsolutePath();
+        return privateName(absolute, "0".repeat(UNIQUE_HEX_DIGITS)).toString().getBytes(StandardCharsets.UTF_8).length;
+    }
+
+    private static Path privateName(Path absolute, String unique) {
+        return absolute.resolveSibling("." + absolute.getFileName() + "." + unique);
+    }
+
     private static FdServer bind(Path path, FdLimits limits, boolean replaceLive) throws IOException {
         Path absolute = path.toAbsolutePath();
         Path directory = Objects.requireNonNull(absolute.getParent(), "socket path needs a directory");
         prepareDirectory(directory);
         // junixsocket's accept() stops working once the path it bound disappears, so the bound name
         // stays for this server's lifetime; a hard link to it is renamed into place atomically.
-        byte[] random = new byte[16];
+        byte[] random = new byte[UNIQUE_HEX_DIGITS / 2];
         RANDOM.nextBytes(random);
         String unique = HexFormat.of().formatHex(random);
-        Path bound = directory.resolve("." + absolute.getFileName() + "." + unique);
-        Path link = directory.resolve("." + absolute.getFileName() + "." + unique + ".link");
+        Path bound = privateName(absolute, unique);
+        Path link = bound.resolveSibling(bound.getFileName() + ".link");
         if (Files.exists(bound, LinkOption.NOFOLLOW_LINKS) || Files.exists(link, LinkOption.NOFOLLOW_LINKS)) {
             throw new FileAlreadyExistsException(bound.toString(), null, "a private socket name is taken: "
                     + "someone else is writing into " + directory);
