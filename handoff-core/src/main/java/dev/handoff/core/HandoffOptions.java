@@ -188,7 +188,7 @@ public final class HandoffOptions {
         public Builder probation(Duration value) {
             this.probation = Objects.requireNonNull(value, "probation");
             if (value.isNegative()) {
-                throw new IllegalArgumentException("probation must not be negative");
+                throw new InvalidOptionException("probation", "must not be negative");
             }
             return this;
         }
@@ -196,7 +196,7 @@ public final class HandoffOptions {
         /** User ids a peer may run as. Default: only this process's own uid. */
         public Builder allowedPeerUids(Set<Long> value) {
             if (value.isEmpty()) {
-                throw new IllegalArgumentException("allowedPeerUids must not be empty");
+                throw new InvalidOptionException("allowedPeerUids", "must not be empty");
             }
             this.allowedPeerUids = Set.copyOf(value);
             return this;
@@ -218,7 +218,13 @@ public final class HandoffOptions {
          * user and readable by its owner only (like an ssh key), and at most {@link #MAX_SECRET_FILE_BYTES}.
          */
         public Builder sharedSecretFile(Path file) {
-            return sharedSecret(SecretFile.read(file));
+            byte[] secret = SecretFile.read(file);
+            try {
+                return sharedSecret(secret);
+            } catch (IllegalArgumentException tooShort) {
+                throw new SecretFileException(file, "shared secret file " + file + " holds " + secret.length
+                        + " bytes: " + tooShort.getMessage(), tooShort);
+            }
         }
 
         /** The command {@link Handoff#upgrade()} starts as the successor. */
@@ -253,7 +259,7 @@ public final class HandoffOptions {
         public Builder busyTimeout(Duration value) {
             Objects.requireNonNull(value, "busyTimeout");
             if (value.isNegative()) {
-                throw new IllegalArgumentException("busyTimeout must not be negative");
+                throw new InvalidOptionException("busyTimeout", "must not be negative");
             }
             this.busyTimeout = value;
             return this;
@@ -283,7 +289,7 @@ public final class HandoffOptions {
         /** Accept backlog for listeners bound fresh. Default 1024. */
         public Builder backlog(int value) {
             if (value < 1) {
-                throw new IllegalArgumentException("backlog must be positive");
+                throw new InvalidOptionException("backlog", "must be positive");
             }
             this.backlog = value;
             return this;
@@ -297,7 +303,7 @@ public final class HandoffOptions {
          */
         public Builder startupNice(int value) {
             if (value < 0 || value > 19) {
-                throw new IllegalArgumentException("startupNice must be between 0 and 19");
+                throw new InvalidOptionException("startupNice", "must be between 0 and 19");
             }
             this.startupNice = value;
             return this;
@@ -319,7 +325,7 @@ public final class HandoffOptions {
         private static Duration positive(Duration value, String name) {
             Objects.requireNonNull(value, name);
             if (value.isNegative() || value.isZero()) {
-                throw new IllegalArgumentException(name + " must be positive");
+                throw new InvalidOptionException(name, "must be positive");
             }
             return value;
         }

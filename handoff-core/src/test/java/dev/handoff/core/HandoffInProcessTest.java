@@ -277,6 +277,18 @@ class HandoffInProcessTest {
     }
 
     @Test
+    void anOptionValueTheBuilderDoesNotTakeNamesItsOption() {
+        HandoffOptions.Builder builder = HandoffOptions.builder(temp.resolve("run").resolve("o.sock"));
+        InvalidOptionException nice = assertThrows(InvalidOptionException.class, () -> builder.startupNice(20));
+        assertEquals("startupNice", nice.option());
+        assertEquals("startupNice must be between 0 and 19", nice.getMessage());
+        InvalidOptionException drain = assertThrows(InvalidOptionException.class, () -> builder.drainTimeout(Duration.ZERO));
+        assertEquals("drainTimeout", drain.option());
+        assertEquals("allowedPeerUids",
+                assertThrows(InvalidOptionException.class, () -> builder.allowedPeerUids(java.util.Set.of())).option());
+    }
+
+    @Test
     void aRendezvousDirectoryOthersMayEnterFailsAColdStartBeforeAnythingIsBound() throws Exception {
         Path open = Files.createDirectories(temp.resolve("open"));
         Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));

@@ -78,6 +78,23 @@ class StartupFailureReportTest {
         assertTrue(report.contains("only it can read (chmod 600 " + secret + ")"), report);
     }
 
+    @Test
+    void aSecretFileTooShortToBeASecretIsReportedAsTheSecretFile() throws Exception {
+        Path secret = Files.writeString(temp.resolve("short"), "only-12-byte");
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
+        String report = failedStart(JavaChild.JVM_FLAGS,
+                TestAppProcess.args(temp, "tomcat", "--handoff.shared-secret-file=" + secret));
+        assertTrue(report.contains("Handoff refused handoff.shared-secret-file: shared secret file " + secret
+                + " holds 12 bytes: a shared secret needs at least 16 bytes"), report);
+    }
+
+    @Test
+    void aPropertyValueOutOfRangeIsReportedByItsPropertyName() throws Exception {
+        String report = failedStart(JavaChild.JVM_FLAGS, TestAppProcess.args(temp, "tomcat", "--handoff.startup-nice=25"));
+        assertTrue(report.contains("Invalid handoff.startup-nice: startupNice must be between 0 and 19"), report);
+        assertTrue(report.contains("Set handoff.startup-nice to a value the description allows"), report);
+    }
+
     /** Starts the test application, which must fail; its whole output from the report on. */
     private String failedStart(List<String> jvmFlags, String[] args) throws Exception {
         List<String> lines = new CopyOnWriteArrayList<>();
