@@ -69,10 +69,8 @@ class StartupFailureReportTest {
 
     @Test
     void aSecretFileOthersCanReadIsReportedWithTheCommandThatMendsIt() throws Exception {
-        Path secret = Files.writeString(temp.resolve("secret"), "0123456789abcdef0123");
-        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-r--r--"));
-        String report = failedStart(JavaChild.JVM_FLAGS,
-                TestAppProcess.args(temp, "tomcat", "--handoff.shared-secret-file=" + secret));
+        Path secret = secretFile("secret", "0123456789abcdef0123", "rw-r--r--");
+        String report = startWithSecret(secret);
         assertTrue(report.contains("Handoff refused handoff.shared-secret-file: shared secret file " + secret
                 + " has mode rw-r--r--"), report);
         assertTrue(report.contains("only it can read (chmod 600 " + secret + ")"), report);
@@ -80,10 +78,8 @@ class StartupFailureReportTest {
 
     @Test
     void aSecretFileTooShortToBeASecretIsReportedAsTheSecretFile() throws Exception {
-        Path secret = Files.writeString(temp.resolve("short"), "only-12-byte");
-        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
-        String report = failedStart(JavaChild.JVM_FLAGS,
-                TestAppProcess.args(temp, "tomcat", "--handoff.shared-secret-file=" + secret));
+        Path secret = secretFile("short", "only-12-byte", "rw-------");
+        String report = startWithSecret(secret);
         assertTrue(report.contains("Handoff refused handoff.shared-secret-file: shared secret file " + secret
                 + " holds 12 bytes: a shared secret needs at least 16 bytes"), report);
     }
@@ -93,6 +89,16 @@ class StartupFailureReportTest {
         String report = failedStart(JavaChild.JVM_FLAGS, TestAppProcess.args(temp, "tomcat", "--handoff.startup-nice=25"));
         assertTrue(report.contains("Invalid handoff.startup-nice: startupNice must be between 0 and 19"), report);
         assertTrue(report.contains("Set handoff.startup-nice to a value the description allows"), report);
+    }
+
+    private Path secretFile(String name, String content, String mode) throws Exception {
+        Path secret = Files.writeString(temp.resolve(name), content);
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString(mode));
+        return secret;
+    }
+
+    private String startWithSecret(Path secret) throws Exception {
+        return failedStart(JavaChild.JVM_FLAGS, TestAppProcess.args(temp, "tomcat", "--handoff.shared-secret-file=" + secret));
     }
 
     /** Starts the test application, which must fail; its whole output from the report on. */
