@@ -22,6 +22,9 @@ import java.util.Set;
  */
 public final class HandoffOptions {
 
+    /** How many steps nicer a successor starts unless told otherwise ({@link Builder#startupNice}). */
+    public static final int DEFAULT_STARTUP_NICE = 10;
+
     private final Path socketPath;
     private final Duration stepTimeout;
     private final Duration readyTimeout;
@@ -162,7 +165,7 @@ public final class HandoffOptions {
         private Path pidFile;
         private FdLimits limits = FdLimits.DEFAULT;
         private int backlog = 1024;
-        private int startupNice = 10;
+        private int startupNice = DEFAULT_STARTUP_NICE;
         private MeterRegistry meterRegistry;
 
         private Builder(Path socketPath) {

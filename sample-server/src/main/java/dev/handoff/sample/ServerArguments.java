@@ -1,5 +1,7 @@
 package dev.handoff.sample;
 
+import dev.handoff.core.HandoffOptions;
+
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,7 +36,7 @@ record ServerArguments(InetSocketAddress http, InetSocketAddress echo, Path sock
         Mode mode = Mode.HANDOFF;
         Duration drain = Duration.ofSeconds(30);
         Path pidFile = null;
-        int startupNice = 10;
+        int startupNice = HandoffOptions.DEFAULT_STARTUP_NICE;
         for (int i = 0; i < args.length; i++) {
             if (i + 1 >= args.length) {
                 throw new IllegalArgumentException("missing value after " + args[i] + "; " + USAGE);

@@ -16,6 +16,8 @@ import java.util.Set;
 @ConfigurationProperties("handoff")
 public class HandoffProperties {
 
+    // A literal, not HandoffOptions.DEFAULT_STARTUP_NICE: Boot's metadata processor reads a default from a
+    // literal only (HandoffAutoConfigurationTest checks that the two agree).
     static final int DEFAULT_STARTUP_NICE = 10;
 
     /** Whether to take part in handoffs at all. */

@@ -61,6 +61,26 @@ class HandoffAutoConfigurationTest {
                 .run(context -> assertThat(context).hasFailed().getFailure().rootCause().hasMessageContaining("chmod 600"));
     }
 
+    /**
+     * The properties' defaults (literals, for Boot's metadata) are the core's own, but for the two windows a
+     * Spring context's start-up must fit in, which are longer (as the README's property table says).
+     */
+    @Test
+    void withNothingButTheSocketTheOptionsAreTheCoresDefaultsButForLongerStartUpWindows() {
+        runner.withPropertyValues(socket()).run(context -> {
+            HandoffOptions options = context.getBean(HandoffOptions.class);
+            HandoffOptions core = HandoffOptions.builder(options.socketPath()).build();
+            assertThat(options.stepTimeout()).isEqualTo(core.stepTimeout());
+            assertThat(options.readyTimeout()).isEqualTo(Duration.ofSeconds(120)).isGreaterThan(core.readyTimeout());
+            assertThat(options.probation()).isEqualTo(core.probation());
+            assertThat(options.startupNice()).isEqualTo(core.startupNice()).isEqualTo(HandoffOptions.DEFAULT_STARTUP_NICE);
+            assertThat(options.drainTimeout()).isEqualTo(core.drainTimeout());
+            assertThat(options.busyTimeout()).isEqualTo(core.busyTimeout());
+            assertThat(options.upgradeTimeout()).isEqualTo(Duration.ofSeconds(180)).isGreaterThan(core.upgradeTimeout());
+            assertThat(options.allowedPeerUids()).isEqualTo(core.allowedPeerUids());
+        });
+    }
+
     @Test
     void propertiesBindToTheOptionsAndMetricsGoToTheApplicationsRegistry() throws IOException {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
