@@ -119,7 +119,7 @@ public final class Handoff implements Closeable {
                     // Now rather than at READY, after the application has begun to serve: the directory the
                     // rendezvous will be bound in. (A successor's is checked where it binds, at READY: failing
                     // here, before its handshake, would hide what its incumbent says of it.)
-                    Rendezvous.checkPath(options.socketPath());
+                    Rendezvous.checkDirectory(options.socketPath()); // its length was checked above
                     log.info("cold start: {}", attempt.reason());
                     StartupPriority.restore();
                     return new Handoff(options, config, metrics, null, attempt.reason());

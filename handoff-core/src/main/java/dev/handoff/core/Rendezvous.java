@@ -58,20 +58,15 @@ final class Rendezvous implements Closeable {
      * cold start refuses to replace a live one. Successors queue until {@link #accept()}.
      */
     void bind() throws IOException {
-        checkPath(options.socketPath());
+        checkDirectory(options.socketPath()); // its length Handoff.start checked
         server = predecessor != null ? FdServer.takeOver(options.socketPath(), options.limits())
                 : FdServer.bind(options.socketPath(), options.limits());
     }
 
-    /**
-     * Refuses a socket path whose private name would not fit a Unix socket address; creates the socket's
-     * directory (0700) if it is missing, and refuses one that others may use.
-     */
-    static void checkPath(Path socketPath) throws RendezvousPathException {
-        checkLength(socketPath);
-        Path directory = socketPath.toAbsolutePath().getParent();
+    /** Creates the socket's directory (0700) if it is missing, and refuses one that others may use. */
+    static void checkDirectory(Path socketPath) throws RendezvousPathException {
         try {
-            FdServer.prepareDirectory(directory);
+            FdServer.prepareDirectory(socketPath.toAbsolutePath().getParent());
         } catch (IOException e) {
             throw new RendezvousPathException(RendezvousPathException.Problem.DIRECTORY, socketPath, e.getMessage(), e);
         }

@@ -11,8 +11,8 @@ import org.springframework.boot.diagnostics.FailureAnalysis;
  */
 public final class JvmAccessFailureAnalyzer extends AbstractFailureAnalyzer<JvmAccessException> {
 
-    /** The manifest entries of the executable jar, as the README's quick start gives them. */
-    static final String MANIFEST_SNIPPET = """
+    /** The manifest entries of the executable jar (the README's quick start gives the same). */
+    private static final String MANIFEST_SNIPPET = """
             <plugin>
               <groupId>org.apache.maven.plugins</groupId>
               <artifactId>maven-jar-plugin</artifactId>
@@ -32,11 +32,11 @@ public final class JvmAccessFailureAnalyzer extends AbstractFailureAnalyzer<JvmA
         String description = "Handoff cannot rebuild the sockets it hands over: this JVM does not open "
                 + "java.base/sun.nio.ch and java.base/java.io to it (it was started without "
                 + cause.requiredFlags() + ").";
+        boolean classPath = cause.requiredFlags().contains("ALL-UNNAMED");
         String javaLine = "java " + cause.requiredFlags() + " --enable-native-access="
-                + (cause.requiredFlags().contains("ALL-UNNAMED") ? "ALL-UNNAMED" : "dev.handoff.core,org.newsclub.net.unix")
-                + " -jar app.jar";
+                + (classPath ? "ALL-UNNAMED" : "dev.handoff.core,org.newsclub.net.unix") + " -jar app.jar";
         String action;
-        if (cause.requiredFlags().contains("ALL-UNNAMED")) {
+        if (classPath) {
             action = "Put the flags in the executable jar's manifest, where java -jar reads them and Spring Boot's "
                     + "repackaging keeps them: in pom.xml, under <build><plugins>,\n\n" + indent(MANIFEST_SNIPPET)
                     + "\n(Gradle, Kotlin DSL: tasks.bootJar { manifest { attributes(\"Add-Opens\" to \"java.base/sun.nio.ch "
