@@ -7,6 +7,7 @@ import dev.handoff.spring.app.TestApp;
 import okhttp3.OkHttpClient;
 import okhttp3.Protocol;
 import okhttp3.Request;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -47,6 +48,7 @@ import java.util.stream.Stream;
 
 import static dev.handoff.spring.TestAppProcess.WAIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -303,6 +305,35 @@ class SpringConnectionHandoffTest {
                 assertEquals("DRAINED moved=1 kept=0 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
                 assertEquals(0, first.child().awaitExit(WAIT));
                 assertEquals(second.pid(), client.get(GET));
+            }
+        }
+    }
+
+    /**
+     * On Reactor Netty, whose filter decides when the response commits: a request still under way when the
+     * drain's deadline passes (its connection could not move meanwhile) is answered by the old generation
+     * with {@code Connection: close}, and the connection closes after it, before the old generation exits.
+     * Before the takeover the same request keeps it. (The servlet filter of Tomcat and Jetty decides before
+     * the request runs and again after it only if the response has not been committed by then.)
+     */
+    @Test
+    void onReactorNettyAResponseAfterTheDrainsDeadlineSaysCloseAndTheConnectionClosesAfterIt() throws Exception {
+        // The slow request starts within the probation and ends 2 s after the drain's deadline.
+        String[] args = TestAppProcess.args(temp, "netty", "--handoff.probation=3s", "--handoff.drain-timeout=2s");
+        String slow = "GET /slow?ms=%d HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Client client = new Client(first.port("http"))) {
+            client.send(slow.formatted(1));
+            Response before = client.response();
+            assertTrue(before.keepAlive(), "before the takeover the connection is kept: " + before);
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                client.send(slow.formatted(7_000));
+                Response late = client.response();
+                assertEquals(200, late.status(), late.statusLine());
+                assertEquals(first.pid(), pid(late.body()), "answered by the old generation");
+                assertFalse(late.keepAlive(), "the response after the deadline says Connection: close: " + late);
+                assertEquals(-1, client.in.read(), "and the old generation closes the connection after it");
+                assertEquals(0, first.child().awaitExit(WAIT));
             }
         }
     }
@@ -569,6 +600,10 @@ class SpringConnectionHandoffTest {
         void send(String bytes) throws IOException {
             socket.getOutputStream().write(bytes.getBytes(StandardCharsets.US_ASCII));
             socket.getOutputStream().flush();
+        }
+
+        Response response() throws IOException {
+            return Response.read(in);
         }
 
         /** The pid that answered the next response, which must be a 200 that keeps the connection open. */
