@@ -312,8 +312,8 @@ class SpringConnectionHandoffTest {
     /**
      * On Reactor Netty, whose filter decides when the response commits: a request still under way when the
      * drain's deadline passes (its connection could not move meanwhile) is answered by the old generation
-     * with {@code Connection: close}, and the connection closes after it, before the old generation exits.
-     * Before the takeover the same request keeps it. (The servlet filter of Tomcat and Jetty decides before
+     * with {@code Connection: close}, and the connection closes after it, before the old generation exits;
+     * the next connection is the successor's. Before the takeover the same request keeps its connection. (The servlet filter of Tomcat and Jetty decides before
      * the request runs and again after it only if the response has not been committed by then.)
      */
     @Test
@@ -334,6 +334,9 @@ class SpringConnectionHandoffTest {
                 assertFalse(late.keepAlive(), "the response after the deadline says Connection: close: " + late);
                 assertEquals(-1, client.in.read(), "and the old generation closes the connection after it");
                 assertEquals(0, first.child().awaitExit(WAIT));
+                try (Client next = new Client(first.port("http"))) {
+                    assertEquals(second.pid(), next.get(GET), "the client's next connection is the successor's");
+                }
             }
         }
     }
