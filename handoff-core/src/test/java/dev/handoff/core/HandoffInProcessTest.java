@@ -39,6 +39,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -285,7 +286,7 @@ class HandoffInProcessTest {
         InvalidOptionException drain = assertThrows(InvalidOptionException.class, () -> builder.drainTimeout(Duration.ZERO));
         assertEquals("drainTimeout", drain.option());
         assertEquals("allowedPeerUids",
-                assertThrows(InvalidOptionException.class, () -> builder.allowedPeerUids(java.util.Set.of())).option());
+                assertThrows(InvalidOptionException.class, () -> builder.allowedPeerUids(Set.of())).option());
     }
 
     @Test

@@ -313,8 +313,9 @@ class SpringConnectionHandoffTest {
      * On Reactor Netty, whose filter decides when the response commits: a request still under way when the
      * drain's deadline passes (its connection could not move meanwhile) is answered by the old generation
      * with {@code Connection: close}, and the connection closes after it, before the old generation exits;
-     * the next connection is the successor's. Before the takeover the same request keeps its connection. (The servlet filter of Tomcat and Jetty decides before
-     * the request runs and again after it only if the response has not been committed by then.)
+     * the next connection is the successor's. Before the takeover the same request keeps its connection.
+     * (The servlet filter of Tomcat and Jetty decides before the request runs, and again after it only if
+     * the response has not been committed by then.)
      */
     @Test
     void onReactorNettyAResponseAfterTheDrainsDeadlineSaysCloseAndTheConnectionClosesAfterIt() throws Exception {

@@ -37,7 +37,10 @@ final class TestAppProcess implements Closeable {
                 "--spring.profiles.active=" + server, "--management.endpoints.web.exposure.include=handoff,health",
                 "--server.shutdown=graceful", "--handoff.probation=200ms"));
         // An extra option replaces the default of the same name (Boot would join the two with a comma).
-        args.removeIf(option -> Arrays.stream(extra).anyMatch(given -> given.startsWith(option.substring(0, option.indexOf('=') + 1))));
+        args.removeIf(option -> {
+            String name = option.substring(0, option.indexOf('=') + 1);
+            return Arrays.stream(extra).anyMatch(given -> given.startsWith(name));
+        });
         args.addAll(Arrays.asList(extra));
         return args.toArray(new String[0]);
     }

@@ -3,6 +3,7 @@ package dev.handoff.spring.diagnostics;
 import dev.handoff.core.InvalidOptionException;
 import dev.handoff.spring.autoconfigure.HandoffProperties;
 import org.springframework.beans.BeanUtils;
+import org.springframework.boot.context.properties.bind.DataObjectPropertyName;
 import org.springframework.boot.diagnostics.AbstractFailureAnalyzer;
 import org.springframework.boot.diagnostics.FailureAnalysis;
 
@@ -16,16 +17,12 @@ public final class InvalidOptionFailureAnalyzer extends AbstractFailureAnalyzer<
     @Override
     protected FailureAnalysis analyze(Throwable rootFailure, InvalidOptionException cause) {
         if (BeanUtils.getPropertyDescriptor(HandoffProperties.class, cause.option()) != null) {
-            String property = "handoff." + kebab(cause.option());
+            String property = "handoff." + DataObjectPropertyName.toDashedForm(cause.option());
             return new FailureAnalysis("Invalid " + property + ": " + cause.getMessage(),
                     "Set " + property + " to a value the description allows, or leave it out for its default.", cause);
         }
         return new FailureAnalysis("Invalid Handoff option " + cause.option() + ": " + cause.getMessage(),
                 "Correct the value a HandoffOptionsCustomizer bean gives HandoffOptions.Builder." + cause.option()
                         + "(...).", cause);
-    }
-
-    private static String kebab(String camel) {
-        return camel.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
     }
 }
