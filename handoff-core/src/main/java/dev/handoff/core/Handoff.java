@@ -101,7 +101,7 @@ public final class Handoff implements Closeable {
         // A socket file there most likely means an incumbent that serves: this start-up should not compete
         // with it for the cores (HandoffOptions#startupNice). A cold start serves at once, at its usual priority.
         StartupPriority.lowerForTakeover(options.socketPath(), options.startupNice());
-        WarmUp.run(options.sharedSecret());
+        WarmUp.run(options.sharedSecret(), options.limits());
         Lifeline lifeline = Lifeline.create();
         try {
             SessionConfig config = new SessionConfig(options.stepTimeout(), options.readyTimeout(), options.probation(),
@@ -243,7 +243,17 @@ public final class Handoff implements Closeable {
         if (!ready.compareAndSet(false, true)) {
             throw new IllegalStateException("ready() was already called");
         }
-        StartupPriority.restore(); // it serves from here on
+        // It serves from here on. Its priority is restored beside the steps below (before JDK 22 by the renice
+        // command, which takes longer than they do), and is back when this returns.
+        Thread restoring = StartupPriority.restoreInBackground();
+        try {
+            announceReady();
+        } finally {
+            awaitUninterruptibly(restoring);
+        }
+    }
+
+    private void announceReady() throws IOException {
         listeners.closeUnclaimed();
         rendezvous.bind();
         if (predecessor != null) {
@@ -267,6 +277,20 @@ public final class Handoff implements Closeable {
         }
         notifySystemd();
         rendezvous.accept();
+    }
+
+    private static void awaitUninterruptibly(Thread thread) {
+        boolean interrupted = false;
+        while (thread.isAlive()) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Under a {@code Type=notify} unit: READY, and this process as the unit's main process from now on. */

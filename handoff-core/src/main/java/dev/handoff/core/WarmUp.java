@@ -13,6 +13,7 @@ import java.util.stream.Stream;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.handoff.core.channel.Channels;
 import dev.handoff.core.fd.FdChannel;
+import dev.handoff.core.fd.FdLimits;
 import dev.handoff.core.fd.Fds;
 import dev.handoff.core.manifest.ConnectionEntry;
 import dev.handoff.core.manifest.ManifestJson;
@@ -35,7 +36,9 @@ import java.util.Objects;
 /**
  * Runs the code of a handoff once before it is needed. Each process hands over exactly once, so without
  * this that code would run cold (class loading, reflection set-up, codec introspection) between a
- * successor's connect and its READY, and while every connection of a batch waits.
+ * successor's connect and its READY, and while every connection of a batch waits. The codecs and the
+ * connection path run here on their own, then a whole handoff between two sessions of this process
+ * ({@link Rehearsal}).
  */
 final class WarmUp {
 
@@ -48,13 +51,24 @@ final class WarmUp {
     private WarmUp() {
     }
 
-    static void run(SharedSecret secret) throws IOException {
+    static void run(SharedSecret secret, FdLimits limits) throws IOException {
         loadLibraryClasses();
         FdChannel.warmUp();
         WireChannel.warmUp();
         ManifestJson.warmUp();
         connectionPath();
         SharedSecret.warmUp(secret);
+        rehearse(secret, limits);
+    }
+
+    /** Best effort: a start never fails for want of a rehearsal (a read-only temporary directory, say). */
+    private static void rehearse(SharedSecret secret, FdLimits limits) {
+        try {
+            Rehearsal.run(Path.of(System.getProperty("java.io.tmpdir")), secret, limits);
+        } catch (IOException | RuntimeException e) {
+            log.info("the handoff was not rehearsed ({}): its code runs for the first time in this process when "
+                    + "a real handoff does", e.toString());
+        }
     }
 
     /**

@@ -5,6 +5,7 @@ import dev.handoff.core.fd.FdLimits;
 import dev.handoff.core.testing.JavaChild;
 import dev.handoff.core.testing.OpenFds;
 import dev.handoff.core.testing.RawSuccessor;
+import dev.handoff.core.testing.ServerChild;
 import dev.handoff.core.testing.ServerFixture;
 import dev.handoff.core.testing.ThreadPriorities;
 import dev.handoff.core.wire.Message;
@@ -98,6 +99,30 @@ class HandoffProcessTest {
         assertEquals(List.of(Long.toString(first.pid()), Long.toString(second.pid())), List.copyOf(pids),
                 "answers came from the first process, then from the second (" + requests[0] + " requests)");
         assertEquals(Long.toString(second.pid()), fetch()[0]);
+    }
+
+    /**
+     * A process rehearses a handoff with itself at start-up under java.io.tmpdir; where it cannot (here a
+     * file, like a read-only one), it says so and hands over and takes over as well, only less warm.
+     */
+    @Test
+    void processesThatCannotRehearseSaySoAndStillHandOver() throws Exception {
+        Path notADirectory = Files.writeString(fixture.directory().resolve("not-a-directory"), "");
+        List<String> flags = new ArrayList<>(JavaChild.JVM_FLAGS);
+        flags.addAll(List.of("-Djava.io.tmpdir=" + notADirectory,
+                "-Dorg.newsclub.net.unix.library.tmpdir=" + Files.createDirectories(fixture.directory().resolve("native")),
+                "-Dorg.slf4j.simpleLogger.logFile=System.out", "-Dorg.slf4j.simpleLogger.showDateTime=false"));
+        String notRehearsed = "[main] INFO dev.handoff.core.WarmUp - the handoff was not rehearsed";
+        JavaChild first = fixture.start(new ProcessBuilder(JavaChild.command(flags, ServerChild.class, socket.toString(), "0")));
+        first.awaitLine(notRehearsed, START);
+        first.awaitLine("READY", START);
+        String[] before = fetch();
+        JavaChild second = fixture.start(new ProcessBuilder(JavaChild.command(flags, ServerChild.class, socket.toString(),
+                Integer.toString(fixture.port()))));
+        second.awaitLine(notRehearsed, START);
+        assertTrue(second.awaitLine("READY", START).endsWith("generation=2"));
+        assertEquals(0, first.awaitExit(Duration.ofSeconds(30)));
+        assertEquals(List.of(Long.toString(second.pid()), "2"), List.of(fetch()).subList(0, 2), "was " + List.of(before));
     }
 
     @ParameterizedTest

@@ -86,6 +86,22 @@ public final class StartupPriority {
         }
     }
 
+    /**
+     * {@link #restore()} on a thread of its own, which this returns (already ended when nothing was lowered):
+     * before JDK 22 restoring runs the {@code renice} command, tens of milliseconds that a handoff's last
+     * steps need not wait for.
+     */
+    public static Thread restoreInBackground() {
+        Thread thread = new Thread(StartupPriority::restore, "handoff-priority");
+        thread.setDaemon(true);
+        synchronized (StartupPriority.class) {
+            if (original != null) {
+                thread.start();
+            }
+        }
+        return thread;
+    }
+
     private static Optional<String> whyNotRestorable(int original) throws IOException {
         if (!System.getProperty("os.name").startsWith("Linux")) {
             return Optional.of("thread priorities are only managed on Linux");
