@@ -17,6 +17,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -129,8 +130,9 @@ class SpringRestartTest {
     }
 
     /**
-     * A successor's start-up runs ten steps nicer than it serves from the moment its environment is ready
-     * (before its context starts), every thread of it, and serves at its usual priority from READY on.
+     * A successor's start-up runs ten steps nicer than it serves from the start of SpringApplication.run
+     * (before its environment and its context), every thread of it, and serves at its usual priority from
+     * READY on.
      */
     @Test
     void aSuccessorsContextStartsNicerAndItServesAtItsUsualPriority() throws Exception {
@@ -140,11 +142,33 @@ class SpringRestartTest {
         try (TestAppProcess first = TestAppProcess.start(args, 1);
              JavaChild second = JavaChild.start(TestApp.class, args)) {
             assertEquals(Set.of(usual), ThreadPriorities.threadNices(first.pid()), "a cold start is never lowered");
+            assertEquals("ENVIRONMENT nice=" + Math.min(19, usual + 10), second.awaitLine("ENVIRONMENT nice=", WAIT),
+                    "lowered from the start of SpringApplication.run, with handoff.socket on the command line");
             second.awaitLine("CONTEXT STARTING", WAIT);
             assertEquals(Set.of(Math.min(19, usual + 10)), ThreadPriorities.threadNices(second.pid()));
             second.awaitLine("READY pid=", WAIT);
             assertEquals(Set.of(usual), ThreadPriorities.threadNices(second.pid()));
             assertEquals(0, first.child().awaitExit(WAIT));
+        }
+    }
+
+    /**
+     * The command line names the socket, so the start is lowered before the environment is read; the
+     * application's own properties then turn Handoff off: the priority is restored, and the process serves
+     * (on a port of its own, without Handoff) at its usual priority.
+     */
+    @Test
+    void aStartLoweredForItsCommandLineButWhosePropertiesTurnHandoffOffServesAtItsUsualPriority() throws Exception {
+        assumeTrue(ThreadPriorities.canRaise(), "restoring a priority needs CAP_SYS_NICE; without it nothing is lowered");
+        int usual = ThreadPriorities.niceOf(ProcessHandle.current().pid());
+        Path off = Files.writeString(temp.resolve("off.properties"), "handoff.enabled=false\n");
+        try (TestAppProcess first = TestAppProcess.start(TestAppProcess.args(temp, "tomcat"), 1);
+             JavaChild second = JavaChild.start(TestApp.class, TestAppProcess.args(temp, "tomcat",
+                     "--spring.config.additional-location=file:" + off))) {
+            assertEquals("ENVIRONMENT nice=" + Math.min(19, usual + 10), second.awaitLine("ENVIRONMENT nice=", WAIT));
+            assertTrue(second.awaitLine("READY pid=", WAIT).endsWith("generation=0"), "served without Handoff");
+            assertEquals(Set.of(usual), ThreadPriorities.threadNices(second.pid()));
+            assertEquals(Set.of(usual), ThreadPriorities.threadNices(first.pid()));
         }
     }
 

@@ -36,8 +36,9 @@ public class HandoffProperties {
     private Duration probation = Duration.ofMillis(200);
 
     /**
-     * How many steps nicer (Linux scheduling priority) a successor starts, from its environment being ready
-     * to READY, so that it takes the cores only when the serving predecessor leaves them idle; 0 turns it
+     * How many steps nicer (Linux scheduling priority) a successor starts, from the start of
+     * SpringApplication.run (its environment being ready, where only the application's properties name the
+     * socket) to READY, so that it takes the cores only when the serving predecessor leaves them idle; 0 turns it
      * off. Applied only where the priority can be restored (root, CAP_SYS_NICE, RLIMIT_NICE).
      */
     private int startupNice = DEFAULT_STARTUP_NICE;

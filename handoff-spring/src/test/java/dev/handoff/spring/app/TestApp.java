@@ -9,6 +9,7 @@ import org.springframework.boot.SpringApplication;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.context.event.ApplicationEnvironmentPreparedEvent;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.eclipse.jetty.server.ServerConnector;
 import org.springframework.boot.jetty.servlet.JettyServletWebServerFactory;
@@ -20,6 +21,7 @@ import org.springframework.context.ApplicationListener;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Profile;
+import org.springframework.core.Ordered;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
@@ -28,6 +30,9 @@ import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Mono;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 
@@ -47,7 +52,29 @@ public class TestApp {
             System.setProperty("reactor.netty.native", "false"); // read once, before Reactor Netty's classes load
         }
         application.setWebApplicationType(netty ? WebApplicationType.REACTIVE : WebApplicationType.SERVLET);
+        application.addListeners(new PrintNiceAtEnvironment());
         application.run(args);
+    }
+
+    /**
+     * Before any other listener of the environment (the application's properties are not read yet): the nice
+     * value of the thread that runs the start-up, as {@code ENVIRONMENT nice=N}.
+     */
+    static final class PrintNiceAtEnvironment implements ApplicationListener<ApplicationEnvironmentPreparedEvent>, Ordered {
+        @Override
+        public void onApplicationEvent(ApplicationEnvironmentPreparedEvent event) {
+            try {
+                String stat = Files.readString(Path.of("/proc/thread-self/stat"));
+                System.out.println("ENVIRONMENT nice=" + stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        @Override
+        public int getOrder() {
+            return Ordered.HIGHEST_PRECEDENCE;
+        }
     }
 
     /** The ports first (the first generation binds port 0), then READY. */
