@@ -225,13 +225,8 @@ final class ListenerRegistry {
             if (!channel.isOpen()) {
                 continue;
             }
-            FileDescriptor fd = Channels.fileDescriptor(channel);
-            FdDescription description = FdInspector.describe(fd);
-            listenerEntries.add(new ListenerEntry(entry.getKey(),
-                    description.type() == FdType.UDP ? ListenerEntry.Protocol.UDP : ListenerEntry.Protocol.TCP,
-                    description.family().name(), description.localAddress().getAddress().getHostAddress(),
-                    description.localAddress().getPort(), fds.size(), socketOptions(channel)));
-            fds.add(fd);
+            listenerEntries.add(entryOf(entry.getKey(), channel, fds.size()));
+            fds.add(Channels.fileDescriptor(channel));
         }
         for (Map.Entry<String, FileDescriptor> entry : files.entrySet()) {
             if (!entry.getValue().valid()) {
@@ -243,6 +238,14 @@ final class ListenerRegistry {
         Manifest manifest = new Manifest(Manifest.SCHEMA, ProcessHandle.current().pid(), generation, listenerEntries,
                 fileEntries, state.get());
         return new Snapshot(manifest, fds);
+    }
+
+    /** The manifest's entry for the listener {@code name} on {@code channel}, whose descriptor travels at {@code index}. */
+    static ListenerEntry entryOf(String name, NetworkChannel channel, int index) throws IOException {
+        FdDescription description = FdInspector.describe(Channels.fileDescriptor(channel));
+        return new ListenerEntry(name, description.type() == FdType.UDP ? ListenerEntry.Protocol.UDP : ListenerEntry.Protocol.TCP,
+                description.family().name(), description.localAddress().getAddress().getHostAddress(),
+                description.localAddress().getPort(), index, socketOptions(channel));
     }
 
     private static Map<String, String> socketOptions(NetworkChannel channel) {

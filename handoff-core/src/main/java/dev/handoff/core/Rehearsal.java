@@ -2,13 +2,10 @@ package dev.handoff.core;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.handoff.core.channel.Channels;
-import dev.handoff.core.fd.FdDescription;
-import dev.handoff.core.fd.FdInspector;
 import dev.handoff.core.fd.FdLimits;
 import dev.handoff.core.fd.FdServer;
 import dev.handoff.core.fd.Lifeline;
 import dev.handoff.core.fd.PeerCredentials;
-import dev.handoff.core.manifest.ListenerEntry;
 import dev.handoff.core.manifest.Manifest;
 import dev.handoff.core.session.ConnectionTransfer;
 import dev.handoff.core.session.IncumbentSession;
@@ -19,7 +16,6 @@ import dev.handoff.core.session.SuccessorSession;
 import dev.handoff.core.session.SuccessorState;
 import dev.handoff.core.wire.WireChannel;
 
-import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -32,7 +28,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -137,13 +132,9 @@ final class Rehearsal {
     }
 
     private static Snapshot snapshot(ServerSocketChannel listener) throws IOException {
-        FileDescriptor fd = Channels.fileDescriptor(listener);
-        FdDescription description = FdInspector.describe(fd);
-        ListenerEntry entry = new ListenerEntry(LISTENER, ListenerEntry.Protocol.TCP, description.family().name(),
-                description.localAddress().getAddress().getHostAddress(), description.localAddress().getPort(), 0,
-                Map.of());
-        return new Snapshot(new Manifest(Manifest.SCHEMA, ProcessHandle.current().pid(), 1, List.of(entry), List.of(),
-                null), List.of(fd));
+        return new Snapshot(new Manifest(Manifest.SCHEMA, ProcessHandle.current().pid(), 1,
+                List.of(ListenerRegistry.entryOf(LISTENER, listener, 0)), List.of(), null),
+                List.of(Channels.fileDescriptor(listener)));
     }
 
     private static void deleteTree(Path directory) throws IOException {

@@ -47,6 +47,7 @@ final class WarmUp {
     /** Enough batches for the JIT's first tier to compile the per-connection path. */
     private static final int BATCHES = 4;
     private static final int REFLECTION_INFLATION = 15;
+    private static boolean rehearsed;
 
     private WarmUp() {
     }
@@ -61,10 +62,18 @@ final class WarmUp {
         rehearse(secret, limits);
     }
 
-    /** Best effort: a start never fails for want of a rehearsal (a read-only temporary directory, say). */
-    private static void rehearse(SharedSecret secret, FdLimits limits) {
+    /**
+     * Once a process: its first-run costs are paid by then (a JVM that starts several Handoffs, as tests and
+     * benchmarks do, would otherwise rehearse at each start). Best effort: a start never fails for want of a
+     * rehearsal (a read-only temporary directory, say), and the next start tries again.
+     */
+    private static synchronized void rehearse(SharedSecret secret, FdLimits limits) {
+        if (rehearsed) {
+            return;
+        }
         try {
             Rehearsal.run(Path.of(System.getProperty("java.io.tmpdir")), secret, limits);
+            rehearsed = true;
         } catch (IOException | RuntimeException e) {
             log.info("the handoff was not rehearsed ({}): its code runs for the first time in this process when "
                     + "a real handoff does", e.toString());

@@ -1,6 +1,7 @@
 package dev.handoff.spring.app;
 
 import dev.handoff.core.Handoff;
+import dev.handoff.core.testing.ThreadPriorities;
 import dev.handoff.spring.HandoffDrainedEvent;
 import dev.handoff.spring.HandoffReadyEvent;
 import org.springframework.beans.factory.ObjectProvider;
@@ -31,8 +32,6 @@ import reactor.core.publisher.Mono;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 
@@ -64,8 +63,8 @@ public class TestApp {
         @Override
         public void onApplicationEvent(ApplicationEnvironmentPreparedEvent event) {
             try {
-                String stat = Files.readString(Path.of("/proc/thread-self/stat"));
-                System.out.println("ENVIRONMENT nice=" + stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]);
+                // The main thread's: the one that runs the start-up, and this listener.
+                System.out.println("ENVIRONMENT nice=" + ThreadPriorities.niceOf(ProcessHandle.current().pid()));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
