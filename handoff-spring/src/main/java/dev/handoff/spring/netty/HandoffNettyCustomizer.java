@@ -2,6 +2,7 @@ package dev.handoff.spring.netty;
 
 import dev.handoff.core.Handoff;
 import dev.handoff.spring.WebServerDrain;
+import io.netty.channel.Channel;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
@@ -10,7 +11,9 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
 
 /**
  * Runs Reactor Netty's HTTP server on event loops whose server channel wraps the listening socket the
@@ -41,19 +44,28 @@ public class HandoffNettyCustomizer implements WebServerFactoryCustomizer<NettyR
         HandoffLoopResources loops = new HandoffLoopResources(() -> handoff.listen(listener, address));
         created.add(loops);
         NettyConnections connections = new NettyConnections(listener, loops::serverChannel, loops.children());
-        AtomicLong open = new AtomicLong();
+        ConnectionCloseHandler connectionClose = new ConnectionCloseHandler(drain);
+        Set<Channel> open = ConcurrentHashMap.newKeySet();
         factory.addServerCustomizers(server -> server
                 .runOn(loops, false)
                 .childObserve(connections)
                 .doOnChannelInit((observer, channel, remote) -> {
-                    open.incrementAndGet();
-                    channel.closeFuture().addListener(closed -> open.decrementAndGet());
+                    open.add(channel);
+                    channel.closeFuture().addListener(closed -> open.remove(channel));
+                    connectionClose.manage(channel);
                 }));
+        // Run once, as the drain starts (after it says it is draining): responses on the connections open
+        // then say Connection: close where the drain wants it, and so do those on any opened later.
+        Runnable stopAccepting = () -> {
+            loops.stopAccepting();
+            open.forEach(connectionClose::joinLater);
+        };
+        LongSupplier openConnections = () -> open.size();
         if (QuietPoint.isSupported()) {
-            drain.register(loops::stopAccepting, open::get, connections);
+            drain.register(stopAccepting, openConnections, connections);
             handoff.onConnection(listener, connections::adopt);
         } else {
-            drain.register(loops::stopAccepting, open::get, null);
+            drain.register(stopAccepting, openConnections, null);
         }
     }
 
