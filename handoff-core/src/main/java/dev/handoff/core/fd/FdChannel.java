@@ -1,5 +1,6 @@
 package dev.handoff.core.fd;
 
+import dev.handoff.core.internal.JdkInternals;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -86,30 +87,16 @@ public final class FdChannel implements Closeable {
         return current;
     }
 
-    /**
-     * Another descriptor for the socket under {@code fd} (what dup(2) gives), made by passing it to this
-     * process through a short-lived socket pair.
-     */
+    /** Another descriptor for the socket under {@code fd}, close-on-exec where that can be set. */
     private static FileDescriptor duplicate(FileDescriptor fd) throws IOException {
-        AFUNIXSocketAddress address = abstractAddress("handoff-dup-");
-        try (AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(address);
-             AFUNIXSocket from = AFUNIXSocket.connectTo(address);
-             AFUNIXSocket to = server.accept()) {
-            JunixsocketInternals.Receiver adopter = JunixsocketInternals.prepare(to);
-            from.setOutboundFileDescriptors(fd);
-            from.getOutputStream().write(1);
-            if (to.getInputStream().read() != 1) {
-                throw new IOException("could not duplicate a socket descriptor");
-            }
-            FileDescriptor[] received = to.getReceivedFileDescriptors();
-            if (received == null || received.length != 1) {
-                throw new IOException("could not duplicate a socket descriptor: " + (received == null ? 0 : received.length)
-                        + " arrived");
-            }
-            FileDescriptor copy = adopter.adopt(received[0]);
+        FileDescriptor copy = JdkInternals.duplicate(fd);
+        try {
             CloseOnExec.mark(Fds.number(copy));
-            return copy;
+        } catch (RuntimeException e) {
+            Fds.closeQuietly(copy);
+            throw e;
         }
+        return copy;
     }
 
     /** Connects to a listening {@link FdServer} at {@code path}. */

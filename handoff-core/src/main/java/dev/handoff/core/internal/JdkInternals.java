@@ -40,6 +40,7 @@ public final class JdkInternals {
     private static final Method INT_OPTION;
     private static final Method LOCAL_ADDRESS;
     private static final Method REMOTE_ADDRESS;
+    private static final Method DUP;
     private static final RuntimeException UNAVAILABLE;
 
     static {
@@ -53,6 +54,7 @@ public final class JdkInternals {
         Method intOption = null;
         Method localAddress = null;
         Method remoteAddress = null;
+        Method dup = null;
         RuntimeException unavailable = null;
         try {
             fdNumber = accessible(FileDescriptor.class.getDeclaredField("fd"));
@@ -70,6 +72,8 @@ public final class JdkInternals {
                     "getIntOption0", FileDescriptor.class, boolean.class, int.class, int.class));
             localAddress = accessible(net.getDeclaredMethod("localAddress", FileDescriptor.class));
             remoteAddress = accessible(net.getDeclaredMethod("remoteAddress", FileDescriptor.class));
+            // The JDK's dup(2), which System.inheritedChannel() uses: there is no other way to it before JDK 22.
+            dup = accessible(Class.forName("sun.nio.ch.InheritedChannel").getDeclaredMethod("dup", int.class));
         } catch (RuntimeException | ReflectiveOperationException e) {
             // InaccessibleObjectException (a RuntimeException) is what a missing --add-opens looks like.
             unavailable = new IllegalStateException("Handoff needs access to JDK internals to rebuild channels "
@@ -86,6 +90,7 @@ public final class JdkInternals {
         INT_OPTION = intOption;
         LOCAL_ADDRESS = localAddress;
         REMOTE_ADDRESS = remoteAddress;
+        DUP = dup;
         UNAVAILABLE = unavailable;
     }
 
@@ -134,6 +139,18 @@ public final class JdkInternals {
     public static void forget(FileDescriptor fd) {
         checkAvailable();
         setNumber(fd, -1);
+    }
+
+    /**
+     * A second descriptor for what {@code fd} refers to ({@code dup(2)}), in a new {@link FileDescriptor}
+     * object that the caller owns. Like dup(2), it is not close-on-exec.
+     */
+    public static FileDescriptor duplicate(FileDescriptor fd) throws IOException {
+        int number = fdNumber(fd);
+        if (number < 0) {
+            throw new IOException("cannot duplicate a closed file descriptor");
+        }
+        return fileDescriptor((Integer) invoke(DUP, null, number));
     }
 
     /** Closes the descriptor behind a {@link FileDescriptor} object that no stream or channel wraps. */
