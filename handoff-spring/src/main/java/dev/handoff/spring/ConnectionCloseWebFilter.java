@@ -27,7 +27,8 @@ public class ConnectionCloseWebFilter implements WebFilter, Ordered {
 
     @Override
     public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
-        Object request = ServerHttpRequestDecorator.getNativeRequest(exchange.getRequest());
+        // Only where Reactor Netty is: elsewhere the native request is never looked at.
+        Object request = NETTY ? ServerHttpRequestDecorator.getNativeRequest(exchange.getRequest()) : null;
         if (NETTY && NettyProtocol.decidedByConnection(request)) {
             // A commit action on every response costs Reactor Netty a few percent of its throughput.
             return chain.filter(exchange);

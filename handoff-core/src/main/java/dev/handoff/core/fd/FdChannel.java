@@ -123,8 +123,8 @@ public final class FdChannel implements Closeable {
     private static final java.util.concurrent.atomic.AtomicLong PAIRS = new java.util.concurrent.atomic.AtomicLong();
 
     /** A name in Linux's abstract namespace no other listener in this process or another uses. */
-    private static AFUNIXSocketAddress abstractAddress(String prefix) throws IOException {
-        return AFUNIXSocketAddress.inAbstractNamespace(prefix + ProcessHandle.current().pid() + "-"
+    private static AFUNIXSocketAddress pairAddress() throws IOException {
+        return AFUNIXSocketAddress.inAbstractNamespace("handoff-pair-" + ProcessHandle.current().pid() + "-"
                 + PAIRS.incrementAndGet() + "-" + System.nanoTime());
     }
 
@@ -134,7 +134,7 @@ public final class FdChannel implements Closeable {
      * junixsocket's own socket pair leaks two descriptors per pair in 2.11.1.
      */
     public static FdChannelPair pair(FdLimits limits) throws IOException {
-        AFUNIXSocketAddress address = abstractAddress("handoff-pair-");
+        AFUNIXSocketAddress address = pairAddress();
         try (AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(address)) {
             AFUNIXSocket parent = AFUNIXSocket.connectTo(address);
             try {

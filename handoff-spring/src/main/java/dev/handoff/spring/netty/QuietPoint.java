@@ -8,6 +8,7 @@ import io.netty.handler.codec.http.HttpObjectDecoder;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import io.netty.handler.ssl.SslHandler;
+import reactor.netty.NettyPipeline;
 import reactor.netty.channel.ChannelOperations;
 
 import java.lang.reflect.Field;
@@ -24,7 +25,6 @@ import java.util.Set;
 final class QuietPoint {
 
     private static final Set<String> BETWEEN_MESSAGES = Set.of("SKIP_INITIAL_LINE_CHARS", "READ_INITIAL");
-    private static final String TRAFFIC_HANDLER = "reactor.left.httpTrafficHandler";
     private static final Field INBOUND = field(CombinedChannelDuplexHandler.class, "inboundHandler");
     private static final Field DECODER_STATE = field(HttpObjectDecoder.class, "currentState");
     private static final Field PIPELINED = field(trafficHandlerClass(), "pipelined");
@@ -59,7 +59,7 @@ final class QuietPoint {
             return "in-flight";
         }
         try {
-            ChannelHandler traffic = channel.pipeline().get(TRAFFIC_HANDLER);
+            ChannelHandler traffic = channel.pipeline().get(NettyPipeline.HttpTrafficHandler);
             if (traffic != null && (((Queue<?>) PIPELINED.get(traffic)) != null && !((Queue<?>) PIPELINED.get(traffic)).isEmpty()
                     || PENDING_RESPONSES.getInt(traffic) != 0)) {
                 return "in-flight";
