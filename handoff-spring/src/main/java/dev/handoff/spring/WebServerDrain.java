@@ -37,11 +37,12 @@ public class WebServerDrain {
 
     /**
      * Whether a response should say {@code Connection: close}: an HTTP/1.x response while draining, unless
-     * its connection moves to the successor instead (plain HTTP/1.1 on a server whose connections move).
+     * its connection moves to the successor instead (plain HTTP/1.x on a server whose connections move: an
+     * HTTP/1.0 connection the server keeps alive moves like any other, one it closes needs no header).
      * Never an HTTP/2 one: the header is forbidden there, and such a connection ends with a GOAWAY.
      */
     public boolean closesConnection(boolean secure, String protocol) {
-        return draining.get() && protocol.startsWith("HTTP/1.") && !(moving && !secure && "HTTP/1.1".equals(protocol));
+        return draining.get() && protocol.startsWith("HTTP/1.") && !(moving && !secure);
     }
 
     /**

@@ -8,7 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
 /**
- * One HTTP/1.1 response read from a raw connection, framed by Content-Length or by chunked encoding. A
+ * One HTTP/1.x response read from a raw connection, framed by Content-Length or by chunked encoding. A
  * connection that ends before the response is complete is an {@link EOFException}; anything unreadable
  * another {@link IOException}.
  */
@@ -24,7 +24,8 @@ public record Response(String statusLine, int status, boolean keepAlive, String 
         int status = number(parts[1], 10);
         int length = -1;
         boolean chunked = false;
-        boolean keepAlive = true;
+        // HTTP/1.1 keeps a connection unless told otherwise, HTTP/1.0 only when told to.
+        boolean keepAlive = parts[0].equals("HTTP/1.1");
         for (String header = line(in, "in the response head"); !header.isEmpty(); header = line(in, "in the response head")) {
             String lower = header.toLowerCase(Locale.ROOT);
             if (lower.startsWith("content-length:")) {
@@ -33,6 +34,8 @@ public record Response(String statusLine, int status, boolean keepAlive, String 
                 chunked = true;
             } else if (lower.startsWith("connection:") && lower.contains("close")) {
                 keepAlive = false;
+            } else if (lower.startsWith("connection:") && lower.contains("keep-alive")) {
+                keepAlive = true;
             }
         }
         if (!chunked && length < 0) {
