@@ -29,6 +29,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyStore;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,6 +46,9 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
 
 import static dev.handoff.spring.TestAppProcess.WAIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -317,17 +321,18 @@ class SpringConnectionHandoffTest {
     }
 
     /**
-     * On Reactor Netty, whose filter decides when the response commits: a request still under way when the
-     * drain's deadline passes (its connection could not move meanwhile) is answered by the old generation
-     * with {@code Connection: close}, and the connection closes after it, before the old generation exits;
-     * the next connection is the successor's. Before the takeover the same request keeps its connection.
-     * (The servlet filter of Tomcat and Jetty decides before the request runs, and again after it only if
-     * the response has not been committed by then.)
+     * A request still under way when the drain's deadline passes (its connection could not move meanwhile)
+     * is answered by the old generation with {@code Connection: close}, and the connection closes after it,
+     * before the old generation exits; the next connection is the successor's. Before the takeover the same
+     * request keeps its connection. The request is asynchronous on every server (a {@code Mono}): on Tomcat
+     * and Jetty the servlet filter has returned long before the drain begins, so the server decides as the
+     * response commits, as Reactor Netty's pipeline does.
      */
-    @Test
-    void onReactorNettyAResponseAfterTheDrainsDeadlineSaysCloseAndTheConnectionClosesAfterIt() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void aResponseAfterTheDrainsDeadlineSaysCloseAndTheConnectionClosesAfterIt(String server) throws Exception {
         // The slow request starts within the probation and ends 2 s after the drain's deadline.
-        String[] args = TestAppProcess.args(temp, "netty", "--handoff.probation=3s", "--handoff.drain-timeout=2s");
+        String[] args = TestAppProcess.args(temp, server, "--handoff.probation=3s", "--handoff.drain-timeout=2s");
         String slow = "GET /slow?ms=%d HTTP/1.1\r\nHost: localhost\r\n\r\n";
         try (TestAppProcess first = TestAppProcess.start(args, 1);
              Client client = new Client(first.port("http"))) {
@@ -347,6 +352,57 @@ class SpringConnectionHandoffTest {
                 }
             }
         }
+    }
+
+    /**
+     * TLS connections cannot move: during the drain a response on one says {@code Connection: close} and
+     * the connection closes after it, whether its request began before the drain (an asynchronous request
+     * answered within it: the server decides as the response commits) or within it. Both connections are
+     * reported closed for {@code tls}, and the old generation exits once they have closed, long before the
+     * drain's deadline; the client's next connection is the successor's.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void tlsConnectionsAreToldToCloseDuringTheDrainAndReportedClosedForTls(String server) throws Exception {
+        Path keystore = selfSignedKeystore(temp);
+        String[] args = TestAppProcess.args(temp, server, "--handoff.probation=3s", "--handoff.drain-timeout=60s",
+                "--server.ssl.key-store=" + keystore, "--server.ssl.key-store-password=secret",
+                "--server.ssl.key-store-type=PKCS12");
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Client inFlight = Client.tls(first.port("http"), keystore);
+             Client idle = Client.tls(first.port("http"), keystore)) {
+            assertEquals(first.pid(), inFlight.get(GET));
+            assertEquals(first.pid(), idle.get(GET));
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                inFlight.send("GET /slow?ms=5000 HTTP/1.1\r\nHost: localhost\r\n\r\n"); // ends 2 s into the drain
+                Response slow = inFlight.response();
+                assertEquals(first.pid(), pid(slow.body()), "answered by the old generation");
+                assertFalse(slow.keepAlive(), "a request from before the drain: " + slow);
+                assertEquals(-1, inFlight.in.read(), "and the old generation closes the connection after it");
+                idle.send(GET);
+                Response next = idle.response();
+                assertEquals(first.pid(), pid(next.body()), "answered by the old generation");
+                assertFalse(next.keepAlive(), "a request within the drain: " + next);
+                assertEquals(-1, idle.in.read(), "and the old generation closes the connection after it");
+                assertEquals("DRAINED moved=0 kept=0 unmovable={tls=2} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(0, first.child().awaitExit(WAIT));
+                try (Client again = Client.tls(first.port("http"), keystore)) {
+                    assertEquals(second.pid(), again.get(GET), "the client's next connection is the successor's");
+                }
+            }
+        }
+    }
+
+    /** A PKCS12 key store (password {@code secret}) with a fresh self-signed certificate for localhost. */
+    private static Path selfSignedKeystore(Path dir) throws Exception {
+        Path keystore = dir.resolve("server.p12");
+        Process keytool = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+                "-genkeypair", "-alias", "server", "-keyalg", "EC", "-dname", "CN=localhost", "-validity", "2",
+                "-storetype", "PKCS12", "-keystore", keystore.toString(), "-storepass", "secret")
+                .redirectErrorStream(true).start();
+        String output = new String(keytool.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(keytool.waitFor(60, TimeUnit.SECONDS) && keytool.exitValue() == 0, "keytool: " + output);
+        return keystore;
     }
 
     /**
@@ -586,13 +642,34 @@ class SpringConnectionHandoffTest {
 
     /** A raw keep-alive connection that never reconnects: a closed connection fails the test. */
     private static final class Client implements AutoCloseable {
-        private final Socket socket = new Socket();
+        private final Socket socket;
         private final InputStream in;
 
         Client(int port) throws IOException {
+            this(new Socket(), port);
+        }
+
+        private Client(Socket socket, int port) throws IOException {
+            this.socket = socket;
             socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
             socket.setSoTimeout(30_000);
             in = new BufferedInputStream(socket.getInputStream());
+        }
+
+        /** Over TLS, trusting the certificate in {@code keystore} alone. */
+        static Client tls(int port, Path keystore) throws Exception {
+            KeyStore trusted = KeyStore.getInstance("PKCS12");
+            try (InputStream in = Files.newInputStream(keystore)) {
+                trusted.load(in, "secret".toCharArray());
+            }
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(trusted);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, trust.getTrustManagers(), null);
+            SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket();
+            Client client = new Client(socket, port);
+            socket.startHandshake();
+            return client;
         }
 
         long get(String request) throws IOException {

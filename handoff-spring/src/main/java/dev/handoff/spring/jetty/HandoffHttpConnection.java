@@ -1,5 +1,8 @@
 package dev.handoff.spring.jetty;
 
+import dev.handoff.spring.WebServerDrain;
+import org.eclipse.jetty.http.HttpGenerator;
+import org.eclipse.jetty.http.MetaData;
 import org.eclipse.jetty.io.AbstractEndPoint;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
@@ -7,20 +10,32 @@ import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.internal.HttpConnection;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
 /**
  * Jetty's HTTP/1.1 connection with one step in front of reading a request: while its connector releases
  * connections, a connection at its quiet point (no request under way, nothing parsed or buffered,
  * nothing left to write) leaves Jetty instead of reading. Jetty calls {@link #onFillable()} on one thread
- * at a time, and only when the connection waits for its next request.
+ * at a time, and only when the connection waits for its next request. And one as each response's head is
+ * written: during a drain, a response on a connection that cannot move says {@code Connection: close}.
  */
 final class HandoffHttpConnection extends HttpConnection {
 
     private final JettyConnections connections;
+    private final WebServerDrain drain;
 
     HandoffHttpConnection(HttpConfiguration configuration, Connector connector, EndPoint endPoint,
-                          JettyConnections connections) {
+                          JettyConnections connections, WebServerDrain drain) {
         super(configuration, connector, endPoint);
         this.connections = connections;
+        this.drain = drain;
+    }
+
+    /** Called by Jetty's constructor, before this class's fields are set: the generator reads them later. */
+    @Override
+    protected HttpGenerator newHttpGenerator() {
+        return new DrainingGenerator();
     }
 
     @Override
@@ -36,5 +51,22 @@ final class HandoffHttpConnection extends HttpConnection {
         return getEndPoint() instanceof SocketChannelEndPoint endPoint && endPoint.isOpen()
                 && getParser().isStart() && isRequestBufferEmpty() && getHttpChannel().getRequest() == null
                 && !((AbstractEndPoint) endPoint).getWriteFlusher().isPending();
+    }
+
+    /**
+     * Decides at the commit, where a servlet filter cannot (an asynchronous request, a response committed
+     * before the drain began): a generator that is not persistent writes {@code Connection: close} and
+     * Jetty closes the connection after the response.
+     */
+    private final class DrainingGenerator extends HttpGenerator {
+        @Override
+        public Result generateResponse(MetaData.Response info, boolean head, ByteBuffer header, ByteBuffer chunk,
+                                       ByteBuffer content, boolean last) throws IOException {
+            if (info != null && getState() == State.START && info.getStatus() >= 200 && info.getHttpVersion() != null
+                    && drain.closesConnection(isSecure(), info.getHttpVersion().asString())) {
+                setPersistent(false);
+            }
+            return super.generateResponse(info, head, header, chunk, content, last);
+        }
     }
 }

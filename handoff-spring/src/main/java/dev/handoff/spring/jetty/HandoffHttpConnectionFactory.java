@@ -1,5 +1,6 @@
 package dev.handoff.spring.jetty;
 
+import dev.handoff.spring.WebServerDrain;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Connector;
@@ -16,16 +17,18 @@ import java.nio.ByteBuffer;
 final class HandoffHttpConnectionFactory extends HttpConnectionFactory {
 
     private final JettyConnections connections;
+    private final WebServerDrain drain;
 
-    HandoffHttpConnectionFactory(HttpConnectionFactory replaced, JettyConnections connections) {
+    HandoffHttpConnectionFactory(HttpConnectionFactory replaced, JettyConnections connections, WebServerDrain drain) {
         super(replaced.getHttpConfiguration());
         this.connections = connections;
+        this.drain = drain;
         setTransferEncodingChunkMaxLength(replaced.getTransferEncodingChunkMaxLength()); // the rest is in the configuration
     }
 
     @Override
     public Connection newConnection(Connector connector, EndPoint endPoint) {
-        HandoffHttpConnection connection = new HandoffHttpConnection(getHttpConfiguration(), connector, endPoint, connections);
+        HandoffHttpConnection connection = new HandoffHttpConnection(getHttpConfiguration(), connector, endPoint, connections, drain);
         connection.setTransferEncodingChunkMaxLength(getTransferEncodingChunkMaxLength());
         ByteBuffer unread = connections.unreadOf(endPoint.getTransport());
         if (unread != null && unread.hasRemaining()) {

@@ -93,7 +93,7 @@ public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyW
         JettyConnections connections = new JettyConnections(connector, listener);
         List<ConnectionFactory> factories = new ArrayList<>();
         for (ConnectionFactory factory : connector.getConnectionFactories()) {
-            factories.add(factory instanceof HttpConnectionFactory http ? new HandoffHttpConnectionFactory(http, connections)
+            factories.add(factory instanceof HttpConnectionFactory http ? new HandoffHttpConnectionFactory(http, connections, drain)
                     : factory);
         }
         String defaultProtocol = connector.getDefaultProtocol();

@@ -3,13 +3,21 @@ package dev.handoff.spring.tomcat;
 import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
 import dev.handoff.spring.MovableConnections;
+import dev.handoff.spring.WebServerDrain;
+import org.apache.coyote.Request;
+import org.apache.coyote.Response;
 import org.apache.coyote.http11.Http11NioProtocol;
 
 import java.util.Map;
 import java.util.function.Consumer;
 
-/** Tomcat's HTTP/1.1 NIO protocol on a {@link HandoffNioEndpoint}. */
+/**
+ * Tomcat's HTTP/1.1 NIO protocol on a {@link HandoffNioEndpoint}, which during a drain also decides as each
+ * response commits whether it says {@code Connection: close}.
+ */
 public class HandoffHttp11NioProtocol extends Http11NioProtocol implements MovableConnections {
+
+    private volatile WebServerDrain drain;
 
     public HandoffHttp11NioProtocol() {
         super(new HandoffNioEndpoint());
@@ -23,9 +31,27 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol implements Movab
      * The endpoint's listening socket comes from {@code handoff} under the name {@code listener}, and so do
      * its predecessor's connections.
      */
-    void listenOn(Handoff handoff, String listener) {
+    void listenOn(Handoff handoff, String listener, WebServerDrain drain) {
+        this.drain = drain;
         endpoint().listenOn(handoff, listener);
         handoff.onConnection(listener, this::adopt);
+    }
+
+    /**
+     * Tomcat asks this as it commits a response with a body, before it reads the response's
+     * {@code Connection} header to decide whether the connection stays open: the one point at the commit
+     * where a header added still closes the connection. It decides where a servlet filter cannot (an
+     * asynchronous request, a response committed before the drain began); responses without a body and
+     * files sent with sendfile get the header from the filter alone.
+     */
+    @Override
+    public boolean useCompression(Request request, Response response) {
+        WebServerDrain drain = this.drain;
+        if (drain != null && drain.isDraining()
+                && drain.closesConnection(isSSLEnabled(), request.protocol().toString())) {
+            response.getMimeHeaders().setValue("Connection").setString("close");
+        }
+        return super.useCompression(request, response);
     }
 
     /**

@@ -71,7 +71,7 @@ public class HandoffTomcatCustomizer implements WebServerFactoryCustomizer<Tomca
     }
 
     private static void register(HandoffHttp11NioProtocol protocol, Handoff handoff, WebServerDrain drain, String listener) {
-        protocol.listenOn(handoff, listener);
+        protocol.listenOn(handoff, listener, drain);
         drain.register(protocol::stopAccepting, protocol::openConnections, protocol);
     }
 
