@@ -26,13 +26,22 @@ public class ConnectionCloseFilter extends OncePerRequestFilter implements Order
     @Override
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
-        if (drain.closesConnection(request.isSecure(), request.getProtocol())) {
+        if (drain.isDraining() && drain.closesConnection(overTls(request), request.getProtocol())) {
             response.setHeader("Connection", "close");
         }
         chain.doFilter(request, response);
-        if (drain.closesConnection(request.isSecure(), request.getProtocol()) && !response.isCommitted()) {
+        if (drain.isDraining() && drain.closesConnection(overTls(request), request.getProtocol()) && !response.isCommitted()) {
             response.setHeader("Connection", "close"); // the drain began while this request was in flight
         }
+    }
+
+    /**
+     * Whether the connection itself is TLS. Not {@code isSecure()}, which follows forwarded headers: behind a
+     * proxy that ends TLS it is true on plain connections, which move. Tomcat and Jetty give a request its
+     * cipher suite only over TLS.
+     */
+    private static boolean overTls(HttpServletRequest request) {
+        return request.getAttribute("jakarta.servlet.request.cipher_suite") != null;
     }
 
     @Override

@@ -8,9 +8,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
 /**
- * One HTTP/1.x response read from a raw connection, framed by Content-Length or by chunked encoding. A
- * connection that ends before the response is complete is an {@link EOFException}; anything unreadable
- * another {@link IOException}.
+ * One HTTP/1.x response read from a raw connection, framed by Content-Length, by chunked encoding or, on a
+ * connection that closes after it, by the close. A connection that ends before the response is complete is
+ * an {@link EOFException}; anything unreadable another {@link IOException}.
  */
 public record Response(String statusLine, int status, boolean keepAlive, String body) {
 
@@ -38,10 +38,10 @@ public record Response(String statusLine, int status, boolean keepAlive, String 
                 keepAlive = true;
             }
         }
-        if (!chunked && length < 0) {
-            throw new IOException("response without a length: " + statusLine);
+        if (!chunked && length < 0 && keepAlive) {
+            throw new IOException("response without a length on a connection kept open: " + statusLine);
         }
-        byte[] body = chunked ? chunkedBody(in) : exactly(in, length);
+        byte[] body = chunked ? chunkedBody(in) : length < 0 ? in.readAllBytes() : exactly(in, length); // else the close ends it
         return new Response(statusLine, status, keepAlive, new String(body, StandardCharsets.UTF_8));
     }
 

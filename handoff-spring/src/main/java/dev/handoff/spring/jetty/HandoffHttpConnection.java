@@ -55,15 +55,16 @@ final class HandoffHttpConnection extends HttpConnection {
 
     /**
      * Decides at the commit, where a servlet filter cannot (an asynchronous request, a response committed
-     * before the drain began): a generator that is not persistent writes {@code Connection: close} and
-     * Jetty closes the connection after the response.
+     * while its request still ran): a generator that is not persistent writes {@code Connection: close}
+     * and Jetty closes the connection after the response. TLS is the connection's own, not what forwarded
+     * headers say.
      */
     private final class DrainingGenerator extends HttpGenerator {
         @Override
         public Result generateResponse(MetaData.Response info, boolean head, ByteBuffer header, ByteBuffer chunk,
                                        ByteBuffer content, boolean last) throws IOException {
-            if (info != null && getState() == State.START && info.getStatus() >= 200 && info.getHttpVersion() != null
-                    && drain.closesConnection(isSecure(), info.getHttpVersion().asString())) {
+            if (drain.isDraining() && info != null && getState() == State.START && info.getStatus() >= 200
+                    && info.getHttpVersion() != null && drain.closesConnection(isSecure(), info.getHttpVersion().asString())) {
                 setPersistent(false);
             }
             return super.generateResponse(info, head, header, chunk, content, last);

@@ -41,8 +41,8 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol implements Movab
      * Tomcat asks this as it commits a response with a body, before it reads the response's
      * {@code Connection} header to decide whether the connection stays open: the one point at the commit
      * where a header added still closes the connection. It decides where a servlet filter cannot (an
-     * asynchronous request, a response committed before the drain began); responses without a body and
-     * files sent with sendfile get the header from the filter alone.
+     * asynchronous request, a response committed while its request still ran); responses without a body
+     * and files sent with sendfile get the header from the filter alone.
      */
     @Override
     public boolean useCompression(Request request, Response response) {
