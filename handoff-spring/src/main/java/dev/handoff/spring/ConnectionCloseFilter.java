@@ -26,22 +26,23 @@ public class ConnectionCloseFilter extends OncePerRequestFilter implements Order
     @Override
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
-        if (drain.isDraining() && drain.closesConnection(overTls(request), request.getProtocol())) {
+        if (closes(request)) {
             response.setHeader("Connection", "close");
         }
         chain.doFilter(request, response);
-        if (drain.isDraining() && drain.closesConnection(overTls(request), request.getProtocol()) && !response.isCommitted()) {
+        if (!response.isCommitted() && closes(request)) {
             response.setHeader("Connection", "close"); // the drain began while this request was in flight
         }
     }
 
     /**
-     * Whether the connection itself is TLS. Not {@code isSecure()}, which follows forwarded headers: behind a
-     * proxy that ends TLS it is true on plain connections, which move. Tomcat and Jetty give a request its
-     * cipher suite only over TLS.
+     * Asked as the drain stands now. TLS is the connection's own, not {@code isSecure()}, which follows
+     * forwarded headers: behind a proxy that ends TLS it is true on plain connections, which move. Tomcat
+     * and Jetty give a request its cipher suite only over TLS.
      */
-    private static boolean overTls(HttpServletRequest request) {
-        return request.getAttribute("jakarta.servlet.request.cipher_suite") != null;
+    private boolean closes(HttpServletRequest request) {
+        return drain.isDraining() && drain.closesConnection(
+                request.getAttribute("jakarta.servlet.request.cipher_suite") != null, request.getProtocol());
     }
 
     @Override
