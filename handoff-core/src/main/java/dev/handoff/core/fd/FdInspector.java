@@ -4,8 +4,13 @@ import dev.handoff.core.internal.JdkInternals;
 
 import java.io.FileDescriptor;
 import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /** Asks the kernel what a file descriptor is, before anything trusts a peer's word about it. */
 public final class FdInspector {
@@ -59,26 +64,62 @@ public final class FdInspector {
     }
 
     /**
-     * Like {@link #describe}, for a descriptor that should be a connected TCP socket, in three syscalls
-     * (thousands arrive at once): its family, its protocol and its peer's address. The local address is
-     * left out (null) for such a socket: the channel built around it asks the kernel for it anyway, and
-     * asking twice costs as much as the rest. Anything else gets the full description.
+     * Like {@link #describe}, for a descriptor that should be a connected TCP socket, in as few syscalls as
+     * the kernel allows (thousands arrive at once): its peer's address, which also says its family and that
+     * it is connected, and its protocol. The local address is left out (null) for such a socket: the channel
+     * built around it asks the kernel for it anyway, and asking twice costs as much as the rest. Anything
+     * else gets the full description.
      */
     public static FdDescription describeConnection(FileDescriptor fd) throws IOException {
         try {
-            int domain = JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_DOMAIN);
-            if ((domain == AF_INET || domain == AF_INET6)
-                    && JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP) {
-                InetSocketAddress remote = JdkInternals.remoteAddress(fd); // fails for a listener: not connected
-                if (remote != null) {
-                    return new FdDescription(FdType.TCP_CONNECTION,
-                            domain == AF_INET6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET, null, remote, "socket");
-                }
+            FdDescription connection = JunixsocketInternals.readsPeerNames() ? tcpConnectionByPeerName(fd)
+                    : tcpConnectionByJdk(fd);
+            if (connection != null) {
+                return connection;
             }
         } catch (IOException e) {
             // not a socket, or not connected: the full description below says what it is
         }
         return describe(fd);
+    }
+
+    /** Two syscalls: {@code getpeername}, whose address is in the socket's own family, then the protocol. */
+    private static FdDescription tcpConnectionByPeerName(FileDescriptor fd) throws IOException {
+        byte[] peer = JunixsocketInternals.peerName(fd);
+        if (peer == null || peer.length < 4) {
+            return null;
+        }
+        int domain = ByteBuffer.wrap(peer).order(ByteOrder.nativeOrder()).getShort(0) & 0xffff;
+        int port = (peer[2] & 0xff) << 8 | peer[3] & 0xff; // network byte order in both families
+        InetAddress address;
+        if (domain == AF_INET && peer.length >= 8) {
+            address = InetAddress.getByAddress(Arrays.copyOfRange(peer, 4, 8));
+        } else if (domain == AF_INET6 && peer.length >= 28) {
+            // Like the JDK's own addresses: an IPv4-mapped peer becomes an Inet4Address (getByAddress does
+            // that), and a scope is kept where the kernel gives one.
+            byte[] ip = Arrays.copyOfRange(peer, 8, 24);
+            int scope = ByteBuffer.wrap(peer).order(ByteOrder.nativeOrder()).getInt(24);
+            address = scope == 0 ? InetAddress.getByAddress(ip) : Inet6Address.getByAddress(null, ip, scope);
+        } else {
+            return null;
+        }
+        return JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_PROTOCOL) != IPPROTO_TCP ? null
+                : new FdDescription(FdType.TCP_CONNECTION, domain == AF_INET6 ? StandardProtocolFamily.INET6
+                        : StandardProtocolFamily.INET, null, new InetSocketAddress(address, port), "socket");
+    }
+
+    /** Four syscalls: the family, the protocol, and the peer (the JDK asks for its IP and its port apart). */
+    private static FdDescription tcpConnectionByJdk(FileDescriptor fd) throws IOException {
+        int domain = JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_DOMAIN);
+        if ((domain == AF_INET || domain == AF_INET6)
+                && JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP) {
+            InetSocketAddress remote = JdkInternals.remoteAddress(fd); // fails for a listener: not connected
+            if (remote != null) {
+                return new FdDescription(FdType.TCP_CONNECTION,
+                        domain == AF_INET6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET, null, remote, "socket");
+            }
+        }
+        return null;
     }
 
     private static FdDescription describeNonSocket(FileDescriptor fd) throws IOException {

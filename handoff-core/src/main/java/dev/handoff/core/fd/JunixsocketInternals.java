@@ -9,15 +9,18 @@ import java.lang.reflect.Method;
 import java.util.Map;
 
 /**
- * The one place that reaches into junixsocket's internals, for two things its API does not offer:
+ * The one place that reaches into junixsocket's internals, for three things its API does not offer:
  * <ul>
  *   <li>a control-data buffer for 253 descriptors per message: junixsocket caps what a caller may ask
  *       for at 256 bytes, room for 60, while the kernel sends up to 253 (SCM_MAX_FD) in one;</li>
+ *   <li>a socket's peer as the kernel's raw {@code sockaddr}, in one {@code getpeername(2)}: the JDK asks
+ *       twice for an address (once for the IP, once for the port), which counts when thousands of
+ *       handed-over connections are checked at once;</li>
  *   <li>taking a received descriptor away from junixsocket without closing it: junixsocket remembers
  *       every descriptor it received, to close it with the socket, until that descriptor is closed.</li>
  * </ul>
  * Where the internals are not accessible, messages stay at 60 descriptors and the memory of what was
- * received lives until the socket closes; nothing else changes.
+ * received lives until the socket closes, and peers are asked through the JDK; nothing else changes.
  */
 final class JunixsocketInternals {
 
@@ -31,6 +34,9 @@ final class JunixsocketInternals {
     private static final Method ANCILLARY_SUPPORT;
     private static final Method SET_SIZE_UNCAPPED;
     private static final Field OPEN_RECEIVED;
+    private static final Method SOCKNAME;
+    /** junixsocket's "any address family" for {@code sockname}: the raw sockaddr, whatever the family. */
+    private static final int DOMAIN_GENERIC = -1;
 
     static {
         Field impl = null;
@@ -51,6 +57,17 @@ final class JunixsocketInternals {
             impl = null;
         }
         IMPL = impl;
+        Method sockname = null;
+        try {
+            if (AFUNIXSocket.isSupported()) { // loads the native library, which sockname lives in
+                sockname = Class.forName("org.newsclub.net.unix.NativeUnixSocket")
+                        .getDeclaredMethod("sockname", int.class, FileDescriptor.class, boolean.class);
+                sockname.setAccessible(true);
+            }
+        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+            sockname = null;
+        }
+        SOCKNAME = sockname;
         ANCILLARY_SUPPORT = support;
         SET_SIZE_UNCAPPED = setSize;
         OPEN_RECEIVED = openReceived;
@@ -62,6 +79,23 @@ final class JunixsocketInternals {
     /** The largest batch this process can receive in one message. */
     static int maxFdsPerMessage() {
         return IMPL != null ? KERNEL_MAX_FDS : JUNIXSOCKET_MAX_FDS;
+    }
+
+    /** Whether {@link #peerName} can ask the kernel; where it cannot, callers ask the JDK. */
+    static boolean readsPeerNames() {
+        return SOCKNAME != null;
+    }
+
+    /**
+     * The peer of a connected socket as the kernel's {@code sockaddr} (family in host byte order, then the
+     * family's fields), from one {@code getpeername(2)}; null when {@code fd} is not a connected socket.
+     */
+    static byte[] peerName(FileDescriptor fd) {
+        try {
+            return (byte[]) SOCKNAME.invoke(null, DOMAIN_GENERIC, fd, true);
+        } catch (ReflectiveOperationException e) {
+            return null; // the caller's full description says what the descriptor is
+        }
     }
 
     /** Prepares a socket to receive {@link #maxFdsPerMessage()} descriptors per message. */

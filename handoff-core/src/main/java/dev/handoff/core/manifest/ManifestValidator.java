@@ -73,6 +73,9 @@ public final class ManifestValidator {
             throw new InvalidManifestException(List.of(what(entry) + " should be a " + FdType.TCP_CONNECTION + " but is a " + actual));
         }
         InetSocketAddress remote = actual.remoteAddress();
+        if (remote == null) {
+            throw new InvalidManifestException(List.of(what(entry) + " is a TCP socket that is not connected"));
+        }
         if (remote.getPort() != entry.remotePort() || !sameAddress(remote.getAddress(), entry.remoteAddress())) {
             throw new InvalidManifestException(List.of(what(entry) + " is really a connection to " + remote));
         }
