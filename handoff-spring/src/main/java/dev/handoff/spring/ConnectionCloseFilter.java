@@ -36,6 +36,17 @@ public class ConnectionCloseFilter extends OncePerRequestFilter implements Order
     }
 
     /**
+     * Runs again when an asynchronous request (a {@code DeferredResult}, a {@code Mono}, a {@code Callable})
+     * is dispatched back to write its result, which may be well into the drain although the request began
+     * before it. The servers decide again as the response commits, but Tomcat asks only for responses with
+     * a body: a 204 or a 304 is decided here.
+     */
+    @Override
+    protected boolean shouldNotFilterAsyncDispatch() {
+        return false;
+    }
+
+    /**
      * Asked as the drain stands now. TLS is the connection's own, not {@code isSecure()}, which follows
      * forwarded headers: behind a proxy that ends TLS it is true on plain connections, which move. Tomcat
      * and Jetty give a request its cipher suite only over TLS.

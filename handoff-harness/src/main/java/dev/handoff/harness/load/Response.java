@@ -9,7 +9,7 @@ import java.util.Locale;
 
 /**
  * One HTTP/1.x response read from a raw connection, framed by Content-Length, by chunked encoding or, on a
- * connection that closes after it, by the close. A connection that ends before the response is complete is
+ * connection that closes after it, by the close (a 1xx, 204 or 304 has no body, whatever its headers say). A connection that ends before the response is complete is
  * an {@link EOFException}; anything unreadable another {@link IOException}.
  */
 public record Response(String statusLine, int status, boolean keepAlive, String body) {
@@ -37,6 +37,9 @@ public record Response(String statusLine, int status, boolean keepAlive, String 
             } else if (lower.startsWith("connection:") && lower.contains("keep-alive")) {
                 keepAlive = true;
             }
+        }
+        if (status / 100 == 1 || status == 204 || status == 304) {
+            return new Response(statusLine, status, keepAlive, ""); // a response that never has a body
         }
         if (!chunked && length < 0 && keepAlive) {
             throw new IOException("response without a length on a connection kept open: " + statusLine);

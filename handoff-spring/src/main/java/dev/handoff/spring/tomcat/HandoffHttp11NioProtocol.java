@@ -42,7 +42,8 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol implements Movab
      * {@code Connection} header to decide whether the connection stays open: the one point at the commit
      * where a header added still closes the connection. It decides where a servlet filter cannot (an
      * asynchronous request, a response committed while its request still ran); responses without a body
-     * and files sent with sendfile get the header from the filter alone.
+     * and files sent with sendfile get the header from the filter alone (which also runs on an asynchronous
+     * request's dispatch back).
      */
     @Override
     public boolean useCompression(Request request, Response response) {

@@ -24,6 +24,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
 /**
@@ -90,12 +91,22 @@ public class HandoffNioEndpoint extends NioEndpoint {
      * drain reaches its quiet point now (the event reads nothing: the release happens before a read). It
      * runs on the calling thread, under the connection's lock like any event: a wake-up either releases
      * the connection or is ignored, it never starts a request, and a thousand of them handed to the
-     * executor would make it start a thread each.
+     * executor would make it start a thread each. A connection whose lock is taken has a request under
+     * way on a worker (Tomcat takes the processor off the connection while it runs one, so the processor
+     * cannot tell): waiting for that lock would hold every other connection's move up until the request
+     * ends, so such a connection is left for a later wake-up, or for its own next read event.
      */
     void wakeIdle() {
         for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
-            if (wrapper.getCurrentProcessor() == null && !wrapper.isClosed() && woken.add(wrapper)) {
-                processSocket(wrapper, SocketEvent.OPEN_READ, false);
+            ReentrantLock lock = wrapper.getLock();
+            if (wrapper.getCurrentProcessor() == null && !wrapper.isClosed() && lock.tryLock()) {
+                try {
+                    if (woken.add(wrapper)) {
+                        processSocket(wrapper, SocketEvent.OPEN_READ, false);
+                    }
+                } finally {
+                    lock.unlock();
+                }
             }
         }
     }

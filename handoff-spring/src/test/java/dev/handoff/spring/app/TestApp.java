@@ -37,7 +37,8 @@ import java.util.Map;
 
 /**
  * A plain Spring Boot application with the starter, run as a child JVM by the tests: {@code GET /} and
- * {@code GET /slow?ms=N} answer the pid and generation. The profile names the embedded server (tomcat,
+ * {@code GET /slow?ms=N} answer the pid and generation ({@code /flushed?ms=N} too, on the servlet servers, from
+ * the request's own thread), {@code GET /empty?ms=N} a 204 after as long. The profile names the embedded server (tomcat,
  * jetty, netty); all three are on the test class path, so each profile declares its factory. On Reactor Netty,
  * {@code GET /channel} also names the class of the Netty channel that carries the request's connection.
  */
@@ -96,6 +97,16 @@ public class TestApp {
             if (handoff.getIfAvailable() == null && event.getApplicationContext() instanceof WebServerApplicationContext web) {
                 System.out.println("LISTENERS http=" + web.getWebServer().getPort());
                 System.out.println("READY pid=" + ProcessHandle.current().pid() + " generation=0");
+            }
+        };
+    }
+
+    /** The drain has begun: readiness refuses traffic before anything else of the drain. */
+    @Bean
+    ApplicationListener<org.springframework.boot.availability.AvailabilityChangeEvent<org.springframework.boot.availability.ReadinessState>> printDraining() {
+        return event -> {
+            if (event.getState() == org.springframework.boot.availability.ReadinessState.REFUSING_TRAFFIC) {
+                System.out.println("DRAINING");
             }
         };
     }
@@ -190,7 +201,13 @@ public class TestApp {
             return Mono.delay(Duration.ofMillis(ms)).map(tick -> identity());
         }
 
-        private Map<String, Object> identity() {
+        /** 204, after {@code ms}, asynchronously: a response without a body. */
+        @GetMapping("/empty")
+        Mono<org.springframework.http.ResponseEntity<Void>> empty(@RequestParam(name = "ms", defaultValue = "100") long ms) {
+            return Mono.delay(Duration.ofMillis(ms)).map(tick -> org.springframework.http.ResponseEntity.noContent().build());
+        }
+
+        Map<String, Object> identity() {
             return Map.of("pid", ProcessHandle.current().pid(),
                     "generation", context.getBeanProvider(Handoff.class).stream().mapToInt(Handoff::generation).findFirst().orElse(0));
         }
@@ -215,6 +232,34 @@ public class TestApp {
                 connector.setProperty("maxKeepAliveRequests", "-1");
                 factory.addAdditionalConnectors(connector);
             };
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Profile({"tomcat", "jetty"})
+    static class Servlet {
+        /**
+         * The pid and generation, written and flushed after {@code ms} on the request's own thread, which
+         * then goes on for a moment: a response committed while its request still runs.
+         */
+        @RestController
+        static class Flushed {
+            private final Answers answers;
+
+            Flushed(Answers answers) {
+                this.answers = answers;
+            }
+
+            @GetMapping("/flushed")
+            void flushed(@RequestParam(name = "ms", defaultValue = "100") long ms, jakarta.servlet.http.HttpServletResponse response)
+                    throws IOException, InterruptedException {
+                Thread.sleep(ms);
+                response.setContentType("application/json");
+                Map<String, Object> identity = answers.identity();
+                response.getWriter().write("{\"pid\":" + identity.get("pid") + ",\"generation\":" + identity.get("generation") + "}");
+                response.flushBuffer();
+                Thread.sleep(100);
+            }
         }
     }
 
