@@ -48,7 +48,7 @@ public final class FdInspector {
         if (domain != AF_INET && domain != AF_INET6) {
             return new FdDescription(FdType.OTHER_SOCKET, null, null, Fds.target(fd));
         }
-        StandardProtocolFamily family = domain == AF_INET6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
+        StandardProtocolFamily family = family(domain);
         int type = JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_TYPE);
         InetSocketAddress local = JdkInternals.localAddress(fd);
         FdType fdType;
@@ -89,7 +89,8 @@ public final class FdInspector {
         if (peer == null || peer.length < 4) {
             return null;
         }
-        int domain = ByteBuffer.wrap(peer).order(ByteOrder.nativeOrder()).getShort(0) & 0xffff;
+        ByteBuffer hostOrder = ByteBuffer.wrap(peer).order(ByteOrder.nativeOrder());
+        int domain = hostOrder.getShort(0) & 0xffff;
         int port = (peer[2] & 0xff) << 8 | peer[3] & 0xff; // network byte order in both families
         InetAddress address;
         if (domain == AF_INET && peer.length >= 8) {
@@ -98,14 +99,13 @@ public final class FdInspector {
             // Like the JDK's own addresses: an IPv4-mapped peer becomes an Inet4Address (getByAddress does
             // that), and a scope is kept where the kernel gives one.
             byte[] ip = Arrays.copyOfRange(peer, 8, 24);
-            int scope = ByteBuffer.wrap(peer).order(ByteOrder.nativeOrder()).getInt(24);
+            int scope = hostOrder.getInt(24);
             address = scope == 0 ? InetAddress.getByAddress(ip) : Inet6Address.getByAddress(null, ip, scope);
         } else {
             return null;
         }
         return JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_PROTOCOL) != IPPROTO_TCP ? null
-                : new FdDescription(FdType.TCP_CONNECTION, domain == AF_INET6 ? StandardProtocolFamily.INET6
-                        : StandardProtocolFamily.INET, null, new InetSocketAddress(address, port), "socket");
+                : tcpConnection(domain, new InetSocketAddress(address, port));
     }
 
     /** Four syscalls: the family, the protocol, and the peer (the JDK asks for its IP and its port apart). */
@@ -115,11 +115,18 @@ public final class FdInspector {
                 && JdkInternals.intSocketOption(fd, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP) {
             InetSocketAddress remote = JdkInternals.remoteAddress(fd); // fails for a listener: not connected
             if (remote != null) {
-                return new FdDescription(FdType.TCP_CONNECTION,
-                        domain == AF_INET6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET, null, remote, "socket");
+                return tcpConnection(domain, remote);
             }
         }
         return null;
+    }
+
+    private static FdDescription tcpConnection(int domain, InetSocketAddress remote) {
+        return new FdDescription(FdType.TCP_CONNECTION, family(domain), null, remote, "socket");
+    }
+
+    private static StandardProtocolFamily family(int domain) {
+        return domain == AF_INET6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
     }
 
     private static FdDescription describeNonSocket(FileDescriptor fd) throws IOException {

@@ -9,8 +9,9 @@ import java.util.Locale;
 
 /**
  * One HTTP/1.x response read from a raw connection, framed by Content-Length, by chunked encoding or, on a
- * connection that closes after it, by the close (a 1xx, 204 or 304 has no body, whatever its headers say). A connection that ends before the response is complete is
- * an {@link EOFException}; anything unreadable another {@link IOException}.
+ * connection that closes after it, by the close (a 1xx, 204 or 304 has no body, whatever its headers say).
+ * A connection that ends before the response is complete is an {@link EOFException}; anything unreadable
+ * another {@link IOException}.
  */
 public record Response(String statusLine, int status, boolean keepAlive, String body) {
 
