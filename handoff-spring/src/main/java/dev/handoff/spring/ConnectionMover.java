@@ -44,13 +44,20 @@ final class ConnectionMover {
      * stops taking them, or the takeover's deadline.
      */
     void run(LongSupplier open) throws InterruptedException {
+        try {
+            moveUntilDone(open);
+        } finally {
+            finish(); // however it ended, a failure too: what was released and not moved goes back
+        }
+    }
+
+    private void moveUntilDone(LongSupplier open) throws InterruptedException {
         Instant deadline = takeover.deadline();
         server.release(this::take);
         long nextWake = 0;
         long neverMoving = 0; // counted at each wake-up: connections open here that cannot move at all
         while ((open.getAsLong() > neverMoving || !released.isEmpty()) && Instant.now().isBefore(deadline)) {
             if (!takeover.successorAdoptsConnections()) {
-                finish();
                 return;
             }
             long now = System.nanoTime();
@@ -73,15 +80,23 @@ final class ConnectionMover {
                 server.moved(gone);
             }
             // The server forgets each batch as soon as it has moved, while the next ones travel.
-            List<Connection> stayed = takeover.handOver(batch, server::moved);
+            List<Connection> stayed;
+            try {
+                stayed = takeover.handOver(batch, server::moved);
+            } catch (RuntimeException e) {
+                // It refuses a batch before sending any (a channel still registered): all of it stays.
+                log.error("could not hand over {} connections; they stay with this process", batch.size(), e);
+                stayed = batch;
+            }
             moved += batch.size() - stayed.size();
             if (!stayed.isEmpty()) {
-                giveBack(stayed);
+                // Releasing stops first: a connection given back while it still ran could be released again
+                // (its client's next request, a wake-up) and given back twice.
                 finish();
+                giveBack(stayed);
                 return;
             }
         }
-        finish();
     }
 
     private void take(Connection connection) {
@@ -94,7 +109,7 @@ final class ConnectionMover {
         giveBack(List.of(connection)); // one whose release was under way when moving ended
     }
 
-    /** Moving ends: the server keeps what it has, and gets back what was released and not moved. */
+    /** Moving ends (again is harmless): the server keeps what it has, and gets back what was released and not moved. */
     private void finish() {
         server.keep();
         List<Connection> rest = new ArrayList<>();

@@ -355,6 +355,48 @@ class SpringConnectionHandoffTest {
     }
 
     /**
+     * A successor that does not answer for a batch (stopped with SIGSTOP after its READY, a step timeout of
+     * 2 s) does not get its connections: the old generation takes them back into its server and serves them.
+     * A request sent while the connection was on its way, unanswered, is answered by the old generation on
+     * the same connection, which the old generation reports kept; the successor, once continued, serves new
+     * connections and never this one.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void connectionsAStoppedSuccessorDidNotTakeInTimeAreServedAgainByTheOldGeneration(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--handoff.probation=2s", "--handoff.step-timeout=2s",
+                "--handoff.drain-timeout=60s");
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Client client = new Client(first.port("http"))) {
+            assertEquals(first.pid(), client.get(GET));
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                signal("STOP", second.pid()); // within the probation: the drain's batch finds it stopped
+                try {
+                    first.child().awaitLine("DRAINING", WAIT);
+                    Thread.sleep(500); // the idle connection is released and sent within the step timeout
+                    client.send(GET);
+                    Response answer = client.response();
+                    assertEquals(200, answer.status(), answer.statusLine());
+                    assertEquals(first.pid(), pid(answer.body()), "answered by the old generation, which took it back");
+                    String drained = first.child().awaitLine("DRAINED", WAIT);
+                    assertTrue(drained.startsWith("DRAINED moved=0 kept=1 "), drained);
+                } finally {
+                    signal("CONT", second.pid());
+                }
+                assertEquals(0, first.child().awaitExit(WAIT));
+                try (Client next = new Client(first.port("http"))) {
+                    assertEquals(second.pid(), next.get(GET), "the continued successor serves new connections");
+                }
+            }
+        }
+    }
+
+    private static void signal(String name, long pid) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
+        assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + name + " " + pid);
+    }
+
+    /**
      * A request still under way when the drain's deadline passes (its connection could not move meanwhile)
      * is answered by the old generation with {@code Connection: close}, and the connection closes after it,
      * before the old generation exits; the next connection is the successor's. Before the takeover the same

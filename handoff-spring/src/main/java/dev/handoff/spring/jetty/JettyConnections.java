@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Consumer;
 
 /**
@@ -98,13 +99,15 @@ final class JettyConnections implements MovableConnections {
         }
         endPoint.setIdleTimeout(0); // Jetty must not close it while it moves
         Connection moving = new Connection(listener, channel);
-        released.put(channel, new Released(endPoint, selector, connection));
+        Released release = new Released(endPoint, selector, connection);
+        released.put(channel, release);
         selector.submit(nioSelector -> {
             // The key update still due from the read event that brought it here is made now: one made on a
             // cancelled key would close the endpoint.
             endPoint.updateKey();
             SelectionKey key = channel.keyFor(nioSelector);
             if (key != null) {
+                release.interestOps = key.isValid() ? key.interestOps() : 0;
                 key.cancel(); // dropped at this selector's next select, which comes right after this update
             }
             to.accept(moving);
@@ -129,7 +132,9 @@ final class JettyConnections implements MovableConnections {
         }
         back.selector().submit(nioSelector -> {
             try {
-                back.endPoint().replaceKey(connection.channel().register(nioSelector, 0, back.endPoint()));
+                // With the interest the endpoint believes its key has: a wake-up released it with reading
+                // still wanted (a read event clears that), and a key registered without it would never read.
+                back.endPoint().replaceKey(connection.channel().register(nioSelector, back.interestOps, back.endPoint()));
                 back.endPoint().setIdleTimeout(connector.getIdleTimeout());
                 back.connection().fillInterested();
             } catch (ClosedChannelException | RuntimeException e) {
@@ -145,7 +150,11 @@ final class JettyConnections implements MovableConnections {
             if (endPoint.getConnection() instanceof HandoffHttpConnection connection && connection.isQuiet()
                     && endPoint instanceof SocketChannelEndPoint socket && !released.containsKey(socket.getChannel())) {
                 // Whoever wins the fill interest runs onFillable: this wake-up or a read event, never both.
-                connector.getExecutor().execute(() -> socket.getFillInterest().fillable());
+                try {
+                    connector.getExecutor().execute(() -> socket.getFillInterest().fillable());
+                } catch (RejectedExecutionException full) {
+                    return; // a bounded queue is full: the next wake-up tries again
+                }
             }
         }
     }
@@ -206,6 +215,29 @@ final class JettyConnections implements MovableConnections {
         return null;
     }
 
-    private record Released(SocketChannelEndPoint endPoint, ManagedSelector selector, HandoffHttpConnection connection) {
+    /** A connection on its way out, and its key's interest as it was cancelled (set and read on its selector's thread). */
+    private static final class Released {
+        private final SocketChannelEndPoint endPoint;
+        private final ManagedSelector selector;
+        private final HandoffHttpConnection connection;
+        private int interestOps;
+
+        Released(SocketChannelEndPoint endPoint, ManagedSelector selector, HandoffHttpConnection connection) {
+            this.endPoint = endPoint;
+            this.selector = selector;
+            this.connection = connection;
+        }
+
+        SocketChannelEndPoint endPoint() {
+            return endPoint;
+        }
+
+        ManagedSelector selector() {
+            return selector;
+        }
+
+        HandoffHttpConnection connection() {
+            return connection;
+        }
     }
 }
