@@ -119,7 +119,7 @@ final class JettyConnections implements MovableConnections {
     public void moved(Connection connection) {
         Released gone = released.remove(connection.channel());
         if (gone != null) {
-            gone.endPoint().close(); // its channel is closed already: Jetty only forgets it
+            gone.endPoint.close(); // its channel is closed already: Jetty only forgets it
         }
     }
 
@@ -130,16 +130,16 @@ final class JettyConnections implements MovableConnections {
             adopt(connection);
             return;
         }
-        back.selector().submit(nioSelector -> {
+        back.selector.submit(nioSelector -> {
             try {
                 // With the interest the endpoint believes its key has: a wake-up released it with reading
                 // still wanted (a read event clears that), and a key registered without it would never read.
-                back.endPoint().replaceKey(connection.channel().register(nioSelector, back.interestOps, back.endPoint()));
-                back.endPoint().setIdleTimeout(connector.getIdleTimeout());
-                back.connection().fillInterested();
+                back.endPoint.replaceKey(connection.channel().register(nioSelector, back.interestOps, back.endPoint));
+                back.endPoint.setIdleTimeout(connector.getIdleTimeout());
+                back.connection.fillInterested();
             } catch (ClosedChannelException | RuntimeException e) {
                 log.warn("could not serve {} again; closing it", connection.channel(), e);
-                back.endPoint().close();
+                back.endPoint.close();
             }
         });
     }
@@ -217,27 +217,15 @@ final class JettyConnections implements MovableConnections {
 
     /** A connection on its way out, and its key's interest as it was cancelled (set and read on its selector's thread). */
     private static final class Released {
-        private final SocketChannelEndPoint endPoint;
-        private final ManagedSelector selector;
-        private final HandoffHttpConnection connection;
-        private int interestOps;
+        final SocketChannelEndPoint endPoint;
+        final ManagedSelector selector;
+        final HandoffHttpConnection connection;
+        int interestOps;
 
         Released(SocketChannelEndPoint endPoint, ManagedSelector selector, HandoffHttpConnection connection) {
             this.endPoint = endPoint;
             this.selector = selector;
             this.connection = connection;
-        }
-
-        SocketChannelEndPoint endPoint() {
-            return endPoint;
-        }
-
-        ManagedSelector selector() {
-            return selector;
-        }
-
-        HandoffHttpConnection connection() {
-            return connection;
         }
     }
 }
