@@ -137,13 +137,13 @@ class FaultInjectionTest {
         incumbent.awaitLine("READY", START);
         JavaChild successor = fixture.server("--ready-after-ms", "1500", "--step-timeout-ms", "1500");
         successor.awaitLine("START inherited", START);
-        signal("STOP", incumbent.pid());
+        incumbent.signal("STOP");
         try {
             String withdrawn = successor.awaitLine("WITHDRAWN", Duration.ofSeconds(20));
             assertTrue(withdrawn.contains("did not confirm READY in AWAIT_CONFIRM"), withdrawn);
             assertEquals(4, successor.awaitExit(Duration.ofSeconds(10)));
         } finally {
-            signal("CONT", incumbent.pid());
+            incumbent.signal("CONT");
         }
         // Going on, the incumbent reads the READY that waited for it; its confirmation fails, so it serves on.
         String failed = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(20));
@@ -170,12 +170,12 @@ class FaultInjectionTest {
         OpenFds fds = OpenFds.of(incumbent.pid());
         JavaChild successor = fixture.server("--ready-after-ms", "500");
         successor.awaitLine("START inherited", START);
-        signal("STOP", successor.pid());
+        successor.signal("STOP");
         try {
             String failed = incumbent.awaitLine("HANDOFF", Duration.ofSeconds(10));
             assertTrue(failed.startsWith("HANDOFF FAILED successor timed out in AWAIT_READY"), failed);
         } finally {
-            signal("CONT", successor.pid());
+            successor.signal("CONT");
         }
         String withdrawn = successor.awaitLine("WITHDRAWN", Duration.ofSeconds(20));
         assertTrue(withdrawn.contains("did not take READY"), withdrawn);
@@ -291,8 +291,4 @@ class FaultInjectionTest {
         return Files.exists(path) && Files.readAttributes(path, BasicFileAttributes.class).isOther();
     }
 
-    private static void signal(String signal, long pid) throws IOException, InterruptedException {
-        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
-        assertEquals(0, kill.waitFor());
-    }
 }

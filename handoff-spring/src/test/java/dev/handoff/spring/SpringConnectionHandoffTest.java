@@ -370,7 +370,7 @@ class SpringConnectionHandoffTest {
              Client client = new Client(first.port("http"))) {
             assertEquals(first.pid(), client.get(GET));
             try (TestAppProcess second = TestAppProcess.start(args, 2)) {
-                signal("STOP", second.pid()); // within the probation: the drain's batch finds it stopped
+                second.child().signal("STOP"); // within the probation: the drain's batch finds it stopped
                 try {
                     first.child().awaitLine("DRAINING", WAIT);
                     Thread.sleep(500); // the idle connection is released and sent within the step timeout
@@ -381,7 +381,7 @@ class SpringConnectionHandoffTest {
                     String drained = first.child().awaitLine("DRAINED", WAIT);
                     assertTrue(drained.startsWith("DRAINED moved=0 kept=1 "), drained);
                 } finally {
-                    signal("CONT", second.pid());
+                    second.child().signal("CONT");
                 }
                 assertEquals(0, first.child().awaitExit(WAIT));
                 try (Client next = new Client(first.port("http"))) {
@@ -389,11 +389,6 @@ class SpringConnectionHandoffTest {
                 }
             }
         }
-    }
-
-    private static void signal(String name, long pid) throws Exception {
-        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
-        assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + name + " " + pid);
     }
 
     /**

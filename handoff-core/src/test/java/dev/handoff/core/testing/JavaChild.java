@@ -117,6 +117,14 @@ public final class JavaChild implements Closeable {
         return process.isAlive();
     }
 
+    /** Sends the signal ({@code STOP}, {@code CONT}, ...) with kill(1), which must succeed. */
+    public void signal(String name) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid())).inheritIO().start();
+        if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+            throw new AssertionError("kill -" + name + " " + pid() + " failed");
+        }
+    }
+
     /** SIGKILL, then wait for the process to be gone. */
     public void kill9() throws InterruptedException {
         process.destroyForcibly();
