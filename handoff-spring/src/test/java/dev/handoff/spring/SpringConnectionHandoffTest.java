@@ -196,7 +196,7 @@ class SpringConnectionHandoffTest {
                             "the server closed the connection after a GOAWAY naming the stream it answered: " + goaways);
                     load.awaitAnswersFrom(second.pid());
                     load.close();
-                    assertEquals(List.of(), load.failures(), "no request failed");
+                    assertEquals(List.of(), load.failures(), server + ": no request failed");
                     HttpResponse<String> after = idle.send(HttpRequest.newBuilder(URI.create(root)).build(),
                             HttpResponse.BodyHandlers.ofString());
                     assertEquals(second.pid(), pid(after.body()));

@@ -2,8 +2,6 @@ package dev.handoff.spring.tomcat;
 
 import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
-import org.apache.coyote.http11.upgrade.UpgradeProcessorBase;
-import org.apache.coyote.http11.upgrade.UpgradeProcessorInternal;
 import org.apache.tomcat.util.net.Acceptor;
 import org.apache.tomcat.util.net.NioChannel;
 import org.apache.tomcat.util.net.NioEndpoint;
@@ -220,10 +218,7 @@ public class HandoffNioEndpoint extends NioEndpoint {
     Map<String, Integer> unmovable() {
         Map<String, Integer> reasons = new TreeMap<>();
         for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
-            Object processor = wrapper.getCurrentProcessor();
-            // Tomcat's internal upgrade is HTTP/2 (h2c); WebSocket is an external one.
-            String reason = isSSLEnabled() ? "tls" : processor instanceof UpgradeProcessorInternal ? "http2"
-                    : processor instanceof UpgradeProcessorBase ? "upgraded" : null;
+            String reason = isSSLEnabled() ? "tls" : UpgradedConnections.kind(wrapper.getCurrentProcessor());
             if (reason != null) {
                 reasons.merge(reason, 1, Integer::sum);
             }
@@ -235,9 +230,12 @@ public class HandoffNioEndpoint extends NioEndpoint {
      * HTTP/2 connections get a GOAWAY: what Tomcat tells its processors when it pauses, without pausing the
      * endpoint (a paused endpoint answers HTTP/1.1 requests with 503). Tomcat itself sends the final
      * GOAWAY only when a client opens another stream, and closes the connection only at its keep-alive
-     * timeout; so each one with no stream under way is timed out now, which sends the final GOAWAY (the
-     * last stream it processed: a later one is the client's to retry) and closes it. One with streams
-     * under way is not timed out (Tomcat clears its timeout while it has streams) until a later call.
+     * timeout; so each one whose streams are all done is timed out now, which sends the final GOAWAY (the
+     * last stream it processed: a later one is the client's to retry) and closes it. That runs here, under
+     * the connection's lock, right after the check: no read can open a stream in between. (Tomcat's own
+     * {@code timeoutAsync} checks its count of active streams on this thread and closes later on another,
+     * after a read may have opened one; and the count drops before a stream's last DATA frame is written.)
+     * One whose lock is taken is busy reading or writing: it is left for a later call.
      */
     void closeUnmovable() {
         if (!goawaySent) {
@@ -245,8 +243,16 @@ public class HandoffNioEndpoint extends NioEndpoint {
             getHandler().pause();
         }
         for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
-            if (wrapper.getCurrentProcessor() instanceof UpgradeProcessorInternal http2) {
-                http2.timeoutAsync(Long.MAX_VALUE);
+            ReentrantLock lock = wrapper.getLock();
+            if (UpgradedConnections.http2(wrapper.getCurrentProcessor()) != null && lock.tryLock()) {
+                try {
+                    Object http2 = UpgradedConnections.http2(wrapper.getCurrentProcessor());
+                    if (http2 != null && !wrapper.isClosed() && UpgradedConnections.streamsDone(http2)) {
+                        processSocket(wrapper, SocketEvent.TIMEOUT, false);
+                    }
+                } finally {
+                    lock.unlock();
+                }
             }
         }
     }
