@@ -56,14 +56,23 @@ final class ConnectionMover {
         server.release(this::take);
         long nextWake = 0;
         long neverMoving = 0; // counted at each wake-up: connections open here that cannot move at all
-        while ((open.getAsLong() > neverMoving || !released.isEmpty()) && Instant.now().isBefore(deadline)) {
+        while (Instant.now().isBefore(deadline)) {
+            if (open.getAsLong() <= neverMoving && released.isEmpty()) {
+                // The count is up to a wake-up old: one of them that closed since would hide a movable one.
+                // Counted again after reading the open ones, a close in between can only make moving go on.
+                long openNow = open.getAsLong();
+                neverMoving = neverMoving();
+                if (openNow <= neverMoving && released.isEmpty()) {
+                    return;
+                }
+            }
             if (!takeover.successorAdoptsConnections()) {
                 return;
             }
             long now = System.nanoTime();
             if (now - nextWake >= 0) {
                 server.wakeIdle();
-                neverMoving = server.unmovable().values().stream().mapToLong(Integer::longValue).sum();
+                neverMoving = neverMoving();
                 nextWake = now + TimeUnit.MILLISECONDS.toNanos(WAKE_EVERY_MILLIS);
             }
             Connection first = released.poll(5, TimeUnit.MILLISECONDS);
@@ -97,6 +106,10 @@ final class ConnectionMover {
                 return;
             }
         }
+    }
+
+    private long neverMoving() {
+        return server.unmovable().values().stream().mapToLong(Integer::longValue).sum();
     }
 
     private void take(Connection connection) {

@@ -40,9 +40,12 @@ public class WebServerDrain {
      * its connection moves to the successor instead (plain HTTP/1.x on a server whose connections move: an
      * HTTP/1.0 connection the server keeps alive moves like any other, one it closes needs no header).
      * Never an HTTP/2 one: the header is forbidden there, and such a connection ends with a GOAWAY.
+     *
+     * @param cannotMove the connection is one that never moves: TLS, or one that began with a PROXY
+     *                   protocol header (the successor's server would wait for that header first)
      */
-    public boolean closesConnection(boolean secure, String protocol) {
-        return draining.get() && protocol.startsWith("HTTP/1.") && !(moving && !secure);
+    public boolean closesConnection(boolean cannotMove, String protocol) {
+        return draining.get() && protocol.startsWith("HTTP/1.") && !(moving && !cannotMove);
     }
 
     /**

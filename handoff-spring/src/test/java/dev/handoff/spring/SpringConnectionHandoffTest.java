@@ -472,6 +472,44 @@ class SpringConnectionHandoffTest {
         }
     }
 
+    /**
+     * A connection that began with a PROXY protocol header cannot move: the successor's server would read
+     * its next request as the header it waits for first. During the drain a response on one says
+     * {@code Connection: close} and the connection closes after it, whether its request began before the
+     * drain or within it; both are reported for {@code proxy}, and the old generation exits once they have
+     * closed, long before the drain's deadline. The client's next connection is the successor's.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"jetty", "netty"})
+    void connectionsThatBeganWithAProxyHeaderAreToldToCloseDuringTheDrainAndReportedForProxy(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--handoff.probation=3s", "--handoff.drain-timeout=60s",
+                "--test.proxy-protocol=true");
+        String header = "PROXY TCP4 203.0.113.7 127.0.0.1 40000 80\r\n";
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Client inFlight = new Client(first.port("http"));
+             Client idle = new Client(first.port("http"))) {
+            assertEquals(first.pid(), inFlight.get(header + GET));
+            assertEquals(first.pid(), idle.get(header + GET));
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                inFlight.send("GET /slow?ms=5000 HTTP/1.1\r\nHost: localhost\r\n\r\n"); // ends 2 s into the drain
+                Response slow = inFlight.response();
+                assertEquals(first.pid(), pid(slow.body()), "answered by the old generation");
+                assertFalse(slow.keepAlive(), "a request from before the drain: " + slow);
+                assertEquals(-1, inFlight.in.read(), "and the old generation closes the connection after it");
+                idle.send(GET);
+                Response next = idle.response();
+                assertEquals(first.pid(), pid(next.body()), "answered by the old generation");
+                assertFalse(next.keepAlive(), "a request within the drain: " + next);
+                assertEquals(-1, idle.in.read(), "and the old generation closes the connection after it");
+                assertEquals("DRAINED moved=0 kept=0 unmovable={proxy=2} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(0, first.child().awaitExit(WAIT));
+                try (Client again = new Client(first.port("http"))) {
+                    assertEquals(second.pid(), again.get(header + GET), "the client's next connection is the successor's");
+                }
+            }
+        }
+    }
+
     /** A PKCS12 key store (password {@code secret}) with a fresh self-signed certificate for localhost. */
     private static Path selfSignedKeystore(Path dir) throws Exception {
         Path keystore = dir.resolve("server.p12");

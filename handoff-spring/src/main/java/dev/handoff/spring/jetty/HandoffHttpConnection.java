@@ -46,6 +46,14 @@ final class HandoffHttpConnection extends HttpConnection {
         super.onFillable();
     }
 
+    /**
+     * Whether it can ever move: it reads its socket's endpoint itself, not one that wraps it (TLS's, or the
+     * one a PROXY protocol header left: the successor's connector would wait for the header first).
+     */
+    boolean canMove() {
+        return getEndPoint() instanceof SocketChannelEndPoint;
+    }
+
     /** Whether it waits for its next request with nothing of the last one left; plain TCP only. */
     boolean isQuiet() {
         return getEndPoint() instanceof SocketChannelEndPoint endPoint && endPoint.isOpen()
@@ -57,14 +65,14 @@ final class HandoffHttpConnection extends HttpConnection {
      * Decides at the commit, where a servlet filter cannot (an asynchronous request, a response committed
      * while its request still ran): a generator that is not persistent writes {@code Connection: close}
      * and Jetty closes the connection after the response. TLS is the connection's own, not what forwarded
-     * headers say.
+     * headers say; a connection behind a PROXY header cannot move either.
      */
     private final class DrainingGenerator extends HttpGenerator {
         @Override
         public Result generateResponse(MetaData.Response info, boolean head, ByteBuffer header, ByteBuffer chunk,
                                        ByteBuffer content, boolean last) throws IOException {
             if (drain.isDraining() && info != null && getState() == State.START && info.getStatus() >= 200
-                    && info.getHttpVersion() != null && drain.closesConnection(isSecure(), info.getHttpVersion().asString())) {
+                    && info.getHttpVersion() != null && drain.closesConnection(!canMove(), info.getHttpVersion().asString())) {
                 setPersistent(false);
             }
             return super.generateResponse(info, head, header, chunk, content, last);

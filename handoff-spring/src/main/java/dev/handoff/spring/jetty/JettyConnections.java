@@ -169,7 +169,7 @@ final class JettyConnections implements MovableConnections {
         Map<String, Integer> reasons = new TreeMap<>();
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
             org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
-            if (connection != null && !(connection instanceof HandoffHttpConnection)) {
+            if (connection instanceof HandoffHttpConnection http ? !http.canMove() : connection != null) {
                 reasons.merge(kindOf(connection), 1, Integer::sum);
             }
         }
@@ -201,9 +201,16 @@ final class JettyConnections implements MovableConnections {
         }
     }
 
+    /**
+     * Why a connection on a socket's endpoint never moves. An HTTP/1.1 one there that cannot move reads
+     * through the endpoint a PROXY protocol header left (TLS would put its own connection there).
+     */
     private static String kindOf(org.eclipse.jetty.io.Connection connection) {
+        if (connection instanceof HandoffHttpConnection) {
+            return "proxy";
+        }
         String type = connection.getClass().getSimpleName().toLowerCase(Locale.ROOT);
-        return type.contains("ssl") ? "tls" : type.contains("http2") ? "http2" : "upgraded";
+        return type.contains("ssl") ? "tls" : type.contains("http2") ? "http2" : type.contains("proxy") ? "proxy" : "upgraded";
     }
 
     private ManagedSelector selectorOf(SocketChannel channel) {

@@ -10,7 +10,6 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpStatusClass;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AttributeKey;
 import reactor.netty.NettyPipeline;
 
@@ -64,7 +63,7 @@ public final class ConnectionCloseHandler extends ChannelOutboundHandlerAdapter 
     public void write(ChannelHandlerContext ctx, Object message, ChannelPromise promise) throws Exception {
         if (message instanceof HttpResponse response
                 && response.status().codeClass() != HttpStatusClass.INFORMATIONAL && drain.closesConnection(
-                ctx.pipeline().get(SslHandler.class) != null, response.protocolVersion().text())) {
+                QuietPoint.neverMoves(ctx.channel()) != null, response.protocolVersion().text())) {
             response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
         ctx.write(message, promise);

@@ -51,6 +51,7 @@ public class HandoffNettyCustomizer implements WebServerFactoryCustomizer<NettyR
                 .childObserve(connections)
                 .doOnChannelInit((observer, channel, remote) -> {
                     open.add(channel);
+                    QuietPoint.atInit(channel);
                     channel.closeFuture().addListener(closed -> open.remove(channel));
                     connectionClose.manage(channel);
                 }));

@@ -8,6 +8,7 @@ import io.netty.handler.codec.http.HttpObjectDecoder;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.AttributeKey;
 import reactor.netty.NettyPipeline;
 import reactor.netty.channel.ChannelOperations;
 
@@ -29,6 +30,8 @@ final class QuietPoint {
     private static final Field DECODER_STATE = field(HttpObjectDecoder.class, "currentState");
     private static final Field PIPELINED = field(trafficHandlerClass(), "pipelined");
     private static final Field PENDING_RESPONSES = field(trafficHandlerClass(), "pendingResponses");
+    /** Set on a connection whose pipeline began with a PROXY protocol decoder (Reactor Netty's own mark is gone after the first request). */
+    private static final AttributeKey<Boolean> BEHIND_PROXY = AttributeKey.valueOf("handoff.proxyProtocol");
 
     private QuietPoint() {
     }
@@ -49,6 +52,9 @@ final class QuietPoint {
         String never = neverMoves(channel);
         if (never != null) {
             return never;
+        }
+        if (channel.pipeline().get(NettyPipeline.ProxyProtocolDecoder) != null) {
+            return "in-flight"; // its PROXY header has not been read: the decoder would hold what was
         }
         HttpServerCodec codec = channel.pipeline().get(HttpServerCodec.class);
         if (ChannelOperations.get(channel) != null) {
@@ -71,10 +77,23 @@ final class QuietPoint {
         }
     }
 
-    /** Why a connection can never move ({@code tls}, {@code http2}, {@code upgraded}), or null. */
+    /** Called as a connection's pipeline is set up, after Reactor Netty's own handlers. */
+    static void atInit(Channel channel) {
+        if (channel.pipeline().get(NettyPipeline.ProxyProtocolDecoder) != null) {
+            channel.attr(BEHIND_PROXY).set(Boolean.TRUE);
+        }
+    }
+
+    /** Why a connection can never move ({@code tls}, {@code proxy}, {@code http2}, {@code upgraded}), or null. */
     static String neverMoves(Channel channel) {
         if (channel.pipeline().get(SslHandler.class) != null) {
             return "tls";
+        }
+        if (channel.hasAttr(BEHIND_PROXY) && channel.pipeline().get(NettyPipeline.ProxyProtocolDecoder) == null) {
+            // Its PROXY protocol header is read and gone: the successor's pipeline would wait for it first, or
+            // (when the header is optional) serve the connection as the proxy's own. Whether an optional one
+            // came cannot be told afterwards, so such a connection never moves either.
+            return "proxy";
         }
         if (channel.pipeline().get(Http2ConnectionHandler.class) != null) {
             return "http2"; // an HTTP/1.1 codec may still sit in an upgraded pipeline

@@ -282,6 +282,18 @@ public class TestApp {
                 server.addConnector(connector);
             });
         }
+
+        /** Connections to the application's connector begin with a PROXY protocol header. */
+        @Bean
+        @ConditionalOnProperty("test.proxy-protocol")
+        WebServerFactoryCustomizer<JettyServletWebServerFactory> proxyProtocol() {
+            return factory -> factory.addServerCustomizers(server -> {
+                for (org.eclipse.jetty.server.Connector connector : server.getConnectors()) {
+                    ((ServerConnector) connector).addFirstConnectionFactory(
+                            new org.eclipse.jetty.server.ProxyConnectionFactory(org.eclipse.jetty.http.HttpVersion.HTTP_1_1.asString()));
+                }
+            });
+        }
     }
 
     @Configuration(proxyBeanMethods = false)
@@ -290,6 +302,14 @@ public class TestApp {
         @Bean
         NettyReactiveWebServerFactory netty() {
             return new NettyReactiveWebServerFactory();
+        }
+
+        /** Connections begin with a PROXY protocol header. */
+        @Bean
+        @ConditionalOnProperty("test.proxy-protocol")
+        WebServerFactoryCustomizer<NettyReactiveWebServerFactory> proxyProtocol() {
+            return factory -> factory.addServerCustomizers(
+                    server -> server.proxyProtocol(reactor.netty.http.server.ProxyProtocolSupportType.ON));
         }
 
         @RestController
