@@ -510,6 +510,31 @@ class SpringConnectionHandoffTest {
         }
     }
 
+    /**
+     * Behind the PROXY protocol, a connection that has sent nothing yet (a load balancer opens them ahead of
+     * its requests) moves on Reactor Netty: the successor's pipeline begins with the same decoder, which
+     * reads the header when it comes. (On Jetty the connection that reads the header is not its HTTP/1.1
+     * one, which alone moves: there it stays, counted for {@code proxy}.)
+     */
+    @Test
+    void onNettyAConnectionThatHasNotSentItsProxyHeaderMovesAndTheSuccessorReadsTheHeader() throws Exception {
+        String[] args = TestAppProcess.args(temp, "netty", "--test.proxy-protocol=true");
+        String header = "PROXY TCP4 203.0.113.7 127.0.0.1 40000 80\r\n";
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Client fresh = new Client(first.port("http"))) {
+            try (Client later = new Client(first.port("http"))) {
+                // Accepted in order: once a later connection is answered, the old generation has this one.
+                later.send(header + "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+                assertEquals(first.pid(), pid(later.response().body()));
+                assertEquals(-1, later.in.read(), "closed by the server, so not open at the drain");
+            }
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                assertEquals("DRAINED moved=1 kept=0 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(second.pid(), fresh.get(header + GET), "the successor read the header and answered");
+            }
+        }
+    }
+
     /** A PKCS12 key store (password {@code secret}) with a fresh self-signed certificate for localhost. */
     private static Path selfSignedKeystore(Path dir) throws Exception {
         Path keystore = dir.resolve("server.p12");

@@ -1,9 +1,11 @@
 package dev.handoff.spring.netty;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http.HttpObjectDecoder;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.Http2ConnectionHandler;
@@ -30,6 +32,7 @@ final class QuietPoint {
     private static final Field DECODER_STATE = field(HttpObjectDecoder.class, "currentState");
     private static final Field PIPELINED = field(trafficHandlerClass(), "pipelined");
     private static final Field PENDING_RESPONSES = field(trafficHandlerClass(), "pendingResponses");
+    private static final Field CUMULATION = field(ByteToMessageDecoder.class, "cumulation");
     /** Set on a connection whose pipeline began with a PROXY protocol decoder (Reactor Netty's own mark is gone after the first request). */
     private static final AttributeKey<Boolean> BEHIND_PROXY = AttributeKey.valueOf("handoff.proxyProtocol");
 
@@ -53,8 +56,8 @@ final class QuietPoint {
         if (never != null) {
             return never;
         }
-        if (channel.pipeline().get(NettyPipeline.ProxyProtocolDecoder) != null) {
-            return "in-flight"; // its PROXY header has not been read: the decoder would hold what was
+        if (headerPartlyRead(channel.pipeline().get(NettyPipeline.ProxyProtocolDecoder))) {
+            return "in-flight";
         }
         HttpServerCodec codec = channel.pipeline().get(HttpServerCodec.class);
         if (ChannelOperations.get(channel) != null) {
@@ -74,6 +77,25 @@ final class QuietPoint {
             return BETWEEN_MESSAGES.contains(String.valueOf(state)) ? null : "in-flight";
         } catch (IllegalAccessException | RuntimeException e) {
             return "unsupported";
+        }
+    }
+
+    /**
+     * Whether a PROXY protocol decoder still waiting for its header holds part of it. One that has received
+     * none of it may move: the successor's pipeline begins with the same decoder, which then reads it.
+     */
+    private static boolean headerPartlyRead(ChannelHandler proxyDecoder) {
+        if (proxyDecoder == null) {
+            return false;
+        }
+        if (!(proxyDecoder instanceof ByteToMessageDecoder) || CUMULATION == null) {
+            return true;
+        }
+        try {
+            ByteBuf held = (ByteBuf) CUMULATION.get(proxyDecoder);
+            return held != null && held.isReadable();
+        } catch (IllegalAccessException | RuntimeException e) {
+            return true;
         }
     }
 
