@@ -456,13 +456,11 @@ class SpringConnectionHandoffTest {
                 } else {
                     assertEquals(first.pid(), pid(slow.body()), "answered by the old generation");
                 }
-                assertFalse(slow.keepAlive(), "a request from before the drain: " + slow);
-                assertEquals(-1, inFlight.in.read(), "and the old generation closes the connection after it");
+                assertClosedAfter(inFlight, slow, "a request from before the drain");
                 idle.send(GET);
                 Response next = idle.response();
                 assertEquals(first.pid(), pid(next.body()), "answered by the old generation");
-                assertFalse(next.keepAlive(), "a request within the drain: " + next);
-                assertEquals(-1, idle.in.read(), "and the old generation closes the connection after it");
+                assertClosedAfter(idle, next, "a request within the drain");
                 assertEquals("DRAINED moved=0 kept=0 unmovable={tls=2} open=0", first.child().awaitLine("DRAINED", WAIT));
                 assertEquals(0, first.child().awaitExit(WAIT));
                 try (Client again = Client.tls(first.port("http"), keystore)) {
@@ -494,13 +492,11 @@ class SpringConnectionHandoffTest {
                 inFlight.send("GET /slow?ms=5000 HTTP/1.1\r\nHost: localhost\r\n\r\n"); // ends 2 s into the drain
                 Response slow = inFlight.response();
                 assertEquals(first.pid(), pid(slow.body()), "answered by the old generation");
-                assertFalse(slow.keepAlive(), "a request from before the drain: " + slow);
-                assertEquals(-1, inFlight.in.read(), "and the old generation closes the connection after it");
+                assertClosedAfter(inFlight, slow, "a request from before the drain");
                 idle.send(GET);
                 Response next = idle.response();
                 assertEquals(first.pid(), pid(next.body()), "answered by the old generation");
-                assertFalse(next.keepAlive(), "a request within the drain: " + next);
-                assertEquals(-1, idle.in.read(), "and the old generation closes the connection after it");
+                assertClosedAfter(idle, next, "a request within the drain");
                 assertEquals("DRAINED moved=0 kept=0 unmovable={proxy=2} open=0", first.child().awaitLine("DRAINED", WAIT));
                 assertEquals(0, first.child().awaitExit(WAIT));
                 try (Client again = new Client(first.port("http"))) {
@@ -533,6 +529,12 @@ class SpringConnectionHandoffTest {
                 assertEquals(second.pid(), fresh.get(header + GET), "the successor read the header and answered");
             }
         }
+    }
+
+    /** A response on a connection that cannot move, during the drain: it says close, and the connection closes after it. */
+    private static void assertClosedAfter(Client client, Response response, String request) throws IOException {
+        assertFalse(response.keepAlive(), request + ": " + response);
+        assertEquals(-1, client.in.read(), "and the old generation closes the connection after it");
     }
 
     /** A PKCS12 key store (password {@code secret}) with a fresh self-signed certificate for localhost. */

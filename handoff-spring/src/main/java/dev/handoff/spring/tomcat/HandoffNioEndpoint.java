@@ -2,6 +2,7 @@ package dev.handoff.spring.tomcat;
 
 import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
+import org.apache.coyote.http11.upgrade.UpgradeProcessorInternal;
 import org.apache.tomcat.util.net.Acceptor;
 import org.apache.tomcat.util.net.NioChannel;
 import org.apache.tomcat.util.net.NioEndpoint;
@@ -244,8 +245,8 @@ public class HandoffNioEndpoint extends NioEndpoint {
         }
         for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
             ReentrantLock lock = wrapper.getLock();
-            if (UpgradedConnections.http2(wrapper.getCurrentProcessor()) != null && lock.tryLock()) {
-                try {
+            if (wrapper.getCurrentProcessor() instanceof UpgradeProcessorInternal && lock.tryLock()) {
+                try { // the processor is read again under the lock: it may have changed or gone meanwhile
                     Object http2 = UpgradedConnections.http2(wrapper.getCurrentProcessor());
                     if (http2 != null && !wrapper.isClosed() && UpgradedConnections.streamsDone(http2)) {
                         processSocket(wrapper, SocketEvent.TIMEOUT, false);
