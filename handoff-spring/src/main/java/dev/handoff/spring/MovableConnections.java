@@ -58,8 +58,9 @@ public interface MovableConnections {
     /**
      * Ends the connections that cannot move gracefully where their protocol can: HTTP/2 ones get a GOAWAY
      * that names the last stream this process answers, and close once no stream is under way on them (a
-     * client need not close them itself). Called again while the drain waits, to close those whose streams
-     * have ended since. The others close after their next answer or at shutdown.
+     * client need not close them itself); WebSocket ones get a Close frame saying
+     * {@value WebServerDrain#GOING_AWAY} (going away), once. Called again while the drain waits, to close
+     * those whose streams have ended since. The others close after their next answer or at shutdown.
      */
     void closeUnmovable();
 }

@@ -27,6 +27,14 @@ public class WebServerDrain {
 
     private static final Logger log = LoggerFactory.getLogger(WebServerDrain.class);
 
+    /**
+     * A WebSocket connection cannot move: at the drain it gets a Close frame with this status (1001, going
+     * away: RFC 6455's code for a server going down) and {@link #GOING_AWAY_REASON}, and closes once its
+     * client answers with its own Close. A client that reconnects reaches the successor.
+     */
+    public static final int GOING_AWAY = 1001;
+    public static final String GOING_AWAY_REASON = "server restarting";
+
     private final AtomicBoolean draining = new AtomicBoolean();
     private final List<Server> servers = new CopyOnWriteArrayList<>();
     private volatile boolean moving;

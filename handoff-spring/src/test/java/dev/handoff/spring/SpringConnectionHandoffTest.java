@@ -531,10 +531,133 @@ class SpringConnectionHandoffTest {
         }
     }
 
+    /**
+     * An upgraded WebSocket connection cannot move: once the others have moved, the old generation closes it
+     * the way RFC 6455 has a server going down do, with a Close frame saying 1001 (going away), and the
+     * client's answering Close ends it. So the old generation drains without waiting for its deadline
+     * ({@code open=0}) and reports it for {@code upgraded}; the keep-alive connection beside it moves, and
+     * the client's next WebSocket is the successor's.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void aWebSocketIsClosedAsGoingAwayAtTheDrainAndTheOldGenerationDoesNotWaitForIt(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s");
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             WebSocketClient webSocket = new WebSocketClient(first.port("http"));
+             Client keepAlive = new Client(first.port("http"))) {
+            assertEquals(first.pid() + " hello", webSocket.exchange("hello"));
+            assertEquals(first.pid(), keepAlive.get(GET));
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                // Not a Close of the server's own, such as Jetty's at its WebSocket idle timeout (30 s), also 1001:
+                assertEquals("1001 " + WebServerDrain.GOING_AWAY_REASON, webSocket.closeFrame(), "the old generation said it goes away");
+                assertEquals("DRAINED moved=1 kept=0 unmovable={upgraded=1} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(0, first.child().awaitExit(WAIT));
+                assertEquals(second.pid(), keepAlive.get(GET), "the keep-alive connection moved");
+                try (WebSocketClient again = new WebSocketClient(first.port("http"))) {
+                    assertEquals(second.pid() + " again", again.exchange("again"), "the client's next WebSocket is the successor's");
+                }
+            }
+        }
+    }
+
+    /** Over TLS too: the WebSocket is reported for {@code tls}, and closed the same way. */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void aWebSocketOverTlsIsClosedAsGoingAwayAtTheDrainToo(String server) throws Exception {
+        Path keystore = selfSignedKeystore(temp);
+        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s",
+                "--server.ssl.key-store=" + keystore, "--server.ssl.key-store-password=secret",
+                "--server.ssl.key-store-type=PKCS12");
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             WebSocketClient webSocket = new WebSocketClient(first.port("http"), trusting(keystore))) {
+            assertEquals(first.pid() + " hello", webSocket.exchange("hello"));
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                assertEquals("1001 " + WebServerDrain.GOING_AWAY_REASON, webSocket.closeFrame(), "the old generation said it goes away");
+                assertEquals("DRAINED moved=0 kept=0 unmovable={tls=1} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(0, first.child().awaitExit(WAIT));
+                try (WebSocketClient again = new WebSocketClient(first.port("http"), trusting(keystore))) {
+                    assertEquals(second.pid() + " again", again.exchange("again"), "the client's next WebSocket is the successor's");
+                }
+            }
+        }
+    }
+
+    /** The JDK's WebSocket client on {@code /ws}: text messages as they come, and the Close the server sent. */
+    private static final class WebSocketClient implements java.net.http.WebSocket.Listener, AutoCloseable {
+        private final java.util.concurrent.BlockingQueue<String> messages = new java.util.concurrent.LinkedBlockingQueue<>();
+        private final java.util.concurrent.CompletableFuture<String> closed = new java.util.concurrent.CompletableFuture<>();
+        private final StringBuilder partial = new StringBuilder();
+        private final java.net.http.WebSocket socket;
+
+        WebSocketClient(int port) throws Exception {
+            this(port, null);
+        }
+
+        /** Over TLS with {@code tls} (to localhost, the certificate's name), else plain. */
+        WebSocketClient(int port, SSLContext tls) throws Exception {
+            HttpClient client = tls == null ? HttpClient.newHttpClient() : HttpClient.newBuilder().sslContext(tls).build();
+            URI uri = URI.create(tls == null ? "ws://127.0.0.1:" + port + "/ws" : "wss://localhost:" + port + "/ws");
+            socket = client.newWebSocketBuilder().buildAsync(uri, this).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        }
+
+        /** Sends a text message and returns the next one the server sends. */
+        String exchange(String text) throws Exception {
+            socket.sendText(text, true).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            String answer = messages.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertTrue(answer != null, "no answer to '" + text + "'");
+            return answer;
+        }
+
+        /** The server's Close, as its status code, a space and its reason (the client answers it with its own). */
+        String closeFrame() throws Exception {
+            return closed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        }
+
+        @Override
+        public java.util.concurrent.CompletionStage<?> onText(java.net.http.WebSocket webSocket, CharSequence data, boolean last) {
+            partial.append(data);
+            if (last) {
+                messages.add(partial.toString());
+                partial.setLength(0);
+            }
+            webSocket.request(1);
+            return null;
+        }
+
+        @Override
+        public java.util.concurrent.CompletionStage<?> onClose(java.net.http.WebSocket webSocket, int statusCode, String reason) {
+            closed.complete(statusCode + " " + reason);
+            return null; // done with it: the client's Close goes out now
+        }
+
+        @Override
+        public void onError(java.net.http.WebSocket webSocket, Throwable error) {
+            closed.completeExceptionally(error);
+        }
+
+        @Override
+        public void close() {
+            socket.abort();
+        }
+    }
+
     /** A response on a connection that cannot move, during the drain: it says close, and the connection closes after it. */
     private static void assertClosedAfter(Client client, Response response, String request) throws IOException {
         assertFalse(response.keepAlive(), request + ": " + response);
         assertEquals(-1, client.in.read(), "and the old generation closes the connection after it");
+    }
+
+    /** A TLS context that trusts the certificate in {@code keystore} (as {@link #selfSignedKeystore} makes it). */
+    private static SSLContext trusting(Path keystore) throws Exception {
+        KeyStore trusted = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(keystore)) {
+            trusted.load(in, "secret".toCharArray());
+        }
+        TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        trust.init(trusted);
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(null, trust.getTrustManagers(), null);
+        return context;
     }
 
     /** A PKCS12 key store (password {@code secret}) with a fresh self-signed certificate for localhost. */
@@ -802,15 +925,7 @@ class SpringConnectionHandoffTest {
 
         /** Over TLS, trusting the certificate in {@code keystore} alone. */
         static Client tls(int port, Path keystore) throws Exception {
-            KeyStore trusted = KeyStore.getInstance("PKCS12");
-            try (InputStream in = Files.newInputStream(keystore)) {
-                trusted.load(in, "secret".toCharArray());
-            }
-            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            trust.init(trusted);
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, trust.getTrustManagers(), null);
-            SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket();
+            SSLSocket socket = (SSLSocket) trusting(keystore).getSocketFactory().createSocket();
             Client client = new Client(socket, port);
             try {
                 socket.startHandshake();

@@ -2,14 +2,18 @@ package dev.handoff.spring.jetty;
 
 import dev.handoff.core.Connection;
 import dev.handoff.spring.MovableConnections;
+import dev.handoff.spring.WebServerDrain;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.ManagedSelector;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
+import org.eclipse.jetty.io.ssl.SslConnection;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
@@ -32,12 +36,13 @@ import java.util.function.Consumer;
 final class JettyConnections implements MovableConnections {
 
     private static final Logger log = LoggerFactory.getLogger(JettyConnections.class);
+    private static final String WEBSOCKET = "org.eclipse.jetty.websocket.core.WebSocketConnection";
 
     private final ServerConnector connector;
     private final String listener;
     private final Map<Object, ByteBuffer> unread = new ConcurrentHashMap<>();
     private final Map<SocketChannel, Released> released = new ConcurrentHashMap<>();
-    private final Set<EndPoint> goneAway = ConcurrentHashMap.newKeySet(); // HTTP/2 ones sent their GOAWAY
+    private final Set<EndPoint> goneAway = ConcurrentHashMap.newKeySet(); // HTTP/2: sent its GOAWAY; WebSocket: its Close
     private volatile Consumer<Connection> sink;
 
     JettyConnections(ServerConnector connector, String listener) {
@@ -179,14 +184,22 @@ final class JettyConnections implements MovableConnections {
     /**
      * HTTP/2 sessions shut down gracefully (both GOAWAYs; streams under way finish); at a later call, one
      * with no stream left is closed: Jetty would wait for the client's own GOAWAY or its idle timeout.
-     * Jetty's HTTP/2 classes are optional (jetty-http2-server), so a session is reached through its public
-     * methods by name.
+     * WebSocket sessions (over TLS too) are told the server goes away, once, and close when their clients
+     * answer. Jetty's HTTP/2 and WebSocket classes are optional, so a session is reached by name: an
+     * HTTP/2 one through its public methods, a WebSocket one through its connection's private field (the
+     * connection has no getter for it).
      */
     @Override
     public void closeUnmovable() {
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
             org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
-            if (connection != null && kindOf(connection).equals("http2")) {
+            org.eclipse.jetty.io.Connection decrypted = connection instanceof SslConnection ssl
+                    ? ssl.getSslEndPoint().getConnection() : connection;
+            if (decrypted != null && decrypted.getClass().getName().equals(WEBSOCKET)) {
+                if (goneAway.add(endPoint)) {
+                    goAway(decrypted);
+                }
+            } else if (connection != null && kindOf(connection).equals("http2")) {
                 try {
                     Object session = connection.getClass().getMethod("getSession").invoke(connection);
                     if (goneAway.add(endPoint)) {
@@ -198,6 +211,18 @@ final class JettyConnections implements MovableConnections {
                     log.debug("could not shut {} down gracefully", connection, e);
                 }
             }
+        }
+    }
+
+    private static void goAway(org.eclipse.jetty.io.Connection webSocket) {
+        try {
+            Field field = webSocket.getClass().getDeclaredField("coreSession");
+            field.setAccessible(true);
+            Object session = field.get(webSocket);
+            session.getClass().getMethod("close", int.class, String.class, Callback.class)
+                    .invoke(session, WebServerDrain.GOING_AWAY, WebServerDrain.GOING_AWAY_REASON, Callback.NOOP);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            log.debug("could not tell the client of {} the server goes away", webSocket, e);
         }
     }
 

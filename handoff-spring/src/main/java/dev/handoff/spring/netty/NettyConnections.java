@@ -2,6 +2,7 @@ package dev.handoff.spring.netty;
 
 import dev.handoff.core.Connection;
 import dev.handoff.spring.MovableConnections;
+import dev.handoff.spring.WebServerDrain;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -11,6 +12,8 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.netty.ConnectionObserver;
+import reactor.netty.channel.ChannelOperations;
+import reactor.netty.http.websocket.WebsocketOutbound;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -113,11 +116,18 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
         return reasons;
     }
 
-    /** HTTP/2 connections close the graceful way Netty's HTTP/2 handler closes them: GOAWAY, streams finish. */
+    /**
+     * HTTP/2 connections close the graceful way Netty's HTTP/2 handler closes them: GOAWAY, streams finish.
+     * WebSocket ones (over TLS too) close the way Reactor Netty closes them for an application: a Close frame,
+     * then the connection (a second call sends nothing).
+     */
     @Override
     public void closeUnmovable() {
         for (Channel channel : live) {
-            if ("http2".equals(QuietPoint.neverMoves(channel))) {
+            if (ChannelOperations.get(channel) instanceof WebsocketOutbound webSocket) {
+                channel.eventLoop().execute(() -> webSocket.sendClose(WebServerDrain.GOING_AWAY, WebServerDrain.GOING_AWAY_REASON)
+                        .subscribe(null, error -> log.debug("could not tell the client of {} the server goes away", channel, error)));
+            } else if ("http2".equals(QuietPoint.neverMoves(channel))) {
                 channel.close();
             }
         }

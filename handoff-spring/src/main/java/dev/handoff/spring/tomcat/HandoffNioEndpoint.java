@@ -46,6 +46,7 @@ public class HandoffNioEndpoint extends NioEndpoint {
     private volatile boolean goawaySent;
     private volatile Consumer<Connection> releaseTo;
     private final Set<SocketWrapperBase<NioChannel>> woken = ConcurrentHashMap.newKeySet();
+    private final Set<SocketWrapperBase<NioChannel>> toldGoingAway = ConcurrentHashMap.newKeySet();
 
     static {
         try {
@@ -236,7 +237,9 @@ public class HandoffNioEndpoint extends NioEndpoint {
      * the connection's lock, right after the check: no read can open a stream in between. (Tomcat's own
      * {@code timeoutAsync} checks its count of active streams on this thread and closes later on another,
      * after a read may have opened one; and the count drops before a stream's last DATA frame is written.)
-     * One whose lock is taken is busy reading or writing: it is left for a later call.
+     * One whose lock is taken is busy reading or writing: it is left for a later call. A WebSocket is told
+     * the server goes away, once, on a worker (writing the Close waits while its client does not read), and
+     * closes when its client answers.
      */
     void closeUnmovable() {
         if (!goawaySent) {
@@ -244,8 +247,18 @@ public class HandoffNioEndpoint extends NioEndpoint {
             getHandler().pause();
         }
         for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
+            if (!(wrapper.getCurrentProcessor() instanceof UpgradeProcessorInternal processor)) {
+                continue;
+            }
+            Object webSocket = UpgradedConnections.webSocket(processor);
+            if (webSocket != null) {
+                if (toldGoingAway.add(wrapper)) {
+                    getExecutor().execute(() -> goAway(webSocket));
+                }
+                continue;
+            }
             ReentrantLock lock = wrapper.getLock();
-            if (wrapper.getCurrentProcessor() instanceof UpgradeProcessorInternal && lock.tryLock()) {
+            if (lock.tryLock()) {
                 try { // the processor is read again under the lock: it may have changed or gone meanwhile
                     Object http2 = UpgradedConnections.http2(wrapper.getCurrentProcessor());
                     if (http2 != null && !wrapper.isClosed() && UpgradedConnections.streamsDone(http2)) {
@@ -255,6 +268,14 @@ public class HandoffNioEndpoint extends NioEndpoint {
                     lock.unlock();
                 }
             }
+        }
+    }
+
+    private void goAway(Object webSocket) {
+        try {
+            UpgradedConnections.goAway(webSocket);
+        } catch (IOException | RuntimeException e) {
+            getLog().debug("could not tell a WebSocket client the server goes away", e);
         }
     }
 

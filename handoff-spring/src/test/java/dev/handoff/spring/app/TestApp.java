@@ -40,7 +40,8 @@ import java.util.Map;
  * {@code GET /slow?ms=N} answer the pid and generation ({@code /flushed?ms=N} too, on the servlet servers, from
  * the request's own thread), {@code GET /empty?ms=N} a 204 after as long. The profile names the embedded server (tomcat,
  * jetty, netty); all three are on the test class path, so each profile declares its factory. On Reactor Netty,
- * {@code GET /channel} also names the class of the Netty channel that carries the request's connection.
+ * {@code GET /channel} also names the class of the Netty channel that carries the request's connection. A WebSocket
+ * at {@code /ws} answers each text message with the pid, a space and the message.
  */
 @SpringBootApplication
 public class TestApp {
@@ -263,6 +264,34 @@ public class TestApp {
         }
     }
 
+    /** {@code /ws}: a WebSocket that answers each text message with this process's pid, a space and the message. */
+    @Configuration(proxyBeanMethods = false)
+    @Profile({"tomcat", "jetty"})
+    @org.springframework.web.socket.config.annotation.EnableWebSocket
+    static class ServletWebSocket implements org.springframework.web.socket.config.annotation.WebSocketConfigurer {
+        private final boolean jetty;
+
+        ServletWebSocket(org.springframework.core.env.Environment environment) {
+            this.jetty = environment.acceptsProfiles(org.springframework.core.env.Profiles.of("jetty"));
+        }
+
+        @Override
+        public void registerWebSocketHandlers(org.springframework.web.socket.config.annotation.WebSocketHandlerRegistry registry) {
+            // Named: Spring picks the strategy by what is on the class path, where both servers are.
+            org.springframework.web.socket.server.RequestUpgradeStrategy upgrade = jetty
+                    ? new org.springframework.web.socket.server.jetty.JettyRequestUpgradeStrategy()
+                    : new org.springframework.web.socket.server.standard.StandardWebSocketUpgradeStrategy();
+            registry.addHandler(new org.springframework.web.socket.handler.TextWebSocketHandler() {
+                @Override
+                protected void handleTextMessage(org.springframework.web.socket.WebSocketSession session,
+                                                 org.springframework.web.socket.TextMessage message) throws IOException {
+                    session.sendMessage(new org.springframework.web.socket.TextMessage(
+                            ProcessHandle.current().pid() + " " + message.getPayload()));
+                }
+            }, "/ws").setHandshakeHandler(new org.springframework.web.socket.server.support.DefaultHandshakeHandler(upgrade));
+        }
+    }
+
     @Configuration(proxyBeanMethods = false)
     @Profile("jetty")
     static class Jetty {
@@ -310,6 +339,26 @@ public class TestApp {
         WebServerFactoryCustomizer<NettyReactiveWebServerFactory> proxyProtocol() {
             return factory -> factory.addServerCustomizers(
                     server -> server.proxyProtocol(reactor.netty.http.server.ProxyProtocolSupportType.ON));
+        }
+
+        /** {@code /ws}: as on the servlet servers. */
+        @Bean
+        org.springframework.web.reactive.HandlerMapping webSocket() {
+            org.springframework.web.reactive.socket.WebSocketHandler echo = session -> session.send(session.receive()
+                    .map(message -> session.textMessage(ProcessHandle.current().pid() + " " + message.getPayloadAsText())));
+            return new org.springframework.web.reactive.handler.SimpleUrlHandlerMapping(Map.of("/ws", echo), -1);
+        }
+
+        /** Named: Spring picks the strategy by what is on the class path, where Jetty is too. */
+        @Bean
+        org.springframework.web.reactive.config.WebFluxConfigurer webSocketService() {
+            return new org.springframework.web.reactive.config.WebFluxConfigurer() {
+                @Override
+                public org.springframework.web.reactive.socket.server.WebSocketService getWebSocketService() {
+                    return new org.springframework.web.reactive.socket.server.support.HandshakeWebSocketService(
+                            new org.springframework.web.reactive.socket.server.upgrade.ReactorNettyRequestUpgradeStrategy());
+                }
+            };
         }
 
         @RestController
