@@ -36,6 +36,7 @@ public class WebServerDrain {
     public static final String GOING_AWAY_REASON = "server restarting";
 
     private final AtomicBoolean draining = new AtomicBoolean();
+    private final AtomicBoolean closeFailureLogged = new AtomicBoolean();
     private final List<Server> servers = new CopyOnWriteArrayList<>();
     private volatile boolean moving;
 
@@ -118,10 +119,21 @@ public class WebServerDrain {
         return new Outcome(moved, kept, unmovable, Math.max(0, open));
     }
 
+    /**
+     * A server that fails at it (a server version whose internals differ) only leaves its connections to
+     * close by themselves: the drain, and the old generation's exit after it, go on.
+     */
     private void closeUnmovable() {
         for (Server server : servers) {
             if (server.movable() != null) {
-                server.movable().closeUnmovable();
+                try {
+                    server.movable().closeUnmovable();
+                } catch (RuntimeException | LinkageError e) {
+                    if (closeFailureLogged.compareAndSet(false, true)) {
+                        log.warn("could not close the connections of '{}' that cannot move; they close by themselves "
+                                + "or at the drain's deadline", server.movable().listener(), e);
+                    }
+                }
             }
         }
     }

@@ -508,13 +508,14 @@ class SpringConnectionHandoffTest {
 
     /**
      * Behind the PROXY protocol, a connection that has sent nothing yet (a load balancer opens them ahead of
-     * its requests) moves on Reactor Netty: the successor's pipeline begins with the same decoder, which
-     * reads the header when it comes. (On Jetty the connection that reads the header is not its HTTP/1.1
-     * one, which alone moves: there it stays, counted for {@code proxy}.)
+     * its requests) moves: the successor's server begins such a connection the same way (Reactor Netty's
+     * pipeline with its decoder, Jetty's connector with its detecting connection), and reads the header
+     * when it comes.
      */
-    @Test
-    void onNettyAConnectionThatHasNotSentItsProxyHeaderMovesAndTheSuccessorReadsTheHeader() throws Exception {
-        String[] args = TestAppProcess.args(temp, "netty", "--test.proxy-protocol=true");
+    @ParameterizedTest
+    @ValueSource(strings = {"jetty", "netty"})
+    void aConnectionThatHasNotSentItsProxyHeaderMovesAndTheSuccessorReadsTheHeader(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--test.proxy-protocol=true");
         String header = "PROXY TCP4 203.0.113.7 127.0.0.1 40000 80\r\n";
         try (TestAppProcess first = TestAppProcess.start(args, 1);
              Client fresh = new Client(first.port("http"))) {

@@ -3,10 +3,13 @@ package dev.handoff.spring.jetty;
 import dev.handoff.core.Connection;
 import dev.handoff.spring.MovableConnections;
 import dev.handoff.spring.WebServerDrain;
+import org.eclipse.jetty.io.AbstractConnection;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.ManagedSelector;
+import org.eclipse.jetty.io.RetainableByteBuffer;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
 import org.eclipse.jetty.io.ssl.SslConnection;
+import org.eclipse.jetty.server.ProxyConnectionFactory;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
 import org.slf4j.Logger;
@@ -37,6 +40,7 @@ final class JettyConnections implements MovableConnections {
 
     private static final Logger log = LoggerFactory.getLogger(JettyConnections.class);
     private static final String WEBSOCKET = "org.eclipse.jetty.websocket.core.WebSocketConnection";
+    private static final String DETECTOR = "org.eclipse.jetty.server.DetectorConnectionFactory$DetectorConnection";
 
     private final ServerConnector connector;
     private final String listener;
@@ -120,11 +124,82 @@ final class JettyConnections implements MovableConnections {
         return true;
     }
 
+    /**
+     * Behind the PROXY protocol, a connection that has not sent the first byte of its header moves too (a
+     * load balancer opens such connections ahead of its requests): the successor's connector, which begins
+     * with the same factory, reads the header. Jetty reads it in a detecting connection of its own, taken
+     * out of its selector here, on the selector's thread, only while it waits for bytes (reading interest
+     * set: no read under way, and none can start on this thread) with none read. One whose header has begun
+     * stays, and never moves.
+     */
+    private void releaseBeforeHeader(SocketChannelEndPoint endPoint, org.eclipse.jetty.io.Connection detector) {
+        Consumer<Connection> to = sink;
+        SocketChannel channel = endPoint.getChannel();
+        ManagedSelector selector = selectorOf(channel);
+        if (to == null || selector == null) {
+            return;
+        }
+        selector.submit(nioSelector -> {
+            endPoint.updateKey(); // as in release(): no key update may come due once the key is cancelled
+            SelectionKey key = channel.keyFor(nioSelector);
+            if (key == null || !key.isValid() || (key.interestOps() & SelectionKey.OP_READ) == 0
+                    || endPoint.getConnection() != detector || !awaitsProxyHeader(detector) || sink != to) {
+                return; // reading, or read, or moving over: the next wake-up looks again
+            }
+            Released release = new Released(endPoint, selector, null);
+            release.interestOps = key.interestOps();
+            if (released.putIfAbsent(channel, release) != null) {
+                return;
+            }
+            endPoint.setIdleTimeout(0);
+            key.cancel();
+            to.accept(new Connection(listener, channel));
+        });
+    }
+
+    /**
+     * Whether a connection is the one a PROXY protocol connector reads the header with, and has read none of
+     * it yet: the detecting connection its first factory makes on the socket's own endpoint (a detector
+     * after the header reads through the endpoint the header left), still able to write, with nothing in
+     * its buffer (a private field; if it cannot be read, the header counts as begun).
+     */
+    private boolean awaitsProxyHeader(org.eclipse.jetty.io.Connection connection) {
+        if (connection == null || !(connector.getDefaultConnectionFactory() instanceof ProxyConnectionFactory)
+                || !connection.getClass().getName().equals(DETECTOR)
+                || !(connection.getEndPoint() instanceof SocketChannelEndPoint endPoint) || endPoint.isOutputShutdown()) {
+            return false;
+        }
+        RetainableByteBuffer buffer = detectorBuffer(connection);
+        return buffer != null && !buffer.hasRemaining();
+    }
+
+    private static RetainableByteBuffer detectorBuffer(org.eclipse.jetty.io.Connection detector) {
+        try {
+            Field buffer = detector.getClass().getDeclaredField("_buffer");
+            buffer.setAccessible(true);
+            return (RetainableByteBuffer) buffer.get(detector);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            log.debug("cannot tell whether {} has read its PROXY header", detector, e);
+            return null;
+        }
+    }
+
     @Override
     public void moved(Connection connection) {
         Released gone = released.remove(connection.channel());
         if (gone != null) {
+            org.eclipse.jetty.io.Connection left = gone.endPoint.getConnection();
             gone.endPoint.close(); // its channel is closed already: Jetty only forgets it
+            if (gone.connection == null && left != null && left.getClass().getName().equals(DETECTOR)) {
+                RetainableByteBuffer buffer = detectorBuffer(left); // Jetty releases it only once it has read
+                try {
+                    if (buffer != null) {
+                        buffer.release();
+                    }
+                } catch (RuntimeException e) {
+                    log.debug("could not release the PROXY header buffer of {}", left, e);
+                }
+            }
         }
     }
 
@@ -141,7 +216,9 @@ final class JettyConnections implements MovableConnections {
                 // still wanted (a read event clears that), and a key registered without it would never read.
                 back.endPoint.replaceKey(connection.channel().register(nioSelector, back.interestOps, back.endPoint));
                 back.endPoint.setIdleTimeout(connector.getIdleTimeout());
-                back.connection.fillInterested();
+                if (back.connection != null) {
+                    back.connection.fillInterested();
+                }
             } catch (ClosedChannelException | RuntimeException e) {
                 log.warn("could not serve {} again; closing it", connection.channel(), e);
                 back.endPoint.close();
@@ -152,6 +229,11 @@ final class JettyConnections implements MovableConnections {
     @Override
     public void wakeIdle() {
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
+            if (endPoint instanceof SocketChannelEndPoint socket && awaitsProxyHeader(endPoint.getConnection())
+                    && !released.containsKey(socket.getChannel())) {
+                releaseBeforeHeader(socket, endPoint.getConnection());
+                continue;
+            }
             if (endPoint.getConnection() instanceof HandoffHttpConnection connection && connection.isQuiet()
                     && endPoint instanceof SocketChannelEndPoint socket && !released.containsKey(socket.getChannel())) {
                 // Whoever wins the fill interest runs onFillable: this wake-up or a read event, never both.
@@ -174,7 +256,7 @@ final class JettyConnections implements MovableConnections {
         Map<String, Integer> reasons = new TreeMap<>();
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
             org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
-            if (connection instanceof HandoffHttpConnection http ? !http.canMove() : connection != null) {
+            if (connection instanceof HandoffHttpConnection http ? !http.canMove() : connection != null && !awaitsProxyHeader(connection)) {
                 reasons.merge(kindOf(connection), 1, Integer::sum);
             }
         }
@@ -197,7 +279,7 @@ final class JettyConnections implements MovableConnections {
                     ? ssl.getSslEndPoint().getConnection() : connection;
             if (decrypted != null && decrypted.getClass().getName().equals(WEBSOCKET)) {
                 if (goneAway.add(endPoint)) {
-                    goAway(decrypted);
+                    goAway(endPoint, decrypted);
                 }
             } else if (connection != null && kindOf(connection).equals("http2")) {
                 try {
@@ -214,13 +296,15 @@ final class JettyConnections implements MovableConnections {
         }
     }
 
-    private static void goAway(org.eclipse.jetty.io.Connection webSocket) {
+    /** A close that fails (one just upgraded, whose session is not open yet) is tried again at the next call. */
+    private void goAway(EndPoint endPoint, org.eclipse.jetty.io.Connection webSocket) {
+        Callback retry = Callback.from(() -> { }, failure -> goneAway.remove(endPoint));
         try {
             Field field = webSocket.getClass().getDeclaredField("coreSession");
             field.setAccessible(true);
             Object session = field.get(webSocket);
             session.getClass().getMethod("close", int.class, String.class, Callback.class)
-                    .invoke(session, WebServerDrain.GOING_AWAY, WebServerDrain.GOING_AWAY_REASON, Callback.NOOP);
+                    .invoke(session, WebServerDrain.GOING_AWAY, WebServerDrain.GOING_AWAY_REASON, retry);
         } catch (ReflectiveOperationException | RuntimeException e) {
             log.debug("could not tell the client of {} the server goes away", webSocket, e);
         }
@@ -228,10 +312,12 @@ final class JettyConnections implements MovableConnections {
 
     /**
      * Why a connection on a socket's endpoint never moves. An HTTP/1.1 one there that cannot move reads
-     * through the endpoint a PROXY protocol header left (TLS would put its own connection there).
+     * through the endpoint a PROXY protocol header left (TLS would put its own connection there); a
+     * detecting one there has begun to read that header.
      */
-    private static String kindOf(org.eclipse.jetty.io.Connection connection) {
-        if (connection instanceof HandoffHttpConnection) {
+    private String kindOf(org.eclipse.jetty.io.Connection connection) {
+        if (connection instanceof HandoffHttpConnection
+                || connection.getClass().getName().equals(DETECTOR) && connector.getDefaultConnectionFactory() instanceof ProxyConnectionFactory) {
             return "proxy";
         }
         String type = connection.getClass().getSimpleName().toLowerCase(Locale.ROOT);
@@ -247,14 +333,18 @@ final class JettyConnections implements MovableConnections {
         return null;
     }
 
-    /** A connection on its way out, and its key's interest as it was cancelled (set and read on its selector's thread). */
+    /**
+     * A connection on its way out, and its key's interest as it was cancelled (set and read on its selector's
+     * thread). {@code connection}: the one to make interested in reading again if it comes back; null when
+     * it still is (one waiting for a PROXY header).
+     */
     private static final class Released {
         final SocketChannelEndPoint endPoint;
         final ManagedSelector selector;
-        final HandoffHttpConnection connection;
+        final AbstractConnection connection;
         int interestOps;
 
-        Released(SocketChannelEndPoint endPoint, ManagedSelector selector, HandoffHttpConnection connection) {
+        Released(SocketChannelEndPoint endPoint, ManagedSelector selector, AbstractConnection connection) {
             this.endPoint = endPoint;
             this.selector = selector;
             this.connection = connection;

@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -253,7 +254,11 @@ public class HandoffNioEndpoint extends NioEndpoint {
             Object webSocket = UpgradedConnections.webSocket(processor);
             if (webSocket != null) {
                 if (toldGoingAway.add(wrapper)) {
-                    getExecutor().execute(() -> goAway(webSocket));
+                    try {
+                        getExecutor().execute(() -> goAway(webSocket));
+                    } catch (RejectedExecutionException full) {
+                        toldGoingAway.remove(wrapper); // a later call tries again
+                    }
                 }
                 continue;
             }

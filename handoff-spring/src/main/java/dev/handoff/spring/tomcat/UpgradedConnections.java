@@ -6,6 +6,8 @@ import org.apache.coyote.http11.upgrade.UpgradeProcessorBase;
 import org.apache.coyote.http11.upgrade.UpgradeProcessorInternal;
 import org.apache.tomcat.websocket.WsSession;
 import org.apache.tomcat.websocket.server.WsHttpUpgradeHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.lang.reflect.Field;
@@ -23,6 +25,8 @@ final class UpgradedConnections {
     private static final Class<?> HTTP2;
     private static final Field STREAMS;
     private static final String WEBSOCKET = "org.apache.tomcat.websocket.server.WsHttpUpgradeHandler";
+    private static final Logger log = LoggerFactory.getLogger(UpgradedConnections.class);
+    private static volatile boolean webSocketsUnknown;
 
     static {
         try {
@@ -63,7 +67,16 @@ final class UpgradedConnections {
         }
         Object handler = read(HANDLER, processor);
         // By name: Tomcat's WebSocket jar may be left out, and then no connection is one.
-        return handler != null && handler.getClass().getName().equals(WEBSOCKET) ? WebSocketSessions.of(handler) : null;
+        if (handler == null || !handler.getClass().getName().equals(WEBSOCKET) || webSocketsUnknown) {
+            return null;
+        }
+        try {
+            return WebSocketSessions.of(handler);
+        } catch (LinkageError e) { // its handler is not the one Handoff knows: such connections close by themselves
+            webSocketsUnknown = true;
+            log.warn("WebSocket connections will not be told the server goes away", e);
+            return null;
+        }
     }
 
     /**
