@@ -122,6 +122,10 @@ public class HandoffCoordinator implements ApplicationListener<ApplicationReadyE
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             outcome = new WebServerDrain.Outcome(0, 0, Map.of(), webServer.openConnections());
+        } catch (RuntimeException | LinkageError e) {
+            // The successor serves already: this process must still close its context and exit, not linger.
+            log.error("the web server's drain failed; this process closes what it still has and exits", e);
+            outcome = new WebServerDrain.Outcome(0, 0, Map.of(), webServer.openConnections());
         }
         log.info("drained in {} ms: {} connections moved to pid {}, {} kept here, not movable {}, {} still open",
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), outcome.moved(), result.peerPid(),
