@@ -40,7 +40,9 @@ final class JettyConnections implements MovableConnections {
 
     private static final Logger log = LoggerFactory.getLogger(JettyConnections.class);
     private static final String WEBSOCKET = "org.eclipse.jetty.websocket.core.WebSocketConnection";
-    private static final String DETECTOR = "org.eclipse.jetty.server.DetectorConnectionFactory$DetectorConnection";
+    // The connection a PROXY connector reads the header with, and its buffer: private, but in jetty-server,
+    // so looked up once. Null if this Jetty's differs: such connections then count as having begun.
+    private static final Field DETECTOR_BUFFER = detectorBufferField();
 
     private final ServerConnector connector;
     private final String listener;
@@ -164,22 +166,34 @@ final class JettyConnections implements MovableConnections {
      * its buffer (a private field; if it cannot be read, the header counts as begun).
      */
     private boolean awaitsProxyHeader(org.eclipse.jetty.io.Connection connection) {
-        if (connection == null || !(connector.getDefaultConnectionFactory() instanceof ProxyConnectionFactory)
-                || !connection.getClass().getName().equals(DETECTOR)
-                || !(connection.getEndPoint() instanceof SocketChannelEndPoint endPoint) || endPoint.isOutputShutdown()) {
-            return false;
-        }
-        RetainableByteBuffer buffer = detectorBuffer(connection);
-        return buffer != null && !buffer.hasRemaining();
+        return isProxyDetector(connection)
+                && connection.getEndPoint() instanceof SocketChannelEndPoint endPoint && !endPoint.isOutputShutdown()
+                && !detectorBuffer(connection).hasRemaining();
+    }
+
+    /** Whether a connection is the detecting one of this connector's PROXY protocol factory. */
+    private boolean isProxyDetector(org.eclipse.jetty.io.Connection connection) {
+        return DETECTOR_BUFFER != null && connection != null && connection.getClass() == DETECTOR_BUFFER.getDeclaringClass()
+                && connector.getDefaultConnectionFactory() instanceof ProxyConnectionFactory;
     }
 
     private static RetainableByteBuffer detectorBuffer(org.eclipse.jetty.io.Connection detector) {
         try {
-            Field buffer = detector.getClass().getDeclaredField("_buffer");
+            return (RetainableByteBuffer) DETECTOR_BUFFER.get(detector);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e); // made accessible when looked up
+        }
+    }
+
+    private static Field detectorBufferField() {
+        try {
+            Field buffer = Class.forName("org.eclipse.jetty.server.DetectorConnectionFactory$DetectorConnection")
+                    .getDeclaredField("_buffer");
             buffer.setAccessible(true);
-            return (RetainableByteBuffer) buffer.get(detector);
+            return RetainableByteBuffer.class.isAssignableFrom(buffer.getType()) ? buffer : null;
         } catch (ReflectiveOperationException | RuntimeException e) {
-            log.debug("cannot tell whether {} has read its PROXY header", detector, e);
+            log.warn("this Jetty's PROXY protocol connection is not the one Handoff knows: connections that have not "
+                    + "sent their header yet stay with the old process", e);
             return null;
         }
     }
@@ -190,12 +204,9 @@ final class JettyConnections implements MovableConnections {
         if (gone != null) {
             org.eclipse.jetty.io.Connection left = gone.endPoint.getConnection();
             gone.endPoint.close(); // its channel is closed already: Jetty only forgets it
-            if (gone.connection == null && left != null && left.getClass().getName().equals(DETECTOR)) {
-                RetainableByteBuffer buffer = detectorBuffer(left); // Jetty releases it only once it has read
+            if (gone.connection == null && isProxyDetector(left)) {
                 try {
-                    if (buffer != null) {
-                        buffer.release();
-                    }
+                    detectorBuffer(left).release(); // Jetty releases it only once it has read
                 } catch (RuntimeException e) {
                     log.debug("could not release the PROXY header buffer of {}", left, e);
                 }
@@ -316,8 +327,7 @@ final class JettyConnections implements MovableConnections {
      * detecting one there has begun to read that header.
      */
     private String kindOf(org.eclipse.jetty.io.Connection connection) {
-        if (connection instanceof HandoffHttpConnection
-                || connection.getClass().getName().equals(DETECTOR) && connector.getDefaultConnectionFactory() instanceof ProxyConnectionFactory) {
+        if (connection instanceof HandoffHttpConnection || isProxyDetector(connection)) {
             return "proxy";
         }
         String type = connection.getClass().getSimpleName().toLowerCase(Locale.ROOT);
