@@ -3,6 +3,8 @@ package dev.handoff.spring;
 import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
 
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -63,4 +65,32 @@ public interface MovableConnections {
      * those whose streams have ended since. The others close after their next answer or at shutdown.
      */
     void closeUnmovable();
+
+    /**
+     * How many of the HTTP/1.x connections that can never move ({@code tls}, {@code proxy}) are idle now:
+     * no request under way or begun, nothing left to write. A count for the drain to decide by; the close
+     * checks each again.
+     */
+    int idleUnmovable();
+
+    /**
+     * Closes the idle HTTP/1.x connections that can never move, each only if still idle, with nothing come
+     * in from its client, at the instant it is closed; the way the server's keep-alive timeout closes them
+     * (over TLS with a close_notify). Called once they are all that keeps the drain going: no answer is left
+     * to tell their clients to close, and they would be closed the same way at the deadline.
+     */
+    void closeIdleUnmovable();
+
+    /**
+     * Whether nothing has come in on a connection that its server has not read (the kernel's count of bytes
+     * waiting): a request whose first bytes have arrived is not idle. A failure counts as something, so
+     * that a connection in doubt is never closed as idle.
+     */
+    static boolean nothingToRead(SocketChannel channel) {
+        try {
+            return channel.socket().getInputStream().available() == 0; // FIONREAD, whatever the blocking mode
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
 }

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
 /**
@@ -19,7 +20,8 @@ import java.util.function.LongSupplier;
  * connection moves at its quiet point and no client notices. Otherwise, and for connections that cannot
  * move (TLS, HTTP/2, upgraded), every response says {@code Connection: close} (a keep-alive client closes
  * its connection after an answer, where no request can race with the close, and opens the next one to the
- * successor). The servers' counts of open connections tell when it is done. Each embedded server's
+ * successor); idle ones that cannot move are closed once they alone keep the drain going. The servers'
+ * counts of open connections tell when it is done. Each embedded server's
  * configuration {@linkplain #register registers} its count, how it stops accepting, and its
  * {@link MovableConnections} if it has them.
  */
@@ -110,7 +112,18 @@ public class WebServerDrain {
         unmovable.forEach(takeover::connectionsClosed); // they close after their next answer, or at shutdown
         long open;
         long waits = 0;
+        boolean closingIdle = false;
         while ((open = openConnections()) > 0 && Instant.now().isBefore(deadline)) {
+            if (open <= idleUnmovable()) {
+                // Nothing else keeps this generation: no answer is left to tell these clients to close, and
+                // waiting would only hold the exit (and the next deploy) until the deadline, which closes
+                // them the same way.
+                if (!closingIdle) {
+                    closingIdle = true;
+                    log.info("closing {} idle connections that cannot move: nothing else keeps this generation", open);
+                }
+                eachUnmovable(MovableConnections::closeIdleUnmovable);
+            }
             Thread.sleep(20);
             if (++waits % 5 == 0) {
                 closeUnmovable(); // those whose streams have ended since
@@ -119,15 +132,26 @@ public class WebServerDrain {
         return new Outcome(moved, kept, unmovable, Math.max(0, open));
     }
 
-    /**
-     * A server that fails at it (a server version whose internals differ) only leaves its connections to
-     * close by themselves: the drain, and the old generation's exit after it, go on.
-     */
     private void closeUnmovable() {
+        eachUnmovable(MovableConnections::closeUnmovable);
+    }
+
+    private long idleUnmovable() {
+        long[] idle = {0};
+        eachUnmovable(movable -> idle[0] += movable.idleUnmovable());
+        return idle[0];
+    }
+
+    /**
+     * A step on the connections that cannot move, server by server. A server that fails at it (a server
+     * version whose internals differ) only leaves its connections to close by themselves: the drain, and
+     * the old generation's exit after it, go on.
+     */
+    private void eachUnmovable(Consumer<MovableConnections> step) {
         for (Server server : servers) {
             if (server.movable() != null) {
                 try {
-                    server.movable().closeUnmovable();
+                    step.accept(server.movable());
                 } catch (RuntimeException | LinkageError e) {
                     if (closeFailureLogged.compareAndSet(false, true)) {
                         log.warn("could not close the connections of '{}' that cannot move; they close by themselves "

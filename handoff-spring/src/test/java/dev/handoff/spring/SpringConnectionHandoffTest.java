@@ -66,6 +66,11 @@ class SpringConnectionHandoffTest {
 
     private static final Pattern PID = Pattern.compile("\"pid\":(\\d+)");
     private static final String GET = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    /**
+     * Sent as the successor is READY, with a 3 s probation: its answer comes 5 s into the drain, and until
+     * then an idle connection that cannot move is not all that keeps the old generation (it stays open).
+     */
+    private static final String SLOW_TO_THE_DRAINS_FIFTH_SECOND = "GET /slow?ms=8000 HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
     @TempDir
     Path temp;
@@ -432,9 +437,10 @@ class SpringConnectionHandoffTest {
      * servers commit while its request still runs ({@code /flushed}: Tomcat's and Jetty's own hooks decide
      * as it commits), a 204 without a body completed asynchronously ({@code /empty}: on Tomcat, which has no
      * hook for responses without a body, the filter decides again on the asynchronous dispatch; Reactor
-     * Netty decides in its pipeline). Both connections are reported closed for {@code tls}, and the old
-     * generation exits once they have closed, long before the drain's deadline; the client's next
-     * connection is the successor's.
+     * Netty decides in its pipeline). A third request, still under way, keeps the old generation meanwhile
+     * (alone, the idle connection would be closed before its client speaks). All are reported closed for
+     * {@code tls}, and the old generation exits once they have closed, long before the drain's deadline;
+     * the client's next connection is the successor's.
      */
     @ParameterizedTest(name = "{0}: {1}")
     @CsvSource({"tomcat, /flushed", "tomcat, /empty", "jetty, /flushed", "netty, /empty"})
@@ -445,11 +451,14 @@ class SpringConnectionHandoffTest {
                 "--server.ssl.key-store-type=PKCS12");
         try (TestAppProcess first = TestAppProcess.start(args, 1);
              Client inFlight = Client.tls(first.port("http"), keystore);
-             Client idle = Client.tls(first.port("http"), keystore)) {
+             Client idle = Client.tls(first.port("http"), keystore);
+             Client holder = Client.tls(first.port("http"), keystore)) {
             assertEquals(first.pid(), inFlight.get(GET));
             assertEquals(first.pid(), idle.get(GET));
+            assertEquals(first.pid(), holder.get(GET));
             try (TestAppProcess second = TestAppProcess.start(args, 2)) {
                 inFlight.send("GET " + inFlightPath + "?ms=5000 HTTP/1.1\r\nHost: localhost\r\n\r\n"); // ends 2 s into the drain
+                holder.send(SLOW_TO_THE_DRAINS_FIFTH_SECOND);
                 Response slow = inFlight.response();
                 if (inFlightPath.equals("/empty")) {
                     assertEquals(204, slow.status(), slow.toString());
@@ -461,7 +470,8 @@ class SpringConnectionHandoffTest {
                 Response next = idle.response();
                 assertEquals(first.pid(), pid(next.body()), "answered by the old generation");
                 assertClosedAfter(idle, next, "a request within the drain");
-                assertEquals("DRAINED moved=0 kept=0 unmovable={tls=2} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertClosedAfter(holder, holder.response(), "the request that kept the old generation");
+                assertEquals("DRAINED moved=0 kept=0 unmovable={tls=3} open=0", first.child().awaitLine("DRAINED", WAIT));
                 assertEquals(0, first.child().awaitExit(WAIT));
                 try (Client again = Client.tls(first.port("http"), keystore)) {
                     assertEquals(second.pid(), again.get(GET), "the client's next connection is the successor's");
@@ -474,8 +484,9 @@ class SpringConnectionHandoffTest {
      * A connection that began with a PROXY protocol header cannot move: the successor's server would read
      * its next request as the header it waits for first. During the drain a response on one says
      * {@code Connection: close} and the connection closes after it, whether its request began before the
-     * drain or within it; both are reported for {@code proxy}, and the old generation exits once they have
-     * closed, long before the drain's deadline. The client's next connection is the successor's.
+     * drain or within it, while a third request keeps the old generation; all are reported for
+     * {@code proxy}, and the old generation exits once they have closed, long before the drain's deadline.
+     * The client's next connection is the successor's.
      */
     @ParameterizedTest
     @ValueSource(strings = {"jetty", "netty"})
@@ -485,11 +496,14 @@ class SpringConnectionHandoffTest {
         String header = "PROXY TCP4 203.0.113.7 127.0.0.1 40000 80\r\n";
         try (TestAppProcess first = TestAppProcess.start(args, 1);
              Client inFlight = new Client(first.port("http"));
-             Client idle = new Client(first.port("http"))) {
+             Client idle = new Client(first.port("http"));
+             Client holder = new Client(first.port("http"))) {
             assertEquals(first.pid(), inFlight.get(header + GET));
             assertEquals(first.pid(), idle.get(header + GET));
+            assertEquals(first.pid(), holder.get(header + GET));
             try (TestAppProcess second = TestAppProcess.start(args, 2)) {
                 inFlight.send("GET /slow?ms=5000 HTTP/1.1\r\nHost: localhost\r\n\r\n"); // ends 2 s into the drain
+                holder.send(SLOW_TO_THE_DRAINS_FIFTH_SECOND);
                 Response slow = inFlight.response();
                 assertEquals(first.pid(), pid(slow.body()), "answered by the old generation");
                 assertClosedAfter(inFlight, slow, "a request from before the drain");
@@ -497,9 +511,43 @@ class SpringConnectionHandoffTest {
                 Response next = idle.response();
                 assertEquals(first.pid(), pid(next.body()), "answered by the old generation");
                 assertClosedAfter(idle, next, "a request within the drain");
-                assertEquals("DRAINED moved=0 kept=0 unmovable={proxy=2} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertClosedAfter(holder, holder.response(), "the request that kept the old generation");
+                assertEquals("DRAINED moved=0 kept=0 unmovable={proxy=3} open=0", first.child().awaitLine("DRAINED", WAIT));
                 assertEquals(0, first.child().awaitExit(WAIT));
                 try (Client again = new Client(first.port("http"))) {
+                    assertEquals(second.pid(), again.get(header + GET), "the client's next connection is the successor's");
+                }
+            }
+        }
+    }
+
+    /**
+     * An idle keep-alive connection that cannot move (TLS; behind a PROXY header) is closed once it alone
+     * keeps the old generation, which then exits long before the drain's deadline (two minutes here, past
+     * the test's wait, as are the servers' own idle timeouts, which would close it too): its client reads
+     * the end of the connection with no response, and its next connection is the successor's. It is
+     * reported closed for its reason. Reactor Netty on each of its transports (epoll, its default here,
+     * and NIO).
+     */
+    @ParameterizedTest(name = "{0}: {1} {2}")
+    @CsvSource({"tomcat, tls,", "jetty, tls,", "netty, tls,", "netty, tls, --test.reactor-netty-native=false",
+            "jetty, proxy,", "netty, proxy,"})
+    void anIdleConnectionThatCannotMoveIsClosedOnceItAloneKeepsTheOldGeneration(String server, String kind, String flag)
+            throws Exception {
+        Path keystore = kind.equals("tls") ? selfSignedKeystore(temp) : null;
+        String[] args = TestAppProcess.args(temp, server, Stream.concat(Stream.of("--handoff.drain-timeout=120s",
+                "--server.tomcat.keep-alive-timeout=5m", "--server.jetty.connection-idle-timeout=5m", flag).filter(Objects::nonNull),
+                keystore == null ? Stream.of("--test.proxy-protocol=true") : Stream.of("--server.ssl.key-store=" + keystore,
+                        "--server.ssl.key-store-password=secret", "--server.ssl.key-store-type=PKCS12")).toArray(String[]::new));
+        String header = keystore == null ? "PROXY TCP4 203.0.113.7 127.0.0.1 40000 80\r\n" : "";
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Client idle = Client.to(first.port("http"), keystore)) {
+            assertEquals(first.pid(), idle.get(header + GET));
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                assertEquals("DRAINED moved=0 kept=0 unmovable={" + kind + "=1} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(0, first.child().awaitExit(WAIT));
+                assertEquals(-1, idle.in.read(), "closed by the old generation, with no response");
+                try (Client again = Client.to(first.port("http"), keystore)) {
                     assertEquals(second.pid(), again.get(header + GET), "the client's next connection is the successor's");
                 }
             }
@@ -927,6 +975,11 @@ class SpringConnectionHandoffTest {
             socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
             socket.setSoTimeout(30_000);
             in = new BufferedInputStream(socket.getInputStream());
+        }
+
+        /** Over TLS if a {@code keystore} is given, else plain. */
+        static Client to(int port, Path keystore) throws Exception {
+            return keystore == null ? new Client(port) : tls(port, keystore);
         }
 
         /** Over TLS, trusting the certificate in {@code keystore} alone. */

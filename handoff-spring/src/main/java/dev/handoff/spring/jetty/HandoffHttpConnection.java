@@ -56,9 +56,19 @@ final class HandoffHttpConnection extends HttpConnection {
 
     /** Whether it waits for its next request with nothing of the last one left; plain TCP only. */
     boolean isQuiet() {
-        return getEndPoint() instanceof SocketChannelEndPoint endPoint && endPoint.isOpen()
-                && getParser().isStart() && isRequestBufferEmpty() && getHttpChannel().getRequest() == null
-                && !((AbstractEndPoint) endPoint).getWriteFlusher().isPending();
+        return canMove() && isIdle();
+    }
+
+    /**
+     * Whether it waits for its next request with nothing of the last one left (parsed, buffered, or left to
+     * write), on whatever endpoint it reads: TLS's, a PROXY header's (which writes through the socket's).
+     */
+    boolean isIdle() {
+        EndPoint endPoint = getEndPoint();
+        EndPoint writer = endPoint instanceof EndPoint.Wrapper wrapper && !(endPoint instanceof AbstractEndPoint)
+                ? wrapper.unwrap() : endPoint;
+        return endPoint.isOpen() && getParser().isStart() && isRequestBufferEmpty() && getHttpChannel().getRequest() == null
+                && writer instanceof AbstractEndPoint flushing && !flushing.getWriteFlusher().isPending();
     }
 
     /**

@@ -21,7 +21,9 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -43,6 +45,8 @@ final class JettyConnections implements MovableConnections {
     // The connection a PROXY connector reads the header with, and its buffer: private, but in jetty-server,
     // so looked up once. Null if this Jetty's differs: such connections then count as having begun.
     private static final Field DETECTOR_BUFFER = detectorBufferField();
+    // What TLS has read and not handed on: its encrypted and decrypted input buffers (private).
+    private static final List<Field> TLS_INPUT = tlsInputFields();
 
     private final ServerConnector connector;
     private final String listener;
@@ -304,6 +308,90 @@ final class JettyConnections implements MovableConnections {
                     log.debug("could not shut {} down gracefully", connection, e);
                 }
             }
+        }
+    }
+
+    @Override
+    public int idleUnmovable() {
+        int idle = 0;
+        for (EndPoint endPoint : connector.getConnectedEndPoints()) {
+            if (idleUnmovableHttp(endPoint) != null) {
+                idle++;
+            }
+        }
+        return idle;
+    }
+
+    /**
+     * Closes each idle one on its selector's thread, where no read can begin meanwhile, only while its key
+     * wants reading (no read under way: Jetty's selector clears that interest before it dispatches one) and
+     * nothing has come in from its client since. Over TLS the close sends a close_notify first.
+     */
+    @Override
+    public void closeIdleUnmovable() {
+        for (EndPoint endPoint : connector.getConnectedEndPoints()) {
+            ManagedSelector selector;
+            if (endPoint instanceof SocketChannelEndPoint socket && idleUnmovableHttp(endPoint) != null
+                    && (selector = selectorOf(socket.getChannel())) != null) {
+                selector.submit(nioSelector -> {
+                    socket.updateKey(); // as in release(): the interest the endpoint wants is the key's
+                    SelectionKey key = socket.getChannel().keyFor(nioSelector);
+                    HandoffHttpConnection idle = idleUnmovableHttp(socket);
+                    if (idle != null && key != null && key.isValid() && (key.interestOps() & SelectionKey.OP_READ) != 0
+                            && MovableConnections.nothingToRead(socket.getChannel())) {
+                        idle.getEndPoint().close();
+                    }
+                });
+            }
+        }
+    }
+
+    /**
+     * The HTTP/1.1 connection on a socket's endpoint that can never move (through TLS, or behind a PROXY
+     * header) if it is idle, with nothing of a request held by TLS either (part of a record, or decrypted
+     * bytes not yet read); else null.
+     */
+    private static HandoffHttpConnection idleUnmovableHttp(EndPoint endPoint) {
+        org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
+        if (connection instanceof SslConnection ssl) {
+            if (tlsHolds(ssl)) {
+                return null;
+            }
+            connection = ssl.getSslEndPoint().getConnection();
+        }
+        return connection instanceof HandoffHttpConnection http && !http.canMove() && http.isIdle() ? http : null;
+    }
+
+    /** Whether TLS holds bytes of the client's (private fields; if they cannot be read, it counts as holding some). */
+    private static boolean tlsHolds(SslConnection ssl) {
+        if (TLS_INPUT.isEmpty()) {
+            return true;
+        }
+        try {
+            for (Field input : TLS_INPUT) {
+                if (input.get(ssl) instanceof RetainableByteBuffer held && held.hasRemaining()) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (IllegalAccessException | RuntimeException e) {
+            return true;
+        }
+    }
+
+    private static List<Field> tlsInputFields() {
+        try {
+            List<Field> fields = new ArrayList<>();
+            for (String name : List.of("_encryptedInput", "_decryptedInput")) {
+                Field field = SslConnection.class.getDeclaredField(name);
+                field.setAccessible(true);
+                fields.add(field);
+            }
+            return List.copyOf(fields);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            log.warn("this Jetty's TLS connection is not the one Handoff knows: idle TLS connections are closed at the "
+                    + "drain's deadline", e);
+            return List.of();
         }
     }
 

@@ -27,6 +27,9 @@ interface ConnectionChannels {
      */
     SocketChannel release(Channel channel) throws IOException;
 
+    /** On the channel's event loop: whether nothing has come in from the client that Netty has not read. */
+    boolean nothingToRead(Channel channel);
+
     /** For connections served on {@code nativeLoops} when those are epoll's, else on NIO event loops. */
     static ConnectionChannels forLoops(EventLoopGroup nativeLoops) {
         try {

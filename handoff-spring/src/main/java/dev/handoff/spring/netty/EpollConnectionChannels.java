@@ -1,6 +1,7 @@
 package dev.handoff.spring.netty;
 
 import dev.handoff.core.Descriptors;
+import dev.handoff.spring.MovableConnections;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoopGroup;
@@ -81,5 +82,15 @@ final class EpollConnectionChannels implements ConnectionChannels {
     @Override
     public SocketChannel release(Channel channel) throws IOException {
         return Descriptors.socketChannelOfCopy(((UnixChannel) channel).fd().intValue());
+    }
+
+    /** Netty's epoll socket does not say: asked of a JDK channel over a copy of its descriptor. */
+    @Override
+    public boolean nothingToRead(Channel channel) {
+        try (SocketChannel copy = Descriptors.socketChannelOfCopy(((UnixChannel) channel).fd().intValue())) {
+            return MovableConnections.nothingToRead(copy);
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 }

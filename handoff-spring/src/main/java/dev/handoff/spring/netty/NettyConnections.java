@@ -133,6 +133,34 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
         }
     }
 
+    @Override
+    public int idleUnmovable() {
+        int idle = 0;
+        for (Channel channel : live) {
+            if (QuietPoint.isIdleUnmovable(channel)) {
+                idle++;
+            }
+        }
+        return idle;
+    }
+
+    /**
+     * Closes each idle one on its event loop, where no read can begin meanwhile, if nothing has come in from
+     * its client since; over TLS, Netty's TLS handler sends a close_notify first.
+     */
+    @Override
+    public void closeIdleUnmovable() {
+        for (Channel channel : live) {
+            if (QuietPoint.isIdleUnmovable(channel)) {
+                channel.eventLoop().execute(() -> {
+                    if (QuietPoint.isIdleUnmovable(channel) && children.nothingToRead(channel)) {
+                        channel.close();
+                    }
+                });
+            }
+        }
+    }
+
     /** On the channel's event loop: releases it if it is quiet. */
     private void tryRelease(Channel channel) {
         Consumer<Connection> to = sink;

@@ -1,5 +1,6 @@
 package dev.handoff.spring.netty;
 
+import dev.handoff.spring.MovableConnections;
 import io.netty.channel.Channel;
 
 import java.nio.channels.SocketChannel;
@@ -22,5 +23,10 @@ final class NioConnectionChannels implements ConnectionChannels {
         DetachableNioSocketChannel detachable = (DetachableNioSocketChannel) channel;
         detachable.detach();
         return detachable.socket();
+    }
+
+    @Override
+    public boolean nothingToRead(Channel channel) {
+        return MovableConnections.nothingToRead(((DetachableNioSocketChannel) channel).socket());
     }
 }

@@ -59,24 +59,48 @@ final class QuietPoint {
         if (headerPartlyRead(channel.pipeline().get(NettyPipeline.ProxyProtocolDecoder))) {
             return "in-flight";
         }
+        return betweenRequests(channel) ? null : "in-flight";
+    }
+
+    /**
+     * Whether an HTTP/1.1 connection that can never move ({@code tls}, {@code proxy}) is idle: its handshake
+     * done, nothing of a request held by TLS, and between two requests as a quiet one is. Exact on its event
+     * loop; an estimate elsewhere.
+     */
+    static boolean isIdleUnmovable(Channel channel) {
+        if (!isSupported() || !channel.isActive()) {
+            return false;
+        }
+        String never = neverMoves(channel);
+        if (!"tls".equals(never) && !"proxy".equals(never) || channel.pipeline().get(Http2ConnectionHandler.class) != null) {
+            return false;
+        }
+        SslHandler tls = channel.pipeline().get(SslHandler.class);
+        return (tls == null || tls.handshakeFuture().isSuccess() && !holdsBytes(tls)) && betweenRequests(channel);
+    }
+
+    /**
+     * No request under way or queued, no write pending, and the HTTP/1.1 decoder between two messages (it
+     * drops the lines it has parsed, so one with half a request head read holds that head as its state).
+     */
+    private static boolean betweenRequests(Channel channel) {
         HttpServerCodec codec = channel.pipeline().get(HttpServerCodec.class);
-        if (ChannelOperations.get(channel) != null) {
-            return "in-flight";
+        if (codec == null || ChannelOperations.get(channel) != null) {
+            return false;
         }
         ChannelOutboundBuffer outbound = channel.unsafe().outboundBuffer();
         if (outbound != null && (outbound.size() > 0 || outbound.totalPendingWriteBytes() > 0)) {
-            return "in-flight";
+            return false;
         }
         try {
             ChannelHandler traffic = channel.pipeline().get(NettyPipeline.HttpTrafficHandler);
             if (traffic != null && (((Queue<?>) PIPELINED.get(traffic)) != null && !((Queue<?>) PIPELINED.get(traffic)).isEmpty()
                     || PENDING_RESPONSES.getInt(traffic) != 0)) {
-                return "in-flight";
+                return false;
             }
-            Object state = DECODER_STATE.get(INBOUND.get(codec));
-            return BETWEEN_MESSAGES.contains(String.valueOf(state)) ? null : "in-flight";
+            return BETWEEN_MESSAGES.contains(String.valueOf(DECODER_STATE.get(INBOUND.get(codec))));
         } catch (IllegalAccessException | RuntimeException e) {
-            return "unsupported";
+            return false;
         }
     }
 
@@ -85,14 +109,16 @@ final class QuietPoint {
      * none of it may move: the successor's pipeline begins with the same decoder, which then reads it.
      */
     private static boolean headerPartlyRead(ChannelHandler proxyDecoder) {
-        if (proxyDecoder == null) {
-            return false;
-        }
-        if (!(proxyDecoder instanceof ByteToMessageDecoder) || CUMULATION == null) {
+        return proxyDecoder != null && holdsBytes(proxyDecoder);
+    }
+
+    /** Whether a decoder holds bytes it has not decoded yet (part of a message); unknown counts as holding some. */
+    private static boolean holdsBytes(ChannelHandler decoder) {
+        if (!(decoder instanceof ByteToMessageDecoder) || CUMULATION == null) {
             return true;
         }
         try {
-            ByteBuf held = (ByteBuf) CUMULATION.get(proxyDecoder);
+            ByteBuf held = (ByteBuf) CUMULATION.get(decoder);
             return held != null && held.isReadable();
         } catch (IllegalAccessException | RuntimeException e) {
             return true;

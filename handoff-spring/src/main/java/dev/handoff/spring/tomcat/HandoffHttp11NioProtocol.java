@@ -102,4 +102,14 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol implements Movab
     public void closeUnmovable() {
         endpoint().closeUnmovable();
     }
+
+    @Override
+    public int idleUnmovable() {
+        return endpoint().idleUnmovable();
+    }
+
+    @Override
+    public void closeIdleUnmovable() {
+        endpoint().closeIdleUnmovable();
+    }
 }

@@ -2,13 +2,16 @@ package dev.handoff.spring.tomcat;
 
 import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
+import dev.handoff.spring.MovableConnections;
 import org.apache.coyote.http11.upgrade.UpgradeProcessorInternal;
 import org.apache.tomcat.util.net.Acceptor;
 import org.apache.tomcat.util.net.NioChannel;
 import org.apache.tomcat.util.net.NioEndpoint;
+import org.apache.tomcat.util.net.SecureNioChannel;
 import org.apache.tomcat.util.net.SocketBufferHandler;
 import org.apache.tomcat.util.net.SocketEvent;
 import org.apache.tomcat.util.net.SocketWrapperBase;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.lang.reflect.Field;
@@ -40,6 +43,7 @@ public class HandoffNioEndpoint extends NioEndpoint {
     enum Step { RELEASED, IGNORE, PROCESS }
 
     private static final Field SERVER_SOCKET;
+    private static final Field NET_IN_BUFFER = netInBufferField();
     private static volatile SocketChannel detached;
     private volatile Handoff handoff;
     private volatile String listener;
@@ -273,6 +277,77 @@ public class HandoffNioEndpoint extends NioEndpoint {
                     lock.unlock();
                 }
             }
+        }
+    }
+
+    /** TLS connections between two requests (HTTP/1.1, so with no processor), by {@link #isIdleTls}. */
+    int idleUnmovable() {
+        int idle = 0;
+        if (isSSLEnabled()) {
+            for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
+                if (isIdleTls(wrapper)) {
+                    idle++;
+                }
+            }
+        }
+        return idle;
+    }
+
+    /**
+     * Closes the TLS connections that are idle, under the connection's lock (no read can begin meanwhile:
+     * Tomcat reads under it) and only if nothing has come in from the client since; the close sends a
+     * close_notify. One whose lock is taken is busy: it is left for a later call.
+     */
+    void closeIdleUnmovable() {
+        if (!isSSLEnabled()) {
+            return;
+        }
+        for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
+            ReentrantLock lock = wrapper.getLock();
+            if (isIdleTls(wrapper) && lock.tryLock()) {
+                try {
+                    if (isIdleTls(wrapper) && MovableConnections.nothingToRead(wrapper.getSocket().getIOChannel())) {
+                        wrapper.close();
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+    }
+
+    /**
+     * Between two requests: its handshake done, no processor (an HTTP/2 or WebSocket connection keeps its
+     * own, a request under way holds one), nothing read and not parsed (decrypted or still encrypted: part
+     * of a TLS record is the start of a request), nothing left to write.
+     */
+    private static boolean isIdleTls(SocketWrapperBase<NioChannel> wrapper) {
+        return wrapper.getCurrentProcessor() == null && !wrapper.isClosed() && !wrapper.hasDataToWrite()
+                && wrapper.getSocket() instanceof SecureNioChannel tls && tls.isHandshakeComplete()
+                && wrapper.getSocketBufferHandler().isReadBufferEmpty() && encryptedBytesHeld(tls) == 0;
+    }
+
+    /** What a TLS channel has read and not decrypted (a protected field); unknown counts as some. */
+    private static int encryptedBytesHeld(SecureNioChannel tls) {
+        if (NET_IN_BUFFER == null) {
+            return 1;
+        }
+        try {
+            return ((ByteBuffer) NET_IN_BUFFER.get(tls)).position(); // filled from 0, compacted after each unwrap
+        } catch (IllegalAccessException | RuntimeException e) {
+            return 1;
+        }
+    }
+
+    private static Field netInBufferField() {
+        try {
+            Field field = SecureNioChannel.class.getDeclaredField("netInBuffer");
+            field.setAccessible(true);
+            return field;
+        } catch (NoSuchFieldException | RuntimeException e) {
+            LoggerFactory.getLogger(HandoffNioEndpoint.class).warn("this Tomcat's TLS channel is not the one Handoff knows: "
+                    + "idle TLS connections are closed at the drain's deadline", e);
+            return null;
         }
     }
 
