@@ -4,6 +4,7 @@ import dev.handoff.core.Takeover;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,6 +37,14 @@ public class WebServerDrain {
      */
     public static final int GOING_AWAY = 1001;
     public static final String GOING_AWAY_REASON = "server restarting";
+
+    /**
+     * How long into the drain idle connections that cannot move stay open, even when nothing else keeps the
+     * old generation: a client often sends its next request soon after its last answer (a page's resources,
+     * an API's follow-up call), and the close should not meet it. Every answer in the drain closes its
+     * connection, so those still open after it have been idle at least that long.
+     */
+    public static final Duration IDLE_CLOSE_GRACE = Duration.ofSeconds(1);
 
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicBoolean closeFailureLogged = new AtomicBoolean();
@@ -85,6 +94,9 @@ public class WebServerDrain {
             }
             moving = !movers.isEmpty(); // before draining: no response on a connection that can move says close
         }
+        // Every response from now on closes a connection that cannot move: those still here at the end of
+        // the grace have been idle since before it began.
+        long idleCloseFrom = System.nanoTime() + IDLE_CLOSE_GRACE.toNanos();
         if (draining.compareAndSet(false, true)) {
             servers.forEach(server -> server.stopAccepting().run());
         }
@@ -114,7 +126,7 @@ public class WebServerDrain {
         long waits = 0;
         boolean closingIdle = false;
         while ((open = openConnections()) > 0 && Instant.now().isBefore(deadline)) {
-            if (open <= idleUnmovable()) {
+            if (System.nanoTime() - idleCloseFrom >= 0 && open <= idleUnmovable()) {
                 // Nothing else keeps this generation: no answer is left to tell these clients to close, and
                 // waiting would only hold the exit (and the next deploy) until the deadline, which closes
                 // them the same way.

@@ -66,11 +66,6 @@ class SpringConnectionHandoffTest {
 
     private static final Pattern PID = Pattern.compile("\"pid\":(\\d+)");
     private static final String GET = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    /**
-     * Sent as the successor is READY, with a 3 s probation: its answer comes 5 s into the drain, and until
-     * then an idle connection that cannot move is not all that keeps the old generation (it stays open).
-     */
-    private static final String SLOW_TO_THE_DRAINS_FIFTH_SECOND = "GET /slow?ms=8000 HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
     @TempDir
     Path temp;
@@ -458,7 +453,7 @@ class SpringConnectionHandoffTest {
             assertEquals(first.pid(), holder.get(GET));
             try (TestAppProcess second = TestAppProcess.start(args, 2)) {
                 inFlight.send("GET " + inFlightPath + "?ms=5000 HTTP/1.1\r\nHost: localhost\r\n\r\n"); // ends 2 s into the drain
-                holder.send(SLOW_TO_THE_DRAINS_FIFTH_SECOND);
+                holder.send(untilTheDrainsFifthSecond(server));
                 Response slow = inFlight.response();
                 if (inFlightPath.equals("/empty")) {
                     assertEquals(204, slow.status(), slow.toString());
@@ -503,7 +498,7 @@ class SpringConnectionHandoffTest {
             assertEquals(first.pid(), holder.get(header + GET));
             try (TestAppProcess second = TestAppProcess.start(args, 2)) {
                 inFlight.send("GET /slow?ms=5000 HTTP/1.1\r\nHost: localhost\r\n\r\n"); // ends 2 s into the drain
-                holder.send(SLOW_TO_THE_DRAINS_FIFTH_SECOND);
+                holder.send(untilTheDrainsFifthSecond(server));
                 Response slow = inFlight.response();
                 assertEquals(first.pid(), pid(slow.body()), "answered by the old generation");
                 assertClosedAfter(inFlight, slow, "a request from before the drain");
@@ -699,6 +694,15 @@ class SpringConnectionHandoffTest {
         assertFalse(response.keepAlive(), request + ": " + response);
         assertEquals(-1, client.in.read(), "and the old generation closes the connection after it");
         client.close();
+    }
+
+    /**
+     * Sent as the successor is READY, with a 3 s probation: its answer comes 5 s into the drain, and until
+     * then an idle connection that cannot move is not all that keeps the old generation (it stays open). On
+     * the servlet servers it runs on the request's thread, which holds the connection without its processor.
+     */
+    private static String untilTheDrainsFifthSecond(String server) {
+        return "GET " + (server.equals("netty") ? "/slow" : "/flushed") + "?ms=8000 HTTP/1.1\r\nHost: localhost\r\n\r\n";
     }
 
     /** A TLS context that trusts the certificate in {@code keystore} (as {@link #selfSignedKeystore} makes it). */

@@ -30,6 +30,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -45,8 +46,10 @@ final class JettyConnections implements MovableConnections {
     // The connection a PROXY connector reads the header with, and its buffer: private, but in jetty-server,
     // so looked up once. Null if this Jetty's differs: such connections then count as having begun.
     private static final Field DETECTOR_BUFFER = detectorBufferField();
-    // What TLS has read and not handed on: its encrypted and decrypted input buffers (private).
-    private static final List<Field> TLS_INPUT = tlsInputFields();
+    // What TLS has read and not handed on (its encrypted and decrypted input buffers), and how far its
+    // handshake is: private.
+    private static final List<Field> TLS_INPUT = tlsFields("_encryptedInput", "_decryptedInput");
+    private static final Field TLS_HANDSHAKE = tlsFields("_handshake").stream().findFirst().orElse(null);
 
     private final ServerConnector connector;
     private final String listener;
@@ -354,12 +357,22 @@ final class JettyConnections implements MovableConnections {
     private static HandoffHttpConnection idleUnmovableHttp(EndPoint endPoint) {
         org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
         if (connection instanceof SslConnection ssl) {
-            if (tlsHolds(ssl)) {
-                return null;
+            if (!handshakeSucceeded(ssl) || tlsHolds(ssl)) {
+                return null; // a connection not yet through its handshake has HTTP/1.1 waiting on it already
             }
             connection = ssl.getSslEndPoint().getConnection();
         }
         return connection instanceof HandoffHttpConnection http && !http.canMove() && http.isIdle() ? http : null;
+    }
+
+    /** Whether TLS's handshake has succeeded (a private field; if it cannot be read, it counts as not). */
+    private static boolean handshakeSucceeded(SslConnection ssl) {
+        try {
+            return TLS_HANDSHAKE != null && TLS_HANDSHAKE.get(ssl) instanceof AtomicReference<?> state
+                    && String.valueOf(state.get()).equals("SUCCEEDED");
+        } catch (IllegalAccessException | RuntimeException e) {
+            return false;
+        }
     }
 
     /** Whether TLS holds bytes of the client's (private fields; if they cannot be read, it counts as holding some). */
@@ -379,10 +392,10 @@ final class JettyConnections implements MovableConnections {
         }
     }
 
-    private static List<Field> tlsInputFields() {
+    private static List<Field> tlsFields(String... names) {
         try {
             List<Field> fields = new ArrayList<>();
-            for (String name : List.of("_encryptedInput", "_decryptedInput")) {
+            for (String name : names) {
                 Field field = SslConnection.class.getDeclaredField(name);
                 field.setAccessible(true);
                 fields.add(field);

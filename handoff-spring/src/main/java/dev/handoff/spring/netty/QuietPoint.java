@@ -76,7 +76,19 @@ final class QuietPoint {
             return false;
         }
         SslHandler tls = channel.pipeline().get(SslHandler.class);
-        return (tls == null || tls.handshakeFuture().isSuccess() && !holdsBytes(tls)) && betweenRequests(channel);
+        if (tls != null && (!tls.handshakeFuture().isSuccess() || holdsBytes(tls)) || !betweenRequests(channel)) {
+            return false;
+        }
+        // Moving hands the decoder's bytes on; a close would lose them: the start of a request line it holds
+        // until the line ends (its state turns from skipping blank lines to reading the line at the first
+        // byte of it, and it keeps the line's bytes until all of it is there).
+        try {
+            Object decoder = INBOUND.get(channel.pipeline().get(HttpServerCodec.class));
+            return "SKIP_INITIAL_LINE_CHARS".equals(String.valueOf(DECODER_STATE.get(decoder)))
+                    && !holdsBytes((ChannelHandler) decoder);
+        } catch (IllegalAccessException | RuntimeException e) {
+            return false;
+        }
     }
 
     /**

@@ -280,12 +280,15 @@ public class HandoffNioEndpoint extends NioEndpoint {
         }
     }
 
-    /** TLS connections between two requests (HTTP/1.1, so with no processor), by {@link #isIdleTls}. */
+    /**
+     * TLS connections between two requests, by {@link #isIdleTls}, and not locked: a request running on a
+     * worker holds the lock, with the processor taken off the connection.
+     */
     int idleUnmovable() {
         int idle = 0;
         if (isSSLEnabled()) {
             for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
-                if (isIdleTls(wrapper)) {
+                if (isIdleTls(wrapper) && !wrapper.getLock().isLocked()) {
                     idle++;
                 }
             }
