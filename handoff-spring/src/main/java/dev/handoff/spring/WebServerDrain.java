@@ -39,10 +39,11 @@ public class WebServerDrain {
     public static final String GOING_AWAY_REASON = "server restarting";
 
     /**
-     * How long into the drain idle connections that cannot move stay open, even when nothing else keeps the
-     * old generation: a client often sends its next request soon after its last answer (a page's resources,
-     * an API's follow-up call), and the close should not meet it. Every answer in the drain closes its
-     * connection, so those still open after it have been idle at least that long.
+     * How long idle connections that cannot move must have been all that keeps the old generation before
+     * they are closed: a client often sends its next request soon after its last answer (a page's resources,
+     * an API's follow-up call), and the close should not meet it. No connection is accepted during the drain
+     * and every answer in it closes its connection, so when all open ones have been idle at every look for
+     * that long, each has been idle that long.
      */
     public static final Duration IDLE_CLOSE_GRACE = Duration.ofSeconds(1);
 
@@ -94,9 +95,6 @@ public class WebServerDrain {
             }
             moving = !movers.isEmpty(); // before draining: no response on a connection that can move says close
         }
-        // Every response from now on closes a connection that cannot move: those still here at the end of
-        // the grace have been idle since before it began.
-        long idleCloseFrom = System.nanoTime() + IDLE_CLOSE_GRACE.toNanos();
         if (draining.compareAndSet(false, true)) {
             servers.forEach(server -> server.stopAccepting().run());
         }
@@ -124,9 +122,16 @@ public class WebServerDrain {
         unmovable.forEach(takeover::connectionsClosed); // they close after their next answer, or at shutdown
         long open;
         long waits = 0;
+        long allIdleSince = 0; // meaningful while allIdle
+        boolean allIdle = false;
         boolean closingIdle = false;
         while ((open = openConnections()) > 0 && Instant.now().isBefore(deadline)) {
-            if (System.nanoTime() - idleCloseFrom >= 0 && open <= idleUnmovable()) {
+            if (open > idleUnmovable()) {
+                allIdle = false;
+            } else if (!allIdle) {
+                allIdle = true;
+                allIdleSince = System.nanoTime();
+            } else if (System.nanoTime() - allIdleSince >= IDLE_CLOSE_GRACE.toNanos()) {
                 // Nothing else keeps this generation: no answer is left to tell these clients to close, and
                 // waiting would only hold the exit (and the next deploy) until the deadline, which closes
                 // them the same way.
