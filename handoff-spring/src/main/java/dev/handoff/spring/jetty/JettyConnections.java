@@ -20,6 +20,7 @@ import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -149,10 +150,8 @@ final class JettyConnections implements MovableConnections {
             return;
         }
         selector.submit(nioSelector -> {
-            endPoint.updateKey(); // as in release(): no key update may come due once the key is cancelled
-            SelectionKey key = channel.keyFor(nioSelector);
-            if (key == null || !key.isValid() || (key.interestOps() & SelectionKey.OP_READ) == 0
-                    || endPoint.getConnection() != detector || !awaitsProxyHeader(detector) || sink != to) {
+            SelectionKey key = keyWaitingToRead(endPoint, nioSelector);
+            if (key == null || endPoint.getConnection() != detector || !awaitsProxyHeader(detector) || sink != to) {
                 return; // reading, or read, or moving over: the next wake-up looks again
             }
             Released release = new Released(endPoint, selector, null);
@@ -164,6 +163,18 @@ final class JettyConnections implements MovableConnections {
             key.cancel();
             to.accept(new Connection(listener, channel));
         });
+    }
+
+    /**
+     * On the selector's thread: the endpoint's key if it wants reading, so that no read is under way (Jetty's
+     * selector clears that interest before it dispatches one) and none can start on this thread; else null.
+     * The key update still due is made first, as in {@link #release(HandoffHttpConnection)}: none may come
+     * due once the key is cancelled.
+     */
+    private static SelectionKey keyWaitingToRead(SocketChannelEndPoint endPoint, Selector selector) {
+        endPoint.updateKey();
+        SelectionKey key = endPoint.getChannel().keyFor(selector);
+        return key != null && key.isValid() && (key.interestOps() & SelectionKey.OP_READ) != 0 ? key : null;
     }
 
     /**
@@ -327,8 +338,7 @@ final class JettyConnections implements MovableConnections {
 
     /**
      * Closes each idle one on its selector's thread, where no read can begin meanwhile, only while its key
-     * wants reading (no read under way: Jetty's selector clears that interest before it dispatches one) and
-     * nothing has come in from its client since. Over TLS the close sends a close_notify first.
+     * wants reading and nothing has come in from its client since. Over TLS the close sends a close_notify first.
      */
     @Override
     public void closeIdleUnmovable() {
@@ -337,10 +347,8 @@ final class JettyConnections implements MovableConnections {
             if (endPoint instanceof SocketChannelEndPoint socket && idleUnmovableHttp(endPoint) != null
                     && (selector = selectorOf(socket.getChannel())) != null) {
                 selector.submit(nioSelector -> {
-                    socket.updateKey(); // as in release(): the interest the endpoint wants is the key's
-                    SelectionKey key = socket.getChannel().keyFor(nioSelector);
                     HandoffHttpConnection idle = idleUnmovableHttp(socket);
-                    if (idle != null && key != null && key.isValid() && (key.interestOps() & SelectionKey.OP_READ) != 0
+                    if (idle != null && keyWaitingToRead(socket, nioSelector) != null
                             && MovableConnections.nothingToRead(socket.getChannel())) {
                         idle.getEndPoint().close();
                     }

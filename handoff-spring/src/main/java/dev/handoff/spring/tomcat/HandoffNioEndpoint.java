@@ -321,7 +321,8 @@ public class HandoffNioEndpoint extends NioEndpoint {
 
     /**
      * Between two requests: its handshake done, no processor (an HTTP/2 or WebSocket connection keeps its
-     * own, a request under way holds one), nothing read and not parsed (decrypted or still encrypted: part
+     * own, and so does a request waiting for more of itself; one running on a worker has it taken off, and
+     * holds the connection's lock instead), nothing read and not parsed (decrypted or still encrypted: part
      * of a TLS record is the start of a request), nothing left to write.
      */
     private static boolean isIdleTls(SocketWrapperBase<NioChannel> wrapper) {
