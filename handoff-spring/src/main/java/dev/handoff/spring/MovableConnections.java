@@ -77,7 +77,7 @@ public interface MovableConnections {
      * Closes the idle HTTP/1.x connections that can never move, each only if still idle, with nothing come
      * in from its client, at the instant it is closed; the way the server's keep-alive timeout closes them
      * (over TLS with a close_notify). Called once they have been all that keeps the drain going for a grace
-     * ({@link WebServerDrain#IDLE_CLOSE_GRACE}): no answer is left to tell their clients to close, and they
+     * ({@code handoff.idle-close-grace}): no answer is left to tell their clients to close, and they
      * would be closed the same way at the deadline.
      */
     void closeIdleUnmovable();

@@ -40,17 +40,39 @@ public class WebServerDrain {
 
     /**
      * How long idle connections that cannot move must have been all that keeps the old generation before
-     * they are closed: a client often sends its next request soon after its last answer (a page's resources,
-     * an API's follow-up call), and the close should not meet it. No connection is accepted during the drain
-     * and every answer in it closes its connection, so when all open ones have been idle at every look for
-     * that long, each has been idle that long.
+     * they are closed, unless configured ({@code handoff.idle-close-grace}): a client often sends its next
+     * request soon after its last answer (a page's resources, an API's follow-up call), and the close should
+     * not meet it. No connection is accepted during the drain and every answer in it closes its connection,
+     * so when all open ones have been idle at every look for that long, each has been idle that long.
      */
-    public static final Duration IDLE_CLOSE_GRACE = Duration.ofSeconds(1);
+    public static final Duration DEFAULT_IDLE_CLOSE_GRACE = Duration.ofSeconds(1);
 
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicBoolean closeFailureLogged = new AtomicBoolean();
     private final List<Server> servers = new CopyOnWriteArrayList<>();
+    private final Duration idleCloseGrace;
     private volatile boolean moving;
+
+    /** Idle connections that cannot move are closed after {@link #DEFAULT_IDLE_CLOSE_GRACE}. */
+    public WebServerDrain() {
+        this(DEFAULT_IDLE_CLOSE_GRACE);
+    }
+
+    /**
+     * @param idleCloseGrace how long idle connections that cannot move must have been all that keeps the
+     *                       old generation before they are closed; zero closes them at the next look
+     */
+    public WebServerDrain(Duration idleCloseGrace) {
+        if (idleCloseGrace == null || idleCloseGrace.isNegative()) {
+            throw new IllegalArgumentException("handoff.idle-close-grace must be zero or more, not " + idleCloseGrace);
+        }
+        this.idleCloseGrace = idleCloseGrace;
+    }
+
+    /** How long idle connections that cannot move must have been all that keeps the drain before they close. */
+    public Duration idleCloseGrace() {
+        return idleCloseGrace;
+    }
 
     public boolean isDraining() {
         return draining.get();
@@ -131,7 +153,7 @@ public class WebServerDrain {
             } else if (!allIdle) {
                 allIdle = true;
                 allIdleSince = System.nanoTime();
-            } else if (System.nanoTime() - allIdleSince >= IDLE_CLOSE_GRACE.toNanos()) {
+            } else if (System.nanoTime() - allIdleSince >= idleCloseGrace.toNanos()) {
                 // Nothing else keeps this generation: no answer is left to tell these clients to close, and
                 // waiting would only hold the exit (and the next deploy) until the deadline, which closes
                 // them the same way.

@@ -82,8 +82,8 @@ public final class HandoffAutoConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    WebServerDrain handoffWebServerDrain() {
-        return new WebServerDrain();
+    WebServerDrain handoffWebServerDrain(HandoffProperties properties) {
+        return new WebServerDrain(properties.getIdleCloseGrace());
     }
 
     @Bean

@@ -47,6 +47,13 @@ public class HandoffProperties {
     private Duration drainTimeout = Duration.ofSeconds(30);
 
     /**
+     * How long, during the drain, idle keep-alive connections that cannot move (TLS, behind a PROXY header)
+     * must have been all that keeps the old generation before they are closed, the way a keep-alive timeout
+     * closes them; a client's next request soon after its last answer is still answered (and told to close).
+     */
+    private Duration idleCloseGrace = Duration.ofSeconds(1);
+
+    /**
      * How long a starting application waits for an incumbent that is busy (another deploy taking over, or
      * the previous generation still draining) before it fails.
      */
@@ -153,6 +160,14 @@ public class HandoffProperties {
 
     public void setDrainTimeout(Duration drainTimeout) {
         this.drainTimeout = drainTimeout;
+    }
+
+    public Duration getIdleCloseGrace() {
+        return idleCloseGrace;
+    }
+
+    public void setIdleCloseGrace(Duration idleCloseGrace) {
+        this.idleCloseGrace = idleCloseGrace;
     }
 
     public Set<Long> getAllowedPeerUids() {

@@ -3,6 +3,7 @@ package dev.handoff.spring.autoconfigure;
 import dev.handoff.core.Handoff;
 import dev.handoff.core.HandoffOptions;
 import dev.handoff.spring.HandoffCoordinator;
+import dev.handoff.spring.WebServerDrain;
 import dev.handoff.spring.actuate.HandoffEndpoint;
 import dev.handoff.spring.actuate.HandoffHealthIndicator;
 import dev.handoff.spring.warmup.RequestPathWarmUp;
@@ -61,6 +62,13 @@ class HandoffAutoConfigurationTest {
                 .run(context -> assertThat(context).hasFailed().getFailure().rootCause().hasMessageContaining("chmod 600"));
     }
 
+    @Test
+    void aNegativeIdleCloseGraceStopsTheStartSayingWhichProperty() {
+        runner.withPropertyValues(socket(), "handoff.idle-close-grace=-1s")
+                .run(context -> assertThat(context).hasFailed().getFailure().rootCause()
+                        .hasMessageContaining("handoff.idle-close-grace must be zero or more"));
+    }
+
     /**
      * The properties' defaults (literals, for Boot's metadata) are the core's own, but for the two windows a
      * Spring context's start-up must fit in, which are longer (as the README's property table says).
@@ -78,6 +86,7 @@ class HandoffAutoConfigurationTest {
             assertThat(options.busyTimeout()).isEqualTo(core.busyTimeout());
             assertThat(options.upgradeTimeout()).isEqualTo(Duration.ofSeconds(180)).isGreaterThan(core.upgradeTimeout());
             assertThat(options.allowedPeerUids()).isEqualTo(core.allowedPeerUids());
+            assertThat(context.getBean(WebServerDrain.class).idleCloseGrace()).isEqualTo(WebServerDrain.DEFAULT_IDLE_CLOSE_GRACE);
         });
     }
 
@@ -89,7 +98,7 @@ class HandoffAutoConfigurationTest {
         runner.withBean(MeterRegistry.class, () -> registry)
                 .withPropertyValues(socket(), "handoff.step-timeout=3s",
                         "handoff.ready-timeout=40s", "handoff.probation=50ms", "handoff.startup-nice=4", "handoff.drain-timeout=7s",
-                        "handoff.allowed-peer-uids=0,1000", "handoff.upgrade-command=/bin/app,--flag",
+                        "handoff.idle-close-grace=250ms", "handoff.allowed-peer-uids=0,1000", "handoff.upgrade-command=/bin/app,--flag",
                         "handoff.upgrade-timeout=9s", "handoff.shared-secret-file=" + secret,
                         "handoff.pid-file=" + temp.resolve("app.pid"),
                         "management.endpoints.jmx.exposure.include=handoff", "spring.jmx.enabled=true")
@@ -109,6 +118,7 @@ class HandoffAutoConfigurationTest {
                     assertThat(options.hasSharedSecret()).isTrue();
                     assertThat(options.pidFile()).isEqualTo(temp.resolve("app.pid").toAbsolutePath());
                     assertThat(options.meterRegistry()).containsSame(registry);
+                    assertThat(context.getBean(WebServerDrain.class).idleCloseGrace()).isEqualTo(Duration.ofMillis(250));
                     Handoff handoff = context.getBean(Handoff.class);
                     assertThat(handoff.generation()).isEqualTo(1);
                     assertThat(handoff.isInherited()).isFalse();
