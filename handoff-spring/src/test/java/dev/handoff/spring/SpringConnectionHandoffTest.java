@@ -550,6 +550,43 @@ class SpringConnectionHandoffTest {
     }
 
     /**
+     * A TLS connection whose client has sent nothing (no ClientHello: a pool that connects ahead of its
+     * requests, a health check that only connects) holds nothing of a request, and is closed with the idle
+     * ones once they alone keep the old generation, rather than when the server's own handshake or
+     * connection timeouts end it (set here past the test's wait, as is the drain's deadline). It was
+     * accepted by the old generation: a handshake and a request on a later connection were (each server
+     * accepts in turn, on one thread). Its client reads the end of the connection with no response. (Reactor
+     * Netty shows a TLS connection to its observers only once its handshake is done; before that, its own
+     * handshake timeout, 10 s by default, ends one whose client says nothing.)
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty"})
+    void aTlsConnectionWhoseClientHasSentNothingIsClosedWithTheIdleOnes(String server) throws Exception {
+        Path keystore = selfSignedKeystore(temp);
+        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=120s",
+                "--server.tomcat.keep-alive-timeout=5m", "--server.tomcat.connection-timeout=5m",
+                "--server.jetty.connection-idle-timeout=5m",
+                "--server.ssl.key-store=" + keystore, "--server.ssl.key-store-password=secret",
+                "--server.ssl.key-store-type=PKCS12");
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Socket silent = new Socket("127.0.0.1", first.port("http"));
+             Client idle = Client.tls(first.port("http"), keystore)) {
+            assertEquals(first.pid(), idle.get(GET));
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                assertEquals("DRAINED moved=0 kept=0 unmovable={tls=2} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(0, first.child().awaitExit(WAIT));
+                silent.setSoTimeout(30_000);
+                byte[] before = silent.getInputStream().readAllBytes(); // at most a TLS alert, then the end
+                assertFalse(new String(before, StandardCharsets.ISO_8859_1).contains("HTTP/"), "no response: " + before.length);
+                assertEquals(-1, idle.in.read(), "closed by the old generation, with no response");
+                try (Client again = Client.tls(first.port("http"), keystore)) {
+                    assertEquals(second.pid(), again.get(GET), "the client's next connection is the successor's");
+                }
+            }
+        }
+    }
+
+    /**
      * Behind the PROXY protocol, a connection that has sent nothing yet (a load balancer opens them ahead of
      * its requests) moves: the successor's server begins such a connection the same way (Reactor Netty's
      * pipeline with its decoder, Jetty's connector with its detecting connection), and reads the header

@@ -51,6 +51,7 @@ final class JettyConnections implements MovableConnections {
     // handshake is: private.
     private static final List<Field> TLS_INPUT = tlsFields("_encryptedInput", "_decryptedInput");
     private static final Field TLS_HANDSHAKE = tlsFields("_handshake").stream().findFirst().orElse(null);
+    private static final Set<String> HANDSHAKE_NOT_FAILED = Set.of("INITIAL", "HANDSHAKE", "SUCCEEDED");
 
     private final ServerConnector connector;
     private final String listener;
@@ -359,25 +360,30 @@ final class JettyConnections implements MovableConnections {
 
     /**
      * The HTTP/1.1 connection on a socket's endpoint that can never move (through TLS, or behind a PROXY
-     * header) if it is idle, with nothing of a request held by TLS either (part of a record, or decrypted
-     * bytes not yet read); else null.
+     * header) if it is idle, with nothing held by TLS either (part of a record, or decrypted bytes not yet
+     * read); else null. Its TLS handshake may be unfinished, or not begun (a client that connected and has
+     * sent nothing yet; Jetty puts the HTTP/1.1 connection on TLS's endpoint before the handshake): holding
+     * nothing, it waits for its client, and no request of its can have begun before the handshake's end.
      */
     private static HandoffHttpConnection idleUnmovableHttp(EndPoint endPoint) {
         org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
         if (connection instanceof SslConnection ssl) {
-            if (!handshakeSucceeded(ssl) || tlsHolds(ssl)) {
-                return null; // a connection not yet through its handshake has HTTP/1.1 waiting on it already
+            if (!handshakeUnfailed(ssl) || tlsHolds(ssl)) {
+                return null;
             }
             connection = ssl.getSslEndPoint().getConnection();
         }
         return connection instanceof HandoffHttpConnection http && !http.canMove() && http.isIdle() ? http : null;
     }
 
-    /** Whether TLS's handshake has succeeded (a private field; if it cannot be read, it counts as not). */
-    private static boolean handshakeSucceeded(SslConnection ssl) {
+    /**
+     * Whether TLS's handshake is not begun, under way or done, but has not failed (a failed one closes by
+     * itself). A private field; if it cannot be read, it counts as failed.
+     */
+    private static boolean handshakeUnfailed(SslConnection ssl) {
         try {
             return TLS_HANDSHAKE != null && TLS_HANDSHAKE.get(ssl) instanceof AtomicReference<?> state
-                    && String.valueOf(state.get()).equals("SUCCEEDED");
+                    && HANDSHAKE_NOT_FAILED.contains(String.valueOf(state.get()));
         } catch (IllegalAccessException | RuntimeException e) {
             return false;
         }

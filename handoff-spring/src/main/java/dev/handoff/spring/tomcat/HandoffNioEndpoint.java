@@ -43,7 +43,8 @@ public class HandoffNioEndpoint extends NioEndpoint {
     enum Step { RELEASED, IGNORE, PROCESS }
 
     private static final Field SERVER_SOCKET;
-    private static final Field NET_IN_BUFFER = netInBufferField();
+    private static final Field NET_IN_BUFFER = secureChannelField("netInBuffer");
+    private static final Field SNI_COMPLETE = secureChannelField("sniComplete");
     private static volatile SocketChannel detached;
     private volatile Handoff handoff;
     private volatile String listener;
@@ -320,37 +321,51 @@ public class HandoffNioEndpoint extends NioEndpoint {
     }
 
     /**
-     * Between two requests: its handshake done, no processor (an HTTP/2 or WebSocket connection keeps its
-     * own, and so does a request waiting for more of itself; one running on a worker has it taken off, and
-     * holds the connection's lock instead), nothing read and not parsed (decrypted or still encrypted: part
-     * of a TLS record is the start of a request), nothing left to write.
+     * Between two requests, or before the first one: no processor (an HTTP/2 or WebSocket connection keeps
+     * its own, and so does a request waiting for more of itself; one running on a worker has it taken off,
+     * and holds the connection's lock instead), nothing read and not parsed (decrypted or still encrypted:
+     * part of a TLS record is the start of a request, or of the client's next handshake message), nothing
+     * left to write. Its handshake may be unfinished, or not begun (a client that connected and has sent
+     * nothing yet): holding nothing, it waits for its client, as an idle one does, and no request of its
+     * can have begun before the handshake's end.
      */
     private static boolean isIdleTls(SocketWrapperBase<NioChannel> wrapper) {
-        return wrapper.getCurrentProcessor() == null && !wrapper.isClosed() && !wrapper.hasDataToWrite()
-                && wrapper.getSocket() instanceof SecureNioChannel tls && tls.isHandshakeComplete()
-                && wrapper.getSocketBufferHandler().isReadBufferEmpty() && encryptedBytesHeld(tls) == 0;
+        return wrapper.getCurrentProcessor() == null && !wrapper.isClosed()
+                && wrapper.getSocket() instanceof SecureNioChannel tls
+                && wrapper.getSocketBufferHandler().isReadBufferEmpty() && encryptedBytesHeld(tls) == 0
+                && (!wrapper.hasDataToWrite() || !handshakeBegun(tls));
     }
 
     /** What a TLS channel has read and not decrypted (a protected field); unknown counts as some. */
     private static int encryptedBytesHeld(SecureNioChannel tls) {
-        if (NET_IN_BUFFER == null) {
-            return 1;
-        }
         try {
-            return ((ByteBuffer) NET_IN_BUFFER.get(tls)).position(); // filled from 0, compacted after each unwrap
+            return NET_IN_BUFFER == null ? 1 : ((ByteBuffer) NET_IN_BUFFER.get(tls)).position(); // filled from 0, compacted after each unwrap
         } catch (IllegalAccessException | RuntimeException e) {
             return 1;
         }
     }
 
-    private static Field netInBufferField() {
+    /**
+     * Whether the handshake has begun: the client's hello is read (a protected field; unknown counts as
+     * begun). Before it, Tomcat's count of bytes left to write is its empty output buffer's whole capacity,
+     * though nothing has been written: the server writes nothing until the client's hello.
+     */
+    private static boolean handshakeBegun(SecureNioChannel tls) {
         try {
-            Field field = SecureNioChannel.class.getDeclaredField("netInBuffer");
+            return SNI_COMPLETE == null || SNI_COMPLETE.getBoolean(tls);
+        } catch (IllegalAccessException | RuntimeException e) {
+            return true;
+        }
+    }
+
+    private static Field secureChannelField(String name) {
+        try {
+            Field field = SecureNioChannel.class.getDeclaredField(name);
             field.setAccessible(true);
             return field;
         } catch (NoSuchFieldException | RuntimeException e) {
             LoggerFactory.getLogger(HandoffNioEndpoint.class).warn("this Tomcat's TLS channel is not the one Handoff knows: "
-                    + "idle TLS connections are closed at the drain's deadline", e);
+                    + "some idle TLS connections are closed only at the drain's deadline", e);
             return null;
         }
     }
