@@ -67,20 +67,21 @@ public interface MovableConnections {
     void closeUnmovable();
 
     /**
-     * How many of the HTTP/1.x connections that can never move ({@code tls}, {@code proxy}) are idle now:
-     * no request under way or begun, nothing left to write. A count for the drain to decide by; the close
-     * checks each again.
+     * How many HTTP/1.x connections are idle now: no request under way or begun, nothing left to write. The
+     * drain asks once moving is over, when every connection still open stays here: it can never move
+     * ({@code tls}, {@code proxy}), or the successor did not take it. A count for the drain to decide by; the
+     * close checks each again.
      */
-    int idleUnmovable();
+    int idleConnections();
 
     /**
-     * Closes the idle HTTP/1.x connections that can never move, each only if still idle, with nothing come
-     * in from its client, at the instant it is closed; the way the server's keep-alive timeout closes them
-     * (over TLS with a close_notify). Called once they have been all that keeps the drain going for a grace
-     * ({@code handoff.idle-close-grace}): no answer is left to tell their clients to close, and they
+     * Closes the idle HTTP/1.x connections, each only if still idle, with nothing come in from its client, at
+     * the instant it is closed; the way the server's keep-alive timeout closes them (over TLS with a
+     * close_notify). Called once moving is over and they have been all that keeps the drain going for a
+     * grace ({@code handoff.idle-close-grace}): no answer is left to tell their clients to close, and they
      * would be closed the same way at the deadline.
      */
-    void closeIdleUnmovable();
+    void closeIdleConnections();
 
     /**
      * Whether nothing has come in on a connection that its server has not read (the kernel's count of bytes

@@ -21,8 +21,9 @@ import java.util.function.LongSupplier;
  * connection moves at its quiet point and no client notices. Otherwise, and for connections that cannot
  * move (TLS, HTTP/2, upgraded), every response says {@code Connection: close} (a keep-alive client closes
  * its connection after an answer, where no request can race with the close, and opens the next one to the
- * successor); idle ones that cannot move are closed once they alone keep the drain going. The servers'
- * counts of open connections tell when it is done. Each embedded server's
+ * successor). Once moving is over, the keep-alive connections left here (they cannot move, or the successor
+ * did not take them) are closed when they alone keep the drain going, idle. The servers' counts of open
+ * connections tell when it is done. Each embedded server's
  * configuration {@linkplain #register registers} its count, how it stops accepting, and its
  * {@link MovableConnections} if it has them.
  */
@@ -39,8 +40,8 @@ public class WebServerDrain {
     public static final String GOING_AWAY_REASON = "server restarting";
 
     /**
-     * How long idle connections that cannot move must have been all that keeps the old generation before
-     * they are closed, unless configured ({@code handoff.idle-close-grace}): a client often sends its next
+     * How long idle connections that stay here (they cannot move, or the successor did not take them) must
+     * have been all that keeps the old generation before they are closed, unless configured ({@code handoff.idle-close-grace}): a client often sends its next
      * request soon after its last answer (a page's resources, an API's follow-up call), and the close should
      * not meet it. No connection is accepted during the drain and every answer in it closes its connection,
      * so when all open ones have been idle at every look for that long, each has been idle that long.
@@ -53,14 +54,14 @@ public class WebServerDrain {
     private final Duration idleCloseGrace;
     private volatile boolean moving;
 
-    /** Idle connections that cannot move are closed after {@link #DEFAULT_IDLE_CLOSE_GRACE}. */
+    /** Idle connections that stay here are closed after {@link #DEFAULT_IDLE_CLOSE_GRACE}. */
     public WebServerDrain() {
         this(DEFAULT_IDLE_CLOSE_GRACE);
     }
 
     /**
-     * @param idleCloseGrace how long idle connections that cannot move must have been all that keeps the
-     *                       old generation before they are closed; zero closes them at the next look
+     * @param idleCloseGrace how long idle connections that stay here must have been all that keeps the old
+     *                       generation before they are closed; zero closes them at the next look
      */
     public WebServerDrain(Duration idleCloseGrace) {
         if (idleCloseGrace == null || idleCloseGrace.isNegative()) {
@@ -69,7 +70,7 @@ public class WebServerDrain {
         this.idleCloseGrace = idleCloseGrace;
     }
 
-    /** How long idle connections that cannot move must have been all that keeps the drain before they close. */
+    /** How long idle connections that stay here must have been all that keeps the drain before they close. */
     public Duration idleCloseGrace() {
         return idleCloseGrace;
     }
@@ -148,7 +149,7 @@ public class WebServerDrain {
         boolean allIdle = false;
         boolean closingIdle = false;
         while ((open = openConnections()) > 0 && Instant.now().isBefore(deadline)) {
-            if (open > idleUnmovable()) {
+            if (open > idleConnections()) {
                 allIdle = false;
             } else if (!allIdle) {
                 allIdle = true;
@@ -159,9 +160,9 @@ public class WebServerDrain {
                 // them the same way.
                 if (!closingIdle) {
                     closingIdle = true;
-                    log.info("closing {} idle connections that cannot move: nothing else keeps this generation", open);
+                    log.info("closing {} idle connections that stay here: nothing else keeps this generation", open);
                 }
-                eachUnmovable(MovableConnections::closeIdleUnmovable);
+                eachStaying(MovableConnections::closeIdleConnections);
             }
             Thread.sleep(20);
             if (++waits % 5 == 0) {
@@ -172,28 +173,28 @@ public class WebServerDrain {
     }
 
     private void closeUnmovable() {
-        eachUnmovable(MovableConnections::closeUnmovable);
+        eachStaying(MovableConnections::closeUnmovable);
     }
 
-    private long idleUnmovable() {
+    private long idleConnections() {
         long[] idle = {0};
-        eachUnmovable(movable -> idle[0] += movable.idleUnmovable());
+        eachStaying(movable -> idle[0] += movable.idleConnections());
         return idle[0];
     }
 
     /**
-     * A step on the connections that cannot move, server by server. A server that fails at it (a server
-     * version whose internals differ) only leaves its connections to close by themselves: the drain, and
-     * the old generation's exit after it, go on.
+     * A step on the connections that stay here once moving is over, server by server. A server that fails at
+     * it (a server version whose internals differ) only leaves its connections to close by themselves: the
+     * drain, and the old generation's exit after it, go on.
      */
-    private void eachUnmovable(Consumer<MovableConnections> step) {
+    private void eachStaying(Consumer<MovableConnections> step) {
         for (Server server : servers) {
             if (server.movable() != null) {
                 try {
                     step.accept(server.movable());
                 } catch (RuntimeException | LinkageError e) {
                     if (closeFailureLogged.compareAndSet(false, true)) {
-                        log.warn("could not close the connections of '{}' that cannot move; they close by themselves "
+                        log.warn("could not close the connections of '{}' that stay here; they close by themselves "
                                 + "or at the drain's deadline", server.movable().listener(), e);
                     }
                 }

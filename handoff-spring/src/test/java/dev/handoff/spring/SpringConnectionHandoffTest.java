@@ -392,6 +392,38 @@ class SpringConnectionHandoffTest {
     }
 
     /**
+     * A keep-alive connection the successor did not take (stopped with SIGSTOP after its READY, a step
+     * timeout of 2 s) goes back into the old generation's server; idle there, once it alone keeps the old
+     * generation it is closed, and the old generation exits long before the drain's deadline (two minutes
+     * here, past the test's wait, as are the servers' own idle timeouts: Tomcat times a connection it takes
+     * back out after its connection timeout), reporting it kept. The successor, once continued, serves new
+     * connections.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void anIdleConnectionTheSuccessorDidNotTakeIsClosedOnceItAloneKeepsTheOldGeneration(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--handoff.probation=2s", "--handoff.step-timeout=2s",
+                "--handoff.drain-timeout=120s", "--server.tomcat.keep-alive-timeout=5m",
+                "--server.tomcat.connection-timeout=5m", "--server.jetty.connection-idle-timeout=5m");
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Client idle = new Client(first.port("http"))) {
+            assertEquals(first.pid(), idle.get(GET));
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                second.child().signal("STOP"); // within the probation: the drain's batch finds it stopped
+                try {
+                    assertEquals("DRAINED moved=0 kept=1 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
+                    assertEquals(0, first.child().awaitExit(WAIT));
+                } finally {
+                    second.child().signal("CONT");
+                }
+                try (Client next = new Client(first.port("http"))) {
+                    assertEquals(second.pid(), next.get(GET), "the continued successor serves new connections");
+                }
+            }
+        }
+    }
+
+    /**
      * A request still under way when the drain's deadline passes (its connection could not move meanwhile)
      * is answered by the old generation with {@code Connection: close}, and the connection closes after it,
      * before the old generation exits; the next connection is the successor's. Before the takeover the same

@@ -47,9 +47,10 @@ public class HandoffProperties {
     private Duration drainTimeout = Duration.ofSeconds(30);
 
     /**
-     * How long, during the drain, idle keep-alive connections that cannot move (TLS, behind a PROXY header)
-     * must have been all that keeps the old generation before they are closed, the way a keep-alive timeout
-     * closes them; a client's next request soon after its last answer is still answered (and told to close).
+     * How long, during the drain, idle keep-alive connections that stay with the old generation (they cannot
+     * move: TLS, behind a PROXY header; or the successor did not take them) must have been all that keeps it
+     * before they are closed, the way a keep-alive timeout closes them; a client's next request soon after
+     * its last answer is still answered (and told to close).
      */
     private Duration idleCloseGrace = Duration.ofSeconds(1);
 

@@ -327,10 +327,10 @@ final class JettyConnections implements MovableConnections {
     }
 
     @Override
-    public int idleUnmovable() {
+    public int idleConnections() {
         int idle = 0;
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
-            if (idleUnmovableHttp(endPoint) != null) {
+            if (idleHttp(endPoint) != null) {
                 idle++;
             }
         }
@@ -342,13 +342,13 @@ final class JettyConnections implements MovableConnections {
      * wants reading and nothing has come in from its client since. Over TLS the close sends a close_notify first.
      */
     @Override
-    public void closeIdleUnmovable() {
+    public void closeIdleConnections() {
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
             ManagedSelector selector;
-            if (endPoint instanceof SocketChannelEndPoint socket && idleUnmovableHttp(endPoint) != null
+            if (endPoint instanceof SocketChannelEndPoint socket && idleHttp(endPoint) != null
                     && (selector = selectorOf(socket.getChannel())) != null) {
                 selector.submit(nioSelector -> {
-                    HandoffHttpConnection idle = idleUnmovableHttp(socket);
+                    HandoffHttpConnection idle = idleHttp(socket);
                     if (idle != null && keyWaitingToRead(socket, nioSelector) != null
                             && MovableConnections.nothingToRead(socket.getChannel())) {
                         idle.getEndPoint().close();
@@ -359,13 +359,13 @@ final class JettyConnections implements MovableConnections {
     }
 
     /**
-     * The HTTP/1.1 connection on a socket's endpoint that can never move (through TLS, or behind a PROXY
-     * header) if it is idle, with nothing held by TLS either (part of a record, or decrypted bytes not yet
+     * The HTTP/1.1 connection on a socket's endpoint (its own, TLS's, or the one a PROXY header left) if it
+     * is idle, with nothing held by TLS either (part of a record, or decrypted bytes not yet
      * read); else null. Its TLS handshake may be unfinished, or not begun (a client that connected and has
      * sent nothing yet; Jetty puts the HTTP/1.1 connection on TLS's endpoint before the handshake): holding
      * nothing, it waits for its client, and no request of its can have begun before the handshake's end.
      */
-    private static HandoffHttpConnection idleUnmovableHttp(EndPoint endPoint) {
+    private static HandoffHttpConnection idleHttp(EndPoint endPoint) {
         org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
         if (connection instanceof SslConnection ssl) {
             if (!handshakeUnfailed(ssl) || tlsHolds(ssl)) {
@@ -373,7 +373,7 @@ final class JettyConnections implements MovableConnections {
             }
             connection = ssl.getSslEndPoint().getConnection();
         }
-        return connection instanceof HandoffHttpConnection http && !http.canMove() && http.isIdle() ? http : null;
+        return connection instanceof HandoffHttpConnection http && http.isIdle() ? http : null;
     }
 
     /**

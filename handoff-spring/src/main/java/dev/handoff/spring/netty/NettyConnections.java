@@ -134,10 +134,10 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
     }
 
     @Override
-    public int idleUnmovable() {
+    public int idleConnections() {
         int idle = 0;
         for (Channel channel : live) {
-            if (QuietPoint.isIdleUnmovable(channel)) {
+            if (QuietPoint.isIdle(channel)) {
                 idle++;
             }
         }
@@ -149,11 +149,11 @@ final class NettyConnections implements MovableConnections, ConnectionObserver {
      * its client since; over TLS, Netty's TLS handler sends a close_notify first.
      */
     @Override
-    public void closeIdleUnmovable() {
+    public void closeIdleConnections() {
         for (Channel channel : live) {
-            if (QuietPoint.isIdleUnmovable(channel)) {
+            if (QuietPoint.isIdle(channel)) {
                 channel.eventLoop().execute(() -> {
-                    if (QuietPoint.isIdleUnmovable(channel) && children.nothingToRead(channel)) {
+                    if (QuietPoint.isIdle(channel) && children.nothingToRead(channel)) {
                         channel.close();
                     }
                 });

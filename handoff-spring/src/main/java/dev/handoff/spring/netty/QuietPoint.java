@@ -63,20 +63,22 @@ final class QuietPoint {
     }
 
     /**
-     * Whether an HTTP/1.1 connection that can never move ({@code tls}, {@code proxy}) is idle: its handshake
-     * done, nothing of a request held by TLS, and between two requests as a quiet one is. Exact on its event
-     * loop; an estimate elsewhere.
+     * Whether an HTTP/1.1 connection (plain, over TLS, or behind a PROXY header) is idle: its handshake done,
+     * nothing held by TLS or by a PROXY header's decoder, and between two requests as a quiet one is. Exact on its event loop;
+     * an estimate elsewhere.
      */
-    static boolean isIdleUnmovable(Channel channel) {
+    static boolean isIdle(Channel channel) {
         if (!isSupported() || !channel.isActive()) {
             return false;
         }
         String never = neverMoves(channel);
-        if (!"tls".equals(never) && !"proxy".equals(never) || channel.pipeline().get(Http2ConnectionHandler.class) != null) {
+        if (never != null && !"tls".equals(never) && !"proxy".equals(never)
+                || channel.pipeline().get(Http2ConnectionHandler.class) != null) {
             return false;
         }
         SslHandler tls = channel.pipeline().get(SslHandler.class);
-        if (tls != null && (!tls.handshakeFuture().isSuccess() || holdsBytes(tls)) || !betweenRequests(channel)) {
+        if (tls != null && (!tls.handshakeFuture().isSuccess() || holdsBytes(tls))
+                || headerPartlyRead(channel.pipeline().get(NettyPipeline.ProxyProtocolDecoder)) || !betweenRequests(channel)) {
             return false;
         }
         // Moving hands the decoder's bytes on; a close would lose them: the start of a request line it holds

@@ -104,12 +104,12 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol implements Movab
     }
 
     @Override
-    public int idleUnmovable() {
-        return endpoint().idleUnmovable();
+    public int idleConnections() {
+        return endpoint().idleConnections();
     }
 
     @Override
-    public void closeIdleUnmovable() {
-        endpoint().closeIdleUnmovable();
+    public void closeIdleConnections() {
+        endpoint().closeIdleConnections();
     }
 }

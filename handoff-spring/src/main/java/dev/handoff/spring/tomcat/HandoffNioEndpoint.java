@@ -282,35 +282,30 @@ public class HandoffNioEndpoint extends NioEndpoint {
     }
 
     /**
-     * TLS connections between two requests, by {@link #isIdleTls}, and not locked: a request running on a
-     * worker holds the lock, with the processor taken off the connection.
+     * Connections between two requests, by {@link #isIdle}, and not locked: a request running on a worker
+     * holds the lock, with the processor taken off the connection.
      */
-    int idleUnmovable() {
+    int idleConnections() {
         int idle = 0;
-        if (isSSLEnabled()) {
-            for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
-                if (isIdleTls(wrapper) && !wrapper.getLock().isLocked()) {
-                    idle++;
-                }
+        for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
+            if (isIdle(wrapper) && !wrapper.getLock().isLocked()) {
+                idle++;
             }
         }
         return idle;
     }
 
     /**
-     * Closes the TLS connections that are idle, under the connection's lock (no read can begin meanwhile:
-     * Tomcat reads under it) and only if nothing has come in from the client since; the close sends a
+     * Closes the connections that are idle, under the connection's lock (no read can begin meanwhile: Tomcat
+     * reads under it) and only if nothing has come in from the client since; over TLS the close sends a
      * close_notify. One whose lock is taken is busy: it is left for a later call.
      */
-    void closeIdleUnmovable() {
-        if (!isSSLEnabled()) {
-            return;
-        }
+    void closeIdleConnections() {
         for (SocketWrapperBase<NioChannel> wrapper : connections.values()) {
             ReentrantLock lock = wrapper.getLock();
-            if (isIdleTls(wrapper) && lock.tryLock()) {
+            if (isIdle(wrapper) && lock.tryLock()) {
                 try {
-                    if (isIdleTls(wrapper) && MovableConnections.nothingToRead(wrapper.getSocket().getIOChannel())) {
+                    if (isIdle(wrapper) && MovableConnections.nothingToRead(wrapper.getSocket().getIOChannel())) {
                         wrapper.close();
                     }
                 } finally {
@@ -323,17 +318,20 @@ public class HandoffNioEndpoint extends NioEndpoint {
     /**
      * Between two requests, or before the first one: no processor (an HTTP/2 or WebSocket connection keeps
      * its own, and so does a request waiting for more of itself; one running on a worker has it taken off,
-     * and holds the connection's lock instead), nothing read and not parsed (decrypted or still encrypted:
-     * part of a TLS record is the start of a request, or of the client's next handshake message), nothing
-     * left to write. Its handshake may be unfinished, or not begun (a client that connected and has sent
-     * nothing yet): holding nothing, it waits for its client, as an idle one does, and no request of its
-     * can have begun before the handshake's end.
+     * and holds the connection's lock instead), nothing read and not parsed (over TLS, decrypted or still
+     * encrypted: part of a record is the start of a request, or of the client's next handshake message),
+     * nothing left to write. A TLS handshake may be unfinished, or not begun (a client that connected and
+     * has sent nothing yet): holding nothing, it waits for its client, as an idle one does, and no request
+     * of its can have begun before the handshake's end.
      */
-    private static boolean isIdleTls(SocketWrapperBase<NioChannel> wrapper) {
-        return wrapper.getCurrentProcessor() == null && !wrapper.isClosed()
-                && wrapper.getSocket() instanceof SecureNioChannel tls
-                && wrapper.getSocketBufferHandler().isReadBufferEmpty() && encryptedBytesHeld(tls) == 0
-                && (!wrapper.hasDataToWrite() || !handshakeBegun(tls));
+    private static boolean isIdle(SocketWrapperBase<NioChannel> wrapper) {
+        if (wrapper.getCurrentProcessor() != null || wrapper.isClosed() || !wrapper.getSocketBufferHandler().isReadBufferEmpty()) {
+            return false;
+        }
+        if (wrapper.getSocket() instanceof SecureNioChannel tls) {
+            return encryptedBytesHeld(tls) == 0 && (!wrapper.hasDataToWrite() || !handshakeBegun(tls));
+        }
+        return !wrapper.hasDataToWrite();
     }
 
     /** What a TLS channel has read and not decrypted (a protected field); unknown counts as some. */
