@@ -67,10 +67,10 @@ public interface MovableConnections {
     void closeUnmovable();
 
     /**
-     * How many HTTP/1.x connections are idle now: no request under way or begun, nothing left to write. The
-     * drain asks once moving is over, when every connection still open stays here: it can never move
-     * ({@code tls}, {@code proxy}), or the successor did not take it. A count for the drain to decide by; the
-     * close checks each again.
+     * How many HTTP/1.x connections are idle now: no request under way or begun, nothing left to write, and
+     * over TLS the handshake done or not begun (the client has sent nothing). The drain asks once moving is
+     * over, when every connection still open stays here: it can never move ({@code tls}, {@code proxy}), or
+     * the successor did not take it. A count for the drain to decide by; the close checks each again.
      */
     int idleConnections();
 

@@ -586,8 +586,9 @@ class SpringConnectionHandoffTest {
      * requests, a health check that only connects) holds nothing of a request, and is closed with the idle
      * ones once they alone keep the old generation, rather than when the server's own handshake or
      * connection timeouts end it (set here past the test's wait, as is the drain's deadline). It was
-     * accepted by the old generation: a handshake and a request on a later connection were (each server
-     * accepts in turn, on one thread). Its client reads the end of the connection with no response. (Reactor
+     * accepted by the old generation, not left in the listener's backlog for the successor: a later
+     * connection was (the backlog is first in, first out), and answered. Its client reads the end of the
+     * connection with no response. (Reactor
      * Netty shows a TLS connection to its observers only once its handshake is done; before that, its own
      * handshake timeout, 10 s by default, ends one whose client says nothing.)
      */

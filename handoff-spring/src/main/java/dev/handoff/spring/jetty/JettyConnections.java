@@ -51,7 +51,6 @@ final class JettyConnections implements MovableConnections {
     // handshake is: private.
     private static final List<Field> TLS_INPUT = tlsFields("_encryptedInput", "_decryptedInput");
     private static final Field TLS_HANDSHAKE = tlsFields("_handshake").stream().findFirst().orElse(null);
-    private static final Set<String> HANDSHAKE_NOT_FAILED = Set.of("INITIAL", "HANDSHAKE", "SUCCEEDED");
 
     private final ServerConnector connector;
     private final String listener;
@@ -361,14 +360,14 @@ final class JettyConnections implements MovableConnections {
     /**
      * The HTTP/1.1 connection on a socket's endpoint (its own, TLS's, or the one a PROXY header left) if it
      * is idle, with nothing held by TLS either (part of a record, or decrypted bytes not yet
-     * read); else null. Its TLS handshake may be unfinished, or not begun (a client that connected and has
-     * sent nothing yet; Jetty puts the HTTP/1.1 connection on TLS's endpoint before the handshake): holding
-     * nothing, it waits for its client, and no request of its can have begun before the handshake's end.
+     * read); else null. Its TLS handshake done, or not begun (a client that connected and has sent nothing
+     * yet, which waits as an idle one does; Jetty puts the HTTP/1.1 connection on TLS's endpoint before the
+     * handshake); not one under way, whose close fails a handshake that clients seldom retry.
      */
     private static HandoffHttpConnection idleHttp(EndPoint endPoint) {
         org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
         if (connection instanceof SslConnection ssl) {
-            if (!handshakeUnfailed(ssl) || tlsHolds(ssl)) {
+            if (!handshakeNotUnderWay(ssl) || tlsHolds(ssl)) {
                 return null;
             }
             connection = ssl.getSslEndPoint().getConnection();
@@ -377,13 +376,16 @@ final class JettyConnections implements MovableConnections {
     }
 
     /**
-     * Whether TLS's handshake is not begun, under way or done, but has not failed (a failed one closes by
-     * itself). A private field; if it cannot be read, it counts as failed.
+     * Whether TLS's handshake is not begun (no byte has come from the client) or has succeeded (a private
+     * field; if it cannot be read, the handshake counts as under way).
      */
-    private static boolean handshakeUnfailed(SslConnection ssl) {
+    private static boolean handshakeNotUnderWay(SslConnection ssl) {
+        if (ssl.getBytesIn() == 0) {
+            return true;
+        }
         try {
             return TLS_HANDSHAKE != null && TLS_HANDSHAKE.get(ssl) instanceof AtomicReference<?> state
-                    && HANDSHAKE_NOT_FAILED.contains(String.valueOf(state.get()));
+                    && String.valueOf(state.get()).equals("SUCCEEDED");
         } catch (IllegalAccessException | RuntimeException e) {
             return false;
         }

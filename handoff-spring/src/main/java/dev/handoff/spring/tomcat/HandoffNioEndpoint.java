@@ -320,16 +320,17 @@ public class HandoffNioEndpoint extends NioEndpoint {
      * its own, and so does a request waiting for more of itself; one running on a worker has it taken off,
      * and holds the connection's lock instead), nothing read and not parsed (over TLS, decrypted or still
      * encrypted: part of a record is the start of a request, or of the client's next handshake message),
-     * nothing left to write. A TLS handshake may be unfinished, or not begun (a client that connected and
-     * has sent nothing yet): holding nothing, it waits for its client, as an idle one does, and no request
-     * of its can have begun before the handshake's end.
+     * nothing left to write. Over TLS, its handshake done, or not begun (a client that connected and has
+     * sent nothing yet, which waits as an idle one does); not one under way, whose client waits for the
+     * server's answer or is about to send its next message, and whose close fails a handshake that clients
+     * seldom retry.
      */
     private static boolean isIdle(SocketWrapperBase<NioChannel> wrapper) {
         if (wrapper.getCurrentProcessor() != null || wrapper.isClosed() || !wrapper.getSocketBufferHandler().isReadBufferEmpty()) {
             return false;
         }
         if (wrapper.getSocket() instanceof SecureNioChannel tls) {
-            return encryptedBytesHeld(tls) == 0 && (!wrapper.hasDataToWrite() || !handshakeBegun(tls));
+            return encryptedBytesHeld(tls) == 0 && (tls.isHandshakeComplete() ? !wrapper.hasDataToWrite() : !handshakeBegun(tls));
         }
         return !wrapper.hasDataToWrite();
     }
@@ -345,8 +346,8 @@ public class HandoffNioEndpoint extends NioEndpoint {
 
     /**
      * Whether the handshake has begun: the client's hello is read (a protected field; unknown counts as
-     * begun). Before it, Tomcat's count of bytes left to write is its empty output buffer's whole capacity,
-     * though nothing has been written: the server writes nothing until the client's hello.
+     * begun), or part of it (then held in the channel's input buffer). Before it the server has written
+     * nothing, though Tomcat's count of bytes left to write is its empty output buffer's whole capacity.
      */
     private static boolean handshakeBegun(SecureNioChannel tls) {
         try {
@@ -363,7 +364,7 @@ public class HandoffNioEndpoint extends NioEndpoint {
             return field;
         } catch (NoSuchFieldException | RuntimeException e) {
             LoggerFactory.getLogger(HandoffNioEndpoint.class).warn("this Tomcat's TLS channel is not the one Handoff knows: "
-                    + "some idle TLS connections are closed only at the drain's deadline", e);
+                    + "idle TLS connections (or those whose client has sent nothing) are closed only at the drain's deadline", e);
             return null;
         }
     }
