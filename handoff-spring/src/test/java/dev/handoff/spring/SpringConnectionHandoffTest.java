@@ -369,25 +369,17 @@ class SpringConnectionHandoffTest {
         try (TestAppProcess first = TestAppProcess.start(args, 1);
              Client client = new Client(first.port("http"))) {
             assertEquals(first.pid(), client.get(GET));
-            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
-                second.child().signal("STOP"); // within the probation: the drain's batch finds it stopped
-                try {
-                    first.child().awaitLine("DRAINING", WAIT);
-                    Thread.sleep(500); // the idle connection is released and sent within the step timeout
-                    client.send(GET);
-                    Response answer = client.response();
-                    assertEquals(200, answer.status(), answer.statusLine());
-                    assertEquals(first.pid(), pid(answer.body()), "answered by the old generation, which took it back");
-                    String drained = first.child().awaitLine("DRAINED", WAIT);
-                    assertTrue(drained.startsWith("DRAINED moved=0 kept=1 "), drained);
-                } finally {
-                    second.child().signal("CONT");
-                }
+            whileASuccessorIsStopped(args, first, () -> {
+                first.child().awaitLine("DRAINING", WAIT);
+                Thread.sleep(500); // the idle connection is released and sent within the step timeout
+                client.send(GET);
+                Response answer = client.response();
+                assertEquals(200, answer.status(), answer.statusLine());
+                assertEquals(first.pid(), pid(answer.body()), "answered by the old generation, which took it back");
+                String drained = first.child().awaitLine("DRAINED", WAIT);
+                assertTrue(drained.startsWith("DRAINED moved=0 kept=1 "), drained);
                 assertEquals(0, first.child().awaitExit(WAIT));
-                try (Client next = new Client(first.port("http"))) {
-                    assertEquals(second.pid(), next.get(GET), "the continued successor serves new connections");
-                }
-            }
+            });
         }
     }
 
@@ -408,17 +400,32 @@ class SpringConnectionHandoffTest {
         try (TestAppProcess first = TestAppProcess.start(args, 1);
              Client idle = new Client(first.port("http"))) {
             assertEquals(first.pid(), idle.get(GET));
-            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
-                second.child().signal("STOP"); // within the probation: the drain's batch finds it stopped
-                try {
-                    assertEquals("DRAINED moved=0 kept=1 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
-                    assertEquals(0, first.child().awaitExit(WAIT));
-                } finally {
-                    second.child().signal("CONT");
-                }
-                try (Client next = new Client(first.port("http"))) {
-                    assertEquals(second.pid(), next.get(GET), "the continued successor serves new connections");
-                }
+            whileASuccessorIsStopped(args, first, () -> {
+                assertEquals("DRAINED moved=0 kept=1 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(0, first.child().awaitExit(WAIT));
+            });
+        }
+    }
+
+    /** A step of a test, which may throw. */
+    private interface Step {
+        void run() throws Exception;
+    }
+
+    /**
+     * Starts a successor and stops it (SIGSTOP) within its probation, so that the drain's first batch finds it
+     * stopped; runs {@code whileStopped}; then continues it and checks that it serves new connections.
+     */
+    private static void whileASuccessorIsStopped(String[] args, TestAppProcess first, Step whileStopped) throws Exception {
+        try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+            second.child().signal("STOP");
+            try {
+                whileStopped.run();
+            } finally {
+                second.child().signal("CONT");
+            }
+            try (Client next = new Client(first.port("http"))) {
+                assertEquals(second.pid(), next.get(GET), "the continued successor serves new connections");
             }
         }
     }

@@ -64,8 +64,8 @@ final class QuietPoint {
 
     /**
      * Whether an HTTP/1.1 connection (plain, over TLS, or behind a PROXY header) is idle: its handshake done,
-     * nothing held by TLS or by a PROXY header's decoder, and between two requests as a quiet one is. Exact on its event loop;
-     * an estimate elsewhere.
+     * nothing held by TLS or by a PROXY header's decoder, and between two requests as a quiet one is. Exact
+     * on its event loop; an estimate elsewhere.
      */
     static boolean isIdle(Channel channel) {
         if (!isSupported() || !channel.isActive()) {
@@ -78,7 +78,8 @@ final class QuietPoint {
         }
         SslHandler tls = channel.pipeline().get(SslHandler.class);
         if (tls != null && (!tls.handshakeFuture().isSuccess() || holdsBytes(tls))
-                || headerPartlyRead(channel.pipeline().get(NettyPipeline.ProxyProtocolDecoder)) || !betweenRequests(channel)) {
+                || headerPartlyRead(channel.pipeline().get(NettyPipeline.ProxyProtocolDecoder))
+                || !betweenRequests(channel)) {
             return false;
         }
         // Moving hands the decoder's bytes on; a close would lose them: the start of a request line it holds

@@ -326,19 +326,24 @@ public class HandoffNioEndpoint extends NioEndpoint {
      * seldom retry.
      */
     private static boolean isIdle(SocketWrapperBase<NioChannel> wrapper) {
-        if (wrapper.getCurrentProcessor() != null || wrapper.isClosed() || !wrapper.getSocketBufferHandler().isReadBufferEmpty()) {
+        if (wrapper.getCurrentProcessor() != null || wrapper.isClosed()
+                || !wrapper.getSocketBufferHandler().isReadBufferEmpty()) {
             return false;
         }
         if (wrapper.getSocket() instanceof SecureNioChannel tls) {
-            return encryptedBytesHeld(tls) == 0 && (tls.isHandshakeComplete() ? !wrapper.hasDataToWrite() : !handshakeBegun(tls));
+            return encryptedBytesHeld(tls) == 0
+                    && (tls.isHandshakeComplete() ? !wrapper.hasDataToWrite() : !handshakeBegun(tls));
         }
         return !wrapper.hasDataToWrite();
     }
 
-    /** What a TLS channel has read and not decrypted (a protected field); unknown counts as some. */
+    /**
+     * What a TLS channel has read and not decrypted (a protected field, filled from 0 and compacted after each
+     * unwrap); unknown counts as some.
+     */
     private static int encryptedBytesHeld(SecureNioChannel tls) {
         try {
-            return NET_IN_BUFFER == null ? 1 : ((ByteBuffer) NET_IN_BUFFER.get(tls)).position(); // filled from 0, compacted after each unwrap
+            return NET_IN_BUFFER == null ? 1 : ((ByteBuffer) NET_IN_BUFFER.get(tls)).position();
         } catch (IllegalAccessException | RuntimeException e) {
             return 1;
         }
@@ -363,8 +368,9 @@ public class HandoffNioEndpoint extends NioEndpoint {
             field.setAccessible(true);
             return field;
         } catch (NoSuchFieldException | RuntimeException e) {
-            LoggerFactory.getLogger(HandoffNioEndpoint.class).warn("this Tomcat's TLS channel is not the one Handoff knows: "
-                    + "idle TLS connections (or those whose client has sent nothing) are closed only at the drain's deadline", e);
+            LoggerFactory.getLogger(HandoffNioEndpoint.class).warn("this Tomcat's TLS channel is not the one Handoff "
+                    + "knows: idle TLS connections (or those whose client has sent nothing) are closed only at the "
+                    + "drain's deadline", e);
             return null;
         }
     }
