@@ -258,25 +258,33 @@ public final class Handoff implements Closeable {
         rendezvous.bind();
         if (predecessor != null) {
             try {
-                predecessor.ready(connectionHandlers, generation);
+                predecessor.ready(connectionHandlers, generation, this::writePidFile);
             } catch (HandoffRejectedException e) {
                 listeners.closeAll();
                 close();
                 throw e;
             }
         } else {
+            writePidFile();
             log.info("READY generation {} (cold start)", generation);
         }
+        notifySystemd();
+        rendezvous.accept();
+    }
+
+    /**
+     * Once this process serves and before its READY line: whoever waits for that line (a supervisor, a
+     * container test) then finds this process's pid in the file, not its predecessor's or none.
+     */
+    private void writePidFile() {
         if (options.pidFile() != null) {
             try {
                 PidFile.write(options.pidFile());
             } catch (IOException e) {
-                // READY is said: failing now would leave a process that serves and can never be succeeded.
+                // It serves: failing now would leave a process that serves and can never be succeeded.
                 log.error("could not write the pid file {}; serving without it", options.pidFile(), e);
             }
         }
-        notifySystemd();
-        rendezvous.accept();
     }
 
     private static void awaitUninterruptibly(Thread thread) {

@@ -48,12 +48,13 @@ final class PredecessorLink {
     /**
      * Says READY and waits for the predecessor to confirm it; from then on the predecessor's connections go
      * to {@code handlers} (none are asked for without any). If the predecessor died meanwhile, this process
-     * serves what it was handed (the only copies left) and says so.
+     * serves what it was handed (the only copies left) and says so. {@code serving} runs once this process is
+     * known to serve, before its READY line.
      *
      * @throws HandoffRejectedException the predecessor is there and did not confirm READY (it gave up
      *                                  waiting for it): it serves on, and this process must not
      */
-    void ready(ConnectionHandlers handlers, int generation) throws HandoffRejectedException {
+    void ready(ConnectionHandlers handlers, int generation, Runnable serving) throws HandoffRejectedException {
         SuccessorSession.Readiness readiness = predecessor.ready(!handlers.isEmpty());
         HandoffResult result = HandoffResult.of(readiness.serves() ? HandoffResult.Outcome.SUCCEEDED
                 : HandoffResult.Outcome.FAILED, readiness.reason(), pid(), predecessor.startNanos(),
@@ -64,6 +65,7 @@ final class PredecessorLink {
         metrics.handoff(HandoffMetrics.SUCCESSOR, result);
         switch (readiness.state()) {
             case RECEIVING -> {
+                serving.run();
                 log.info("READY generation {} after handoff from pid {} in {} ms", generation, result.peerPid(),
                         result.duration().toNanos() / 1e6);
                 Thread receiver = new Thread(() -> receive(handlers), "handoff-predecessor");
@@ -77,6 +79,7 @@ final class PredecessorLink {
             }
             default -> {
                 finish();
+                serving.run();
                 log.warn("READY generation {}: {}", generation, readiness.reason());
             }
         }

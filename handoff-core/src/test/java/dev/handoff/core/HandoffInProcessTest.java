@@ -28,9 +28,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.ByteArrayOutputStream;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -41,7 +45,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -106,6 +112,72 @@ class HandoffInProcessTest {
         assertEquals(1.0, registry.get("handoff.handoffs").tag("role", "successor").tag("outcome", "succeeded").counter().count());
     }
 
+    /**
+     * Supervisors and container tests wait for the READY line, then read the pid file: by then it must name
+     * the process that said READY, on a cold start and after a handoff (the file is removed in between).
+     */
+    @Test
+    void theReadyLineComesOnlyOnceThePidFileNamesTheProcessThatSaysIt() throws Exception {
+        Path pidFile = temp.resolve("app.pid");
+        HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("r.sock"))
+                .probation(Duration.ZERO).pidFile(pidFile).build();
+        String pid = Long.toString(ProcessHandle.current().pid());
+        List<String> pidAtReady = new CopyOnWriteArrayList<>();
+        PrintStream err = System.err;
+        System.setErr(new PrintStream(new LineTap(err, line -> {
+            if (line.contains("READY generation")) {
+                pidAtReady.add(Files.exists(pidFile) ? readQuietly(pidFile).trim() : "no pid file");
+            }
+        }), true));
+        try (Handoff incumbent = Handoff.start(options)) {
+            incumbent.ready();
+            Files.delete(pidFile);
+            try (Handoff successor = Handoff.start(options)) {
+                successor.ready();
+                assertTrue(incumbent.awaitExit(Duration.ofSeconds(10)).isPresent());
+            }
+        } finally {
+            System.setErr(err);
+        }
+        assertEquals(List.of(pid, pid), pidAtReady, "what the pid file held as each READY line was written");
+    }
+
+    private static String readQuietly(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
+    /** Passes bytes through to {@code out} and each whole line, as it ends, to {@code lines}. */
+    private static final class LineTap extends OutputStream {
+        private final OutputStream out;
+        private final Consumer<String> lines;
+        private final ByteArrayOutputStream line = new ByteArrayOutputStream();
+
+        LineTap(OutputStream out, Consumer<String> lines) {
+            this.out = out;
+            this.lines = lines;
+        }
+
+        @Override
+        public synchronized void write(int b) throws IOException {
+            out.write(b);
+            if (b == '\n') {
+                lines.accept(line.toString(StandardCharsets.UTF_8));
+                line.reset();
+            } else {
+                line.write(b);
+            }
+        }
+
+        @Override
+        public void flush() throws IOException {
+            out.flush();
+        }
+    }
+
     @Test
     void theHandoffsTimeRunsFromConnectToReadyAndLeavesProbationOut() throws Exception {
         Duration probation = Duration.ofSeconds(3);
@@ -132,11 +204,11 @@ class HandoffInProcessTest {
                     wire.receive(Duration.ofSeconds(10), Message.Hello.class).close();
                     wire.send(new Message.Welcome(1, 1, 1, 0, List.of()));
                     wire.fdChannel().receive(Duration.ofSeconds(10)).close(); // until the successor hangs up
-                } catch (java.io.IOException e) {
+                } catch (IOException e) {
                     // the successor hung up: expected
                 }
             });
-            java.io.IOException e = assertThrows(java.io.IOException.class, () -> Handoff.start(HandoffOptions.builder(socket).build()));
+            IOException e = assertThrows(IOException.class, () -> Handoff.start(HandoffOptions.builder(socket).build()));
             assertTrue(e.getMessage().contains("AWAIT_WELCOME"), e.getMessage());
             incumbent.get(10, TimeUnit.SECONDS);
         }
@@ -348,7 +420,7 @@ class HandoffInProcessTest {
     void aLivenessProbeIsNoHandoffAndASuccessorRightBehindItTakesOver() throws Exception {
         HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("probe.sock"))
                 .probation(Duration.ZERO).build();
-        List<HandoffResult> results = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<HandoffResult> results = new CopyOnWriteArrayList<>();
         try (Handoff incumbent = Handoff.start(options)) {
             incumbent.onHandoff(results::add);
             incumbent.ready();
@@ -370,7 +442,7 @@ class HandoffInProcessTest {
     void anOnHandoffCallbackThatThrowsKeepsNeitherTheOthersNorOnExitFromRunning() throws Exception {
         HandoffOptions options = HandoffOptions.builder(temp.resolve("run").resolve("cb.sock"))
                 .probation(Duration.ZERO).build();
-        List<String> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<String> calls = new CopyOnWriteArrayList<>();
         try (Handoff incumbent = Handoff.start(options)) {
             incumbent.onHandoff(result -> {
                 calls.add("handoff-1");
@@ -446,7 +518,7 @@ class HandoffInProcessTest {
         int total = 400;
         java.util.Set<Integer> atIncumbent = java.util.concurrent.ConcurrentHashMap.newKeySet();
         java.util.Set<Integer> atSuccessor = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        List<Integer> duplicates = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Integer> duplicates = new CopyOnWriteArrayList<>();
         try (Handoff incumbent = Handoff.start(options)) {
             java.nio.channels.DatagramChannel udp = incumbent.listenDatagram("udp", new InetSocketAddress("127.0.0.1", 0));
             incumbent.ready();
@@ -502,7 +574,7 @@ class HandoffInProcessTest {
                         duplicates.add(number);
                     }
                 }
-            } catch (java.io.IOException closed) {
+            } catch (IOException closed) {
                 // the channel was closed: this side is done
             }
         }, "udp-receiver");
