@@ -5,6 +5,7 @@ import dev.handoff.core.Takeover;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,14 +26,17 @@ final class ConnectionMover {
     // old generation waits for its last one. The servers skip connections already woken or released.
     private static final long WAKE_EVERY_MILLIS = 10;
     private static final long DEREGISTER_WAIT_MILLIS = 100;
+    // A released connection's key is dropped at its selector's next pass, which the server wakes it for.
+    private static final long GIVE_BACK_WAIT_MILLIS = 5_000;
 
     private final MovableConnections server;
     private final Takeover takeover;
     private final LinkedBlockingQueue<Connection> released = new LinkedBlockingQueue<>();
     private final Object finishing = new Object();
-    private boolean finished; // guarded by finishing: a connection released after it goes straight back
+    private boolean finished; // guarded by finishing: a connection released after it goes back
     private int moved;
-    private int kept; // guarded by finishing: a late release is given back on the releasing thread
+    private int kept; // guarded by finishing
+    private int late; // guarded by finishing: late releases not given back yet
 
     ConnectionMover(MovableConnections server, Takeover takeover) {
         this.server = server;
@@ -118,8 +122,22 @@ final class ConnectionMover {
                 released.add(connection);
                 return;
             }
+            late++;
         }
-        giveBack(List.of(connection)); // one whose release was under way when moving ended
+        // Its release was under way when moving ended, and the server's thread is in the middle of it:
+        // given back on that thread, the server could forget it as it ends the release. So it goes back
+        // from a thread of its own.
+        Thread giving = new Thread(() -> {
+            try {
+                giveBackOnceDeregistered(List.of(connection));
+            } finally {
+                synchronized (finishing) {
+                    late--;
+                }
+            }
+        }, "handoff-give-back-" + server.listener());
+        giving.setDaemon(true);
+        giving.start();
     }
 
     /** Moving ends (again is harmless): the server keeps what it has, and gets back what was released and not moved. */
@@ -130,7 +148,39 @@ final class ConnectionMover {
             finished = true;
             released.drainTo(rest);
         }
-        giveBack(rest);
+        giveBackOnceDeregistered(rest);
+    }
+
+    /**
+     * Released connections go back once their selectors have dropped their keys (those that were queued may
+     * not have yet): registered again before that, Tomcat's poller would never poll one, and Jetty would
+     * close it. One still registered after a wait is closed, as is each left when this thread is interrupted.
+     */
+    private void giveBackOnceDeregistered(List<Connection> connections) {
+        List<Connection> back = new ArrayList<>(connections.size());
+        try {
+            for (Connection connection : connections) {
+                if (awaitDeregistered(connection, GIVE_BACK_WAIT_MILLIS)) {
+                    back.add(connection);
+                } else {
+                    log.warn("a released connection stayed registered with its selector; closing it: {}",
+                            connection.channel());
+                    closeQuietly(connection);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            connections.stream().filter(connection -> !back.contains(connection)).forEach(ConnectionMover::closeQuietly);
+        }
+        giveBack(back);
+    }
+
+    private static void closeQuietly(Connection connection) {
+        try {
+            connection.channel().close();
+        } catch (IOException e) {
+            log.debug("closing {} failed", connection.channel(), e);
+        }
     }
 
     int moved() {
@@ -141,6 +191,16 @@ final class ConnectionMover {
     int kept() {
         synchronized (finishing) {
             return kept;
+        }
+    }
+
+    /**
+     * Connections released as moving ended and not back in the server yet: open, and counted by neither the
+     * server nor the successor meanwhile.
+     */
+    int late() {
+        synchronized (finishing) {
+            return late;
         }
     }
 
@@ -164,15 +224,20 @@ final class ConnectionMover {
         long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEREGISTER_WAIT_MILLIS);
         List<Connection> ready = new ArrayList<>(batch.size());
         for (Connection connection : batch) {
-            while (connection.channel().isRegistered() && System.nanoTime() - until < 0) {
-                Thread.sleep(1);
-            }
-            if (connection.channel().isRegistered()) {
-                released.add(connection);
-            } else {
+            if (awaitDeregistered(connection, TimeUnit.NANOSECONDS.toMillis(until - System.nanoTime()))) {
                 ready.add(connection);
+            } else {
+                released.add(connection);
             }
         }
         return ready;
+    }
+
+    private static boolean awaitDeregistered(Connection connection, long millis) throws InterruptedException {
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        while (connection.channel().isRegistered() && System.nanoTime() - until < 0) {
+            Thread.sleep(1);
+        }
+        return !connection.channel().isRegistered();
     }
 }

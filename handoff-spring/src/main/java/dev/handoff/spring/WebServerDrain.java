@@ -136,19 +136,13 @@ public class WebServerDrain {
             }
         }
         closeUnmovable(); // HTTP/2: GOAWAY, so that it ends before the deadline
-        int moved = 0;
-        int kept = 0;
-        for (Mover mover : movers) {
-            moved += mover.mover().moved();
-            kept += mover.mover().kept();
-        }
         unmovable.forEach(takeover::connectionsClosed); // they close after their next answer, or at shutdown
         long open;
         long waits = 0;
         long allIdleSince = 0; // meaningful while allIdle
         boolean allIdle = false;
         boolean closingIdle = false;
-        while ((open = openConnections()) > 0 && Instant.now().isBefore(deadline)) {
+        while ((open = openConnections() + late(movers)) > 0 && Instant.now().isBefore(deadline)) {
             if (open > idleConnections()) {
                 allIdle = false;
             } else if (!allIdle) {
@@ -169,7 +163,18 @@ public class WebServerDrain {
                 closeUnmovable(); // those whose streams have ended since
             }
         }
+        int moved = 0;
+        int kept = 0; // counted now: a late release is given back after moving ended
+        for (Mover mover : movers) {
+            moved += mover.mover().moved();
+            kept += mover.mover().kept();
+        }
         return new Outcome(moved, kept, unmovable, Math.max(0, open));
+    }
+
+    /** Connections released as moving ended, on their way back into their servers: open, and counted by none. */
+    private static long late(List<Mover> movers) {
+        return movers.stream().mapToLong(mover -> mover.mover().late()).sum();
     }
 
     private void closeUnmovable() {

@@ -146,7 +146,8 @@ public class HandoffNioEndpoint extends NioEndpoint {
         }
         // Queued for the move before Tomcat stops counting it: the drain ends when nothing is open or queued.
         sink.accept(new Connection(listener, channel, null, unread));
-        connections.remove(channel);
+        // Only this wrapper: one released as moving ended may already be back, adopted under the same key.
+        connections.remove(channel, wrapper);
         wrapper.close(); // Tomcat forgets it: counted down, marked closed for any event still queued
         getPoller().getSelector().wakeup();
         return Step.RELEASED;
