@@ -324,6 +324,42 @@ class SpringConnectionHandoffTest {
     }
 
     /**
+     * With h2c on, a connection's first bytes could still be HTTP/2's preface ({@code PRI * HTTP/2.0}) until
+     * they tell, and Reactor Netty holds them aside meanwhile (Tomcat and Jetty read them as a request line).
+     * A connection that has sent only the first byte of its first request ({@code P} of a {@code POST}) when
+     * the drain begins does not move without it: the rest, sent once an idle connection beside it has moved
+     * (so the drain has looked at both), makes a whole {@code POST} that is answered, not a request for a
+     * method {@code OST}. Then it moves.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void theFirstByteOfARequestThatCouldStillBeAnHttp2PrefaceIsNotLostWhenTheDrainBegins(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s", "--server.http2.enabled=true");
+        String post = "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n";
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Client begun = new Client(first.port("http"));
+             Client idle = new Client(first.port("http"))) {
+            begun.send(post.substring(0, 1));
+            assertEquals(first.pid(), idle.get(GET));
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                first.child().awaitLine("DRAINING", WAIT);
+                long until = System.nanoTime() + WAIT.toNanos();
+                while (idle.get(GET) != second.pid()) {
+                    assertTrue(System.nanoTime() - until < 0, "the idle connection did not move");
+                    // As a client between requests would: one that sends its next request the instant its
+                    // answer arrives can keep Tomcat's processor on the connection, which then never idles.
+                    Thread.sleep(20);
+                }
+                begun.send(post.substring(1));
+                Response answer = begun.response();
+                assertEquals(200, answer.status(), answer.statusLine() + " " + answer.body());
+                assertEquals("DRAINED moved=2 kept=0 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(second.pid(), begun.get(GET), "then it moved");
+            }
+        }
+    }
+
+    /**
      * A request that keeps a worker thread busy across the drain's start (synchronous, unlike the
      * {@code Mono}s elsewhere) does not hold up the others: an idle connection's next request, sent once the
      * drain has begun, is answered by the successor while that request still runs on the old generation,
@@ -369,7 +405,7 @@ class SpringConnectionHandoffTest {
         try (TestAppProcess first = TestAppProcess.start(args, 1);
              Client client = new Client(first.port("http"))) {
             assertEquals(first.pid(), client.get(GET));
-            whileASuccessorIsStopped(args, first, () -> {
+            whileASuccessorIsStopped(args, first, "", () -> {
                 first.child().awaitLine("DRAINING", WAIT);
                 Thread.sleep(500); // the idle connection is released and sent within the step timeout
                 client.send(GET);
@@ -389,18 +425,33 @@ class SpringConnectionHandoffTest {
      * generation it is closed, and the old generation exits long before the drain's deadline (two minutes
      * here, past the test's wait, as are the servers' own idle timeouts: Tomcat times a connection it takes
      * back out after its connection timeout), reporting it kept. The successor, once continued, serves new
-     * connections.
+     * connections. Behind the PROXY protocol, the same for a connection that has sent nothing yet (such a
+     * connection moves, so it came back too).
      */
-    @ParameterizedTest
-    @ValueSource(strings = {"tomcat", "jetty", "netty"})
-    void anIdleConnectionTheSuccessorDidNotTakeIsClosedOnceItAloneKeepsTheOldGeneration(String server) throws Exception {
-        String[] args = TestAppProcess.args(temp, server, "--handoff.probation=2s", "--handoff.step-timeout=2s",
-                "--handoff.drain-timeout=120s", "--server.tomcat.keep-alive-timeout=5m",
-                "--server.tomcat.connection-timeout=5m", "--server.jetty.connection-idle-timeout=5m");
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"tomcat, answered", "jetty, answered", "netty, answered", "jetty, awaiting-proxy-header",
+            "netty, awaiting-proxy-header"})
+    void anIdleConnectionTheSuccessorDidNotTakeIsClosedOnceItAloneKeepsTheOldGeneration(String server, String kind)
+            throws Exception {
+        boolean proxy = kind.equals("awaiting-proxy-header");
+        String[] args = TestAppProcess.args(temp, server, Stream.of("--handoff.probation=2s", "--handoff.step-timeout=2s",
+                "--handoff.drain-timeout=120s", "--server.tomcat.keep-alive-timeout=5m", "--server.tomcat.connection-timeout=5m",
+                "--server.jetty.connection-idle-timeout=5m", proxy ? "--test.proxy-protocol=true" : null)
+                .filter(Objects::nonNull).toArray(String[]::new));
+        String header = proxy ? "PROXY TCP4 203.0.113.7 127.0.0.1 40000 80\r\n" : "";
         try (TestAppProcess first = TestAppProcess.start(args, 1);
              Client idle = new Client(first.port("http"))) {
-            assertEquals(first.pid(), idle.get(GET));
-            whileASuccessorIsStopped(args, first, () -> {
+            if (proxy) {
+                try (Client later = new Client(first.port("http"))) {
+                    // Accepted in order: once a later connection is answered, the old generation has this one.
+                    later.send(header + "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+                    assertEquals(first.pid(), pid(later.response().body()));
+                    assertEquals(-1, later.in.read(), "closed by the server, so not open at the drain");
+                }
+            } else {
+                assertEquals(first.pid(), idle.get(GET));
+            }
+            whileASuccessorIsStopped(args, first, header, () -> {
                 assertEquals("DRAINED moved=0 kept=1 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
                 assertEquals(0, first.child().awaitExit(WAIT));
             });
@@ -414,9 +465,11 @@ class SpringConnectionHandoffTest {
 
     /**
      * Starts a successor and stops it (SIGSTOP) within its probation, so that the drain's first batch finds it
-     * stopped; runs {@code whileStopped}; then continues it and checks that it serves new connections.
+     * stopped; runs {@code whileStopped}; then continues it and checks that it serves new connections (each
+     * beginning with {@code header}).
      */
-    private static void whileASuccessorIsStopped(String[] args, TestAppProcess first, Step whileStopped) throws Exception {
+    private static void whileASuccessorIsStopped(String[] args, TestAppProcess first, String header, Step whileStopped)
+            throws Exception {
         try (TestAppProcess second = TestAppProcess.start(args, 2)) {
             second.child().signal("STOP");
             try {
@@ -425,7 +478,7 @@ class SpringConnectionHandoffTest {
                 second.child().signal("CONT");
             }
             try (Client next = new Client(first.port("http"))) {
-                assertEquals(second.pid(), next.get(GET), "the continued successor serves new connections");
+                assertEquals(second.pid(), next.get(header + GET), "the continued successor serves new connections");
             }
         }
     }

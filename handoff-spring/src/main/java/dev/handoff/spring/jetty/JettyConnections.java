@@ -329,7 +329,7 @@ final class JettyConnections implements MovableConnections {
     public int idleConnections() {
         int idle = 0;
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
-            if (idleHttp(endPoint) != null) {
+            if (idleEnd(endPoint) != null) {
                 idle++;
             }
         }
@@ -338,23 +338,38 @@ final class JettyConnections implements MovableConnections {
 
     /**
      * Closes each idle one on its selector's thread, where no read can begin meanwhile, only while its key
-     * wants reading and nothing has come in from its client since. Over TLS the close sends a close_notify first.
+     * wants reading, its endpoint waits to be filled, and nothing has come in from its client since. Over TLS
+     * the close sends a close_notify first. (A wake-up takes the fill interest and reads on the executor while
+     * the key still wants reading: that one is left alone.)
      */
     @Override
     public void closeIdleConnections() {
         for (EndPoint endPoint : connector.getConnectedEndPoints()) {
             ManagedSelector selector;
-            if (endPoint instanceof SocketChannelEndPoint socket && idleHttp(endPoint) != null
+            if (endPoint instanceof SocketChannelEndPoint socket && idleEnd(endPoint) != null
                     && (selector = selectorOf(socket.getChannel())) != null) {
                 selector.submit(nioSelector -> {
-                    HandoffHttpConnection idle = idleHttp(socket);
-                    if (idle != null && keyWaitingToRead(socket, nioSelector) != null
+                    EndPoint idle = idleEnd(socket);
+                    if (idle != null && keyWaitingToRead(socket, nioSelector) != null && socket.isFillInterested()
                             && MovableConnections.nothingToRead(socket.getChannel())) {
-                        idle.getEndPoint().close();
+                        idle.close();
                     }
                 });
             }
         }
+    }
+
+    /**
+     * The endpoint to close of an idle connection on a socket's endpoint, else null: an HTTP/1.1 one's (see
+     * {@link #idleHttp}), or the socket's own where a PROXY protocol connection has read none of its header
+     * (one that went back from a successor that did not take it).
+     */
+    private EndPoint idleEnd(EndPoint endPoint) {
+        if (awaitsProxyHeader(endPoint.getConnection())) {
+            return endPoint;
+        }
+        HandoffHttpConnection http = idleHttp(endPoint);
+        return http == null ? null : http.getEndPoint();
     }
 
     /**

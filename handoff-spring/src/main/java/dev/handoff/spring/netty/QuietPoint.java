@@ -15,6 +15,7 @@ import reactor.netty.NettyPipeline;
 import reactor.netty.channel.ChannelOperations;
 
 import java.lang.reflect.Field;
+import java.util.Map;
 import java.util.Queue;
 import java.util.Set;
 
@@ -56,7 +57,7 @@ final class QuietPoint {
         if (never != null) {
             return never;
         }
-        if (headerPartlyRead(channel.pipeline().get(NettyPipeline.ProxyProtocolDecoder))) {
+        if (aDecoderHoldsBytes(channel)) {
             return "in-flight";
         }
         return betweenRequests(channel) ? null : "in-flight";
@@ -64,8 +65,8 @@ final class QuietPoint {
 
     /**
      * Whether an HTTP/1.1 connection (plain, over TLS, or behind a PROXY header) is idle: its handshake done,
-     * nothing held by TLS or by a PROXY header's decoder, and between two requests as a quiet one is. Exact
-     * on its event loop; an estimate elsewhere.
+     * nothing held by a decoder ahead of HTTP's (TLS's, a PROXY header's), and between two requests as a
+     * quiet one is. Exact on its event loop; an estimate elsewhere.
      */
     static boolean isIdle(Channel channel) {
         if (!isSupported() || !channel.isActive()) {
@@ -77,9 +78,7 @@ final class QuietPoint {
             return false;
         }
         SslHandler tls = channel.pipeline().get(SslHandler.class);
-        if (tls != null && (!tls.handshakeFuture().isSuccess() || holdsBytes(tls))
-                || headerPartlyRead(channel.pipeline().get(NettyPipeline.ProxyProtocolDecoder))
-                || !betweenRequests(channel)) {
+        if (tls != null && !tls.handshakeFuture().isSuccess() || aDecoderHoldsBytes(channel) || !betweenRequests(channel)) {
             return false;
         }
         // Moving hands the decoder's bytes on; a close would lose them: the start of a request line it holds
@@ -120,11 +119,18 @@ final class QuietPoint {
     }
 
     /**
-     * Whether a PROXY protocol decoder still waiting for its header holds part of it. One that has received
-     * none of it may move: the successor's pipeline begins with the same decoder, which then reads it.
+     * Whether a decoder ahead of HTTP's holds bytes of the client's, which the move would lose (it hands on
+     * only the HTTP decoder's): part of a PROXY protocol header, part of a TLS record, or the first bytes of
+     * a connection with h2c on, which could still be HTTP/2's preface ({@code P} of a {@code POST}). One whose
+     * decoders hold nothing may move: the successor's pipeline begins with the same ones.
      */
-    private static boolean headerPartlyRead(ChannelHandler proxyDecoder) {
-        return proxyDecoder != null && holdsBytes(proxyDecoder);
+    private static boolean aDecoderHoldsBytes(Channel channel) {
+        for (Map.Entry<String, ChannelHandler> handler : channel.pipeline()) {
+            if (handler.getValue() instanceof ByteToMessageDecoder decoder && holdsBytes(decoder)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether a decoder holds bytes it has not decoded yet (part of a message); unknown counts as holding some. */

@@ -184,7 +184,8 @@ public class TestApp {
             this.context = context;
         }
 
-        @GetMapping("/")
+        @org.springframework.web.bind.annotation.RequestMapping(path = "/", method = {
+                org.springframework.web.bind.annotation.RequestMethod.GET, org.springframework.web.bind.annotation.RequestMethod.POST})
         Map<String, Object> root(@org.springframework.web.bind.annotation.RequestHeader(name = "User-Agent", required = false) String agent) {
             if ("handoff-warm-up".equals(agent)) {
                 WARM_UPS.incrementAndGet();
