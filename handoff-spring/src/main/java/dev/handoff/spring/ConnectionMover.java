@@ -158,9 +158,11 @@ final class ConnectionMover {
      */
     private void giveBackOnceDeregistered(List<Connection> connections) {
         List<Connection> back = new ArrayList<>(connections.size());
+        int looked = 0;
         try {
-            for (Connection connection : connections) {
-                if (awaitDeregistered(connection, GIVE_BACK_WAIT_MILLIS)) {
+            for (; looked < connections.size(); looked++) {
+                Connection connection = connections.get(looked);
+                if (awaitDeregistered(connection, deadlineIn(GIVE_BACK_WAIT_MILLIS))) {
                     back.add(connection);
                 } else {
                     log.warn("a released connection stayed registered with its selector; closing it: {}",
@@ -170,7 +172,7 @@ final class ConnectionMover {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            connections.stream().filter(connection -> !back.contains(connection)).forEach(ConnectionMover::closeQuietly);
+            connections.subList(looked, connections.size()).forEach(ConnectionMover::closeQuietly);
         }
         giveBack(back);
     }
@@ -221,10 +223,10 @@ final class ConnectionMover {
      * registered after a short wait go back to the queue for the next batch.
      */
     private List<Connection> deregistered(List<Connection> batch) throws InterruptedException {
-        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEREGISTER_WAIT_MILLIS);
+        long until = deadlineIn(DEREGISTER_WAIT_MILLIS);
         List<Connection> ready = new ArrayList<>(batch.size());
         for (Connection connection : batch) {
-            if (awaitDeregistered(connection, TimeUnit.NANOSECONDS.toMillis(until - System.nanoTime()))) {
+            if (awaitDeregistered(connection, until)) {
                 ready.add(connection);
             } else {
                 released.add(connection);
@@ -233,8 +235,12 @@ final class ConnectionMover {
         return ready;
     }
 
-    private static boolean awaitDeregistered(Connection connection, long millis) throws InterruptedException {
-        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+    private static long deadlineIn(long millis) {
+        return System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+    }
+
+    /** Whether the connection has left every selector by {@code until} ({@link System#nanoTime()}). */
+    private static boolean awaitDeregistered(Connection connection, long until) throws InterruptedException {
         while (connection.channel().isRegistered() && System.nanoTime() - until < 0) {
             Thread.sleep(1);
         }

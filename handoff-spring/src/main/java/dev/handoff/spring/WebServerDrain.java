@@ -43,8 +43,9 @@ public class WebServerDrain {
      * How long idle connections that stay here (they cannot move, or the successor did not take them) must
      * have been all that keeps the old generation before they are closed, unless configured
      * ({@code handoff.idle-close-grace}): a client often sends its next request soon after its last answer (a
-     * page's resources, an API's follow-up call), and the close should not meet it. No connection is accepted during the drain and every answer in it closes its connection,
-     * so when all open ones have been idle at every look for that long, each has been idle that long.
+     * page's resources, an API's follow-up call), and the close should not meet it. No connection is
+     * accepted during the drain and every answer in it closes its connection, so when all open ones have been
+     * idle at every look for that long, each has been idle that long.
      */
     public static final Duration DEFAULT_IDLE_CLOSE_GRACE = Duration.ofSeconds(1);
 
