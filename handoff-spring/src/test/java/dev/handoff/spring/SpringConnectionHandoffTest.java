@@ -19,6 +19,7 @@ import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
@@ -38,6 +39,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -264,7 +266,7 @@ class SpringConnectionHandoffTest {
     void keepAliveClientsUnderLoadKeepTheirConnectionsThroughRestarts(String server) throws Exception {
         // Tomcat closes a connection after 100 requests by default, restart or not.
         String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s",
-                "--server.tomcat.max-keep-alive-requests=-1");
+                "--server.tomcat.max-keep-alive-requests=-1", "--server.http2.enabled=true");
         List<TestAppProcess> generations = new ArrayList<>();
         try {
             generations.add(TestAppProcess.start(args, 1));
@@ -346,9 +348,6 @@ class SpringConnectionHandoffTest {
                 long until = System.nanoTime() + WAIT.toNanos();
                 while (idle.get(GET) != second.pid()) {
                     assertTrue(System.nanoTime() - until < 0, "the idle connection did not move");
-                    // As a client between requests would: one that sends its next request the instant its
-                    // answer arrives can keep Tomcat's processor on the connection, which then never idles.
-                    Thread.sleep(20);
                 }
                 begun.send(post.substring(1));
                 Response answer = begun.response();
@@ -385,6 +384,48 @@ class SpringConnectionHandoffTest {
                 assertEquals(first.pid(), busy.read(), "which the old generation answers, keeping its connection");
                 assertEquals("DRAINED moved=2 kept=0 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
                 assertEquals(second.pid(), busy.get(GET));
+                assertEquals(0, first.child().awaitExit(WAIT));
+            }
+        }
+    }
+
+    /**
+     * A client that keeps two requests outstanding (pipelining, as a busy proxy's connection can) from
+     * before the successor starts: each response takes its server 100 ms or more, so the next request
+     * waits in the socket each time a response is done. On Tomcat the processor reads it in its keep-alive
+     * loop without ever returning the connection to the poller, where it could move. It moves all the same,
+     * and is never told to close (it would be at the drain's deadline; Tomcat's limit of requests per
+     * connection is lifted so that it cannot be before).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty", "netty"})
+    void aConnectionWhoseNextRequestIsAlwaysWaitingMovesAllTheSame(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=30s",
+                "--server.tomcat.max-keep-alive-requests=-1");
+        String request = "GET " + (server.equals("netty") ? "/slow" : "/flushed") + "?ms=0 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Client client = new Client(first.port("http"))) {
+            CompletableFuture<List<Long>> answers = CompletableFuture.supplyAsync(() -> {
+                List<Long> pids = new ArrayList<>();
+                try {
+                    client.send(request + request);
+                    do {
+                        pids.add(client.read());
+                        client.send(request);
+                    } while (pids.get(pids.size() - 1) == first.pid());
+                    pids.add(client.read());
+                    pids.add(client.read());
+                } catch (IOException e) {
+                    throw new UncheckedIOException("after " + pids.size() + " responses", e);
+                }
+                return pids;
+            });
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                List<Long> pids = answers.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                assertEquals(List.of(second.pid(), second.pid(), second.pid()), pids.subList(pids.size() - 3, pids.size()),
+                        "the successor answered from the move on: " + pids);
+                assertEquals(first.pid(), pids.get(0));
+                assertEquals("DRAINED moved=1 kept=0 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
                 assertEquals(0, first.child().awaitExit(WAIT));
             }
         }

@@ -4,6 +4,7 @@ import dev.handoff.core.Connection;
 import dev.handoff.core.Handoff;
 import dev.handoff.spring.MovableConnections;
 import dev.handoff.spring.WebServerDrain;
+import org.apache.coyote.Adapter;
 import org.apache.coyote.Request;
 import org.apache.coyote.Response;
 import org.apache.coyote.http11.Http11NioProtocol;
@@ -21,6 +22,12 @@ public class HandoffHttp11NioProtocol extends Http11NioProtocol implements Movab
 
     public HandoffHttp11NioProtocol() {
         super(new HandoffNioEndpoint());
+    }
+
+    /** Tomcat's container, which tells the endpoint as each request ends. */
+    @Override
+    public void setAdapter(Adapter adapter) {
+        super.setAdapter(new RequestEndAdapter(adapter, endpoint()));
     }
 
     private HandoffNioEndpoint endpoint() {

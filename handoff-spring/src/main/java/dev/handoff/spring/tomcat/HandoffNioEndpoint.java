@@ -46,6 +46,8 @@ public class HandoffNioEndpoint extends NioEndpoint {
     private static final Field NET_IN_BUFFER = secureChannelField("netInBuffer");
     private static final Field SNI_COMPLETE = secureChannelField("sniComplete");
     private static volatile SocketChannel detached;
+    /** Set on a worker whose request ended while connections are released, until its next empty read. */
+    private static final ThreadLocal<Boolean> REQUEST_ENDED = new ThreadLocal<>();
     private volatile Handoff handoff;
     private volatile String listener;
     private volatile boolean acceptStopped;
@@ -79,6 +81,36 @@ public class HandoffNioEndpoint extends NioEndpoint {
 
     boolean isReleasing() {
         return releaseTo != null;
+    }
+
+    /**
+     * A request ended on this worker, which goes on to read the connection's next one in Tomcat's keep-alive
+     * loop.
+     */
+    void requestEnded() {
+        REQUEST_ENDED.set(Boolean.TRUE);
+    }
+
+    /**
+     * Whether a read into {@code dst} reads nothing: the first read into an empty buffer after a request
+     * ended on this worker, while connections are released. That is the read of the next request's first
+     * bytes, nothing of it read yet: the processor takes the empty read as a client that has not spoken,
+     * and hands the connection back to the poller between requests (Tomcat's read buffer is empty too, or
+     * its bytes would have been taken before the socket is read). Any other empty read of a connection on
+     * this worker, for a flag left by a request that did not go on, is one Tomcat already takes in its
+     * stride: a non-blocking read of nothing waits for the poller, a blocking one waits for it too.
+     */
+    boolean holdsBack(ByteBuffer dst) {
+        if (dst.position() != 0 || !isReleasing() || REQUEST_ENDED.get() == null) {
+            return false;
+        }
+        REQUEST_ENDED.remove();
+        return true;
+    }
+
+    @Override
+    protected NioChannel createChannel(SocketBufferHandler buffers) {
+        return isSSLEnabled() ? super.createChannel(buffers) : new QuietPointChannel(buffers, this);
     }
 
     /** From now on connections at their quiet point leave Tomcat for {@code sink}. */
