@@ -390,6 +390,38 @@ class SpringConnectionHandoffTest {
     }
 
     /**
+     * Once the drain begins, no thread of the old generation waits in accept() on the listener the
+     * successor now serves (one there would take the next connection from the successor's listener), while
+     * a request still keeps the old generation draining; before the handoff, its acceptor did (Tomcat's and
+     * Jetty's block in accept(); Reactor Netty's is its event loop). Jetty's acceptor used to stay there.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tomcat", "jetty"})
+    void onceTheDrainBeginsNoThreadOfTheOldGenerationWaitsToAccept(String server) throws Exception {
+        String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s");
+        try (TestAppProcess first = TestAppProcess.start(args, 1);
+             Client busy = new Client(first.port("http"))) {
+            int port = first.port("http");
+            assertEquals(1, AcceptingThreads.count(first.pid(), port), "before the handoff, its acceptor waits in accept()");
+            try (TestAppProcess second = TestAppProcess.start(args, 2)) {
+                busy.send("GET /flushed?ms=4000 HTTP/1.1\r\nHost: localhost\r\n\r\n"); // ends well into the drain
+                first.child().awaitLine("DRAINING", WAIT);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+                long accepting;
+                while ((accepting = AcceptingThreads.count(first.pid(), port)) > 0 && System.nanoTime() < deadline) {
+                    Thread.sleep(10);
+                }
+                assertEquals(0, accepting, "threads of the old generation in accept()");
+                assertEquals(0, busy.in.available(), "while its request still ran");
+                assertEquals(first.pid(), busy.read());
+                assertEquals("DRAINED moved=1 kept=0 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
+                assertEquals(1, AcceptingThreads.count(second.pid(), port), "the successor's acceptor");
+                assertEquals(0, first.child().awaitExit(WAIT));
+            }
+        }
+    }
+
+    /**
      * A client that keeps two requests outstanding (pipelining, as a busy proxy's connection can) from
      * before the successor starts: each response takes its server 100 ms or more, so the next request
      * waits in the socket each time a response is done. On Tomcat the processor reads it in its keep-alive
@@ -691,15 +723,16 @@ class SpringConnectionHandoffTest {
      * connection was (the backlog is first in, first out), and answered. Its client reads the end of the
      * connection with no response. (Reactor
      * Netty shows a TLS connection to its observers only once its handshake is done; before that, its own
-     * handshake timeout, 10 s by default, ends one whose client says nothing.)
+     * handshake timeout, 10 s by default, ends one whose client says nothing.) With HTTP/2 on, Jetty's
+     * connection before the handshake is the one that negotiates the protocol (ALPN), not HTTP/1.1's.
      */
-    @ParameterizedTest
-    @ValueSource(strings = {"tomcat", "jetty"})
-    void aTlsConnectionWhoseClientHasSentNothingIsClosedWithTheIdleOnes(String server) throws Exception {
+    @ParameterizedTest(name = "{0} http2={1}")
+    @CsvSource({"tomcat, false", "jetty, false", "jetty, true"})
+    void aTlsConnectionWhoseClientHasSentNothingIsClosedWithTheIdleOnes(String server, boolean http2) throws Exception {
         Path keystore = selfSignedKeystore(temp);
         String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=120s",
                 "--server.tomcat.keep-alive-timeout=5m", "--server.tomcat.connection-timeout=5m",
-                "--server.jetty.connection-idle-timeout=5m",
+                "--server.jetty.connection-idle-timeout=5m", "--server.http2.enabled=" + http2,
                 "--server.ssl.key-store=" + keystore, "--server.ssl.key-store-password=secret",
                 "--server.ssl.key-store-type=PKCS12");
         try (TestAppProcess first = TestAppProcess.start(args, 1);

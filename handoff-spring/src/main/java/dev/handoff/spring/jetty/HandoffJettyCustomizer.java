@@ -3,6 +3,7 @@ package dev.handoff.spring.jetty;
 import dev.handoff.core.Handoff;
 import dev.handoff.spring.WebServerDrain;
 import dev.handoff.spring.warmup.RequestPathWarmUp;
+import org.eclipse.jetty.server.AbstractConnector;
 import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -17,6 +18,7 @@ import org.springframework.core.Ordered;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.reflect.Method;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,6 +32,7 @@ import java.util.List;
 public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyWebServerFactory>, Ordered {
 
     private static final Logger log = LoggerFactory.getLogger(HandoffJettyCustomizer.class);
+    private static final Method INTERRUPT_ACCEPTORS = interruptAcceptors();
 
     private final Handoff handoff;
     private final WebServerDrain drain;
@@ -107,7 +110,37 @@ public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyW
         } catch (IOException e) {
             throw new UncheckedIOException("could not open Jetty's connector on the handed-over socket", e);
         }
-        drain.register(() -> connector.setAccepting(false), () -> connector.getConnectedEndPoints().size(), connections);
+        drain.register(() -> stopAccepting(connector), () -> connector.getConnectedEndPoints().size(), connections);
         handoff.onConnection(listener, connections::adopt);
+    }
+
+    /**
+     * Jetty's {@code setAccepting(false)} only keeps its acceptor threads from calling accept() again: one
+     * already blocked in it would take a connection from the listener the successor now serves. Each is
+     * interrupted, as Jetty's own stop does it: the interrupt closes this process's copy of the listening
+     * socket (the successor's stays open), and the acceptor ends quietly.
+     */
+    private static void stopAccepting(ServerConnector connector) {
+        connector.setAccepting(false);
+        if (INTERRUPT_ACCEPTORS == null) {
+            return;
+        }
+        try {
+            INTERRUPT_ACCEPTORS.invoke(connector);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            log.warn("could not wake Jetty's acceptors: one may take a connection meant for the successor", e);
+        }
+    }
+
+    private static Method interruptAcceptors() {
+        try {
+            Method method = AbstractConnector.class.getDeclaredMethod("interruptAcceptors");
+            method.setAccessible(true);
+            return method;
+        } catch (NoSuchMethodException | RuntimeException e) {
+            log.warn("this Jetty's connector is not the one Handoff knows: after a takeover, an acceptor thread "
+                    + "blocked in accept() may still take one connection meant for the successor", e);
+            return null;
+        }
     }
 }

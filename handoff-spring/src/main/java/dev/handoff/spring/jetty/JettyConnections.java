@@ -9,6 +9,7 @@ import org.eclipse.jetty.io.ManagedSelector;
 import org.eclipse.jetty.io.RetainableByteBuffer;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
 import org.eclipse.jetty.io.ssl.SslConnection;
+import org.eclipse.jetty.server.NegotiatingServerConnection;
 import org.eclipse.jetty.server.ProxyConnectionFactory;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
@@ -362,10 +363,13 @@ final class JettyConnections implements MovableConnections {
     /**
      * The endpoint to close of an idle connection on a socket's endpoint, else null: an HTTP/1.1 one's (see
      * {@link #idleHttp}), or the socket's own where a PROXY protocol connection has read none of its header
-     * (one that went back from a successor that did not take it).
+     * (one that went back from a successor that did not take it), or where a TLS connection that negotiates
+     * its protocol (ALPN, with HTTP/2 on) has read nothing: idle as an HTTP/1.1 one before its handshake is.
      */
     private EndPoint idleEnd(EndPoint endPoint) {
-        if (awaitsProxyHeader(endPoint.getConnection())) {
+        org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
+        if (awaitsProxyHeader(connection) || connection instanceof SslConnection ssl && ssl.getBytesIn() == 0
+                && ssl.getSslEndPoint().getConnection() instanceof NegotiatingServerConnection) {
             return endPoint;
         }
         HandoffHttpConnection http = idleHttp(endPoint);
