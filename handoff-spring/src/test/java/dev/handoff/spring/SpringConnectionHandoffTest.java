@@ -485,6 +485,8 @@ class SpringConnectionHandoffTest {
                 Response answer = client.response();
                 assertEquals(200, answer.status(), answer.statusLine());
                 assertEquals(first.pid(), pid(answer.body()), "answered by the old generation, which took it back");
+                assertFalse(answer.keepAlive(), "and told to close it: moving is over");
+                client.close(); // as a client told so does (Jetty would otherwise wait for its idle timeout)
                 String drained = first.child().awaitLine("DRAINED", WAIT);
                 assertTrue(drained.startsWith("DRAINED moved=0 kept=1 "), drained);
                 assertEquals(0, first.child().awaitExit(WAIT));
