@@ -85,10 +85,12 @@ public class HandoffNioEndpoint extends NioEndpoint {
 
     /**
      * A request ended on this worker, which goes on to read the connection's next one in Tomcat's keep-alive
-     * loop.
+     * loop. (Over TLS nothing moves, and its channels read as Tomcat's do.)
      */
     void requestEnded() {
-        REQUEST_ENDED.set(Boolean.TRUE);
+        if (!isSSLEnabled()) {
+            REQUEST_ENDED.set(Boolean.TRUE);
+        }
     }
 
     /**
