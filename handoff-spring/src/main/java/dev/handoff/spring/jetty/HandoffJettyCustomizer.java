@@ -116,9 +116,14 @@ public class HandoffJettyCustomizer implements WebServerFactoryCustomizer<JettyW
 
     /**
      * Jetty's {@code setAccepting(false)} only keeps its acceptor threads from calling accept() again: one
-     * already blocked in it would take a connection from the listener the successor now serves. Each is
-     * interrupted, as Jetty's own stop does it: the interrupt closes this process's copy of the listening
-     * socket (the successor's stays open), and the acceptor ends quietly.
+     * already blocked in it would take a connection from the listener the successor now serves (and the
+     * kernel wakes the longest waiter first), up to the moment this process stops. So the acceptors are
+     * interrupted, as Jetty's own stop does it: the one in accept() closes this process's copy of the
+     * listening socket (the successor's stays open) and ends quietly; one that was handling a connection
+     * it had just accepted goes on to wait as not accepting. As at Jetty's own stop, a connection the
+     * kernel hands over in the instant of the interrupt is lost to the JDK's exception. With more than one
+     * acceptor (Jetty's default from 16 cores), each other one finds the socket closed and Jetty logs an
+     * "Accept Failure" for it.
      */
     private static void stopAccepting(ServerConnector connector) {
         connector.setAccepting(false);

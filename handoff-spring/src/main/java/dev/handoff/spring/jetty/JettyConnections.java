@@ -368,7 +368,7 @@ final class JettyConnections implements MovableConnections {
      */
     private EndPoint idleEnd(EndPoint endPoint) {
         org.eclipse.jetty.io.Connection connection = endPoint.getConnection();
-        if (awaitsProxyHeader(connection) || connection instanceof SslConnection ssl && ssl.getBytesIn() == 0
+        if (awaitsProxyHeader(connection) || connection instanceof SslConnection ssl && handshakeNotBegun(ssl)
                 && ssl.getSslEndPoint().getConnection() instanceof NegotiatingServerConnection) {
             return endPoint;
         }
@@ -395,11 +395,11 @@ final class JettyConnections implements MovableConnections {
     }
 
     /**
-     * Whether TLS's handshake is not begun (no byte has come from the client) or has succeeded (a private
+     * Whether TLS's handshake is not begun (see {@link #handshakeNotBegun}) or has succeeded (a private
      * field; if it cannot be read, the handshake counts as under way).
      */
     private static boolean handshakeNotUnderWay(SslConnection ssl) {
-        if (ssl.getBytesIn() == 0) {
+        if (handshakeNotBegun(ssl)) {
             return true;
         }
         try {
@@ -408,6 +408,14 @@ final class JettyConnections implements MovableConnections {
         } catch (IllegalAccessException | RuntimeException e) {
             return false;
         }
+    }
+
+    /**
+     * Nothing has come from the client and nothing gone to it. Bytes that came behind a PROXY protocol header
+     * are handed to TLS without being counted in: those are held (a hello, or part of one), or answered.
+     */
+    private static boolean handshakeNotBegun(SslConnection ssl) {
+        return ssl.getBytesIn() == 0 && ssl.getBytesOut() == 0 && !tlsHolds(ssl);
     }
 
     /** Whether TLS holds bytes of the client's (private fields; if they cannot be read, it counts as holding some). */

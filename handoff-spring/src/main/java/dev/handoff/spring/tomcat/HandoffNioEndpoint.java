@@ -98,10 +98,14 @@ public class HandoffNioEndpoint extends NioEndpoint {
      * ended on this worker, while connections are released. That is the read of the next request's first
      * bytes, nothing of it read yet: the processor takes the empty read as a client that has not spoken,
      * and hands the connection back to the poller between requests (Tomcat's read buffer is empty too, or
-     * its bytes would have been taken before the socket is read). Any other empty read of a connection on
-     * this worker, for a flag left by a request that did not go on, is one Tomcat already takes in its
-     * stride: a non-blocking read of nothing waits for the poller, a blocking one waits for it too.
+     * its bytes would have been taken before the socket is read). A request that does not go on (its
+     * connection closes) leaves the mark until its event ends ({@link #eventEnded}).
      */
+    /** The connection's event is over on this worker: a mark its reads did not take is for nobody else. */
+    void eventEnded() {
+        REQUEST_ENDED.remove();
+    }
+
     boolean holdsBack(ByteBuffer dst) {
         if (dst.position() != 0 || !isReleasing() || REQUEST_ENDED.get() == null) {
             return false;

@@ -31,7 +31,13 @@ final class QuietPointHandler implements AbstractEndpoint.Handler<NioChannel> {
                 return SocketState.LONG; // a wake-up that found a request under way: nothing to do
             }
         }
-        return tomcat.process(socket, status);
+        try {
+            return tomcat.process(socket, status);
+        } finally {
+            if (endpoint.isReleasing()) {
+                endpoint.eventEnded();
+            }
+        }
     }
 
     @Override
