@@ -402,20 +402,16 @@ class SpringConnectionHandoffTest {
         try (TestAppProcess first = TestAppProcess.start(args, 1);
              Client busy = new Client(first.port("http"))) {
             int port = first.port("http");
-            assertEquals(1, AcceptingThreads.count(first.pid(), port), "before the handoff, its acceptor waits in accept()");
+            // Each wait is short: an acceptor goes back into accept() as soon as it has passed a connection on.
+            awaitAccepting(first.pid(), port, 1, "before the handoff, its acceptor waits in accept()");
             try (TestAppProcess second = TestAppProcess.start(args, 2)) {
                 busy.send("GET /flushed?ms=4000 HTTP/1.1\r\nHost: localhost\r\n\r\n"); // ends well into the drain
                 first.child().awaitLine("DRAINING", WAIT);
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-                long accepting;
-                while ((accepting = AcceptingThreads.count(first.pid(), port)) > 0 && System.nanoTime() < deadline) {
-                    Thread.sleep(10);
-                }
-                assertEquals(0, accepting, "threads of the old generation in accept()");
+                awaitAccepting(first.pid(), port, 0, "threads of the old generation in accept()");
                 assertEquals(0, busy.in.available(), "while its request still ran");
                 assertEquals(first.pid(), busy.read());
                 assertEquals("DRAINED moved=1 kept=0 unmovable={} open=0", first.child().awaitLine("DRAINED", WAIT));
-                assertEquals(1, AcceptingThreads.count(second.pid(), port), "the successor's acceptor");
+                awaitAccepting(second.pid(), port, 1, "the successor's acceptor");
                 assertEquals(0, first.child().awaitExit(WAIT));
             }
         }
@@ -1005,6 +1001,15 @@ class SpringConnectionHandoffTest {
                 }
             }).count();
         }
+    }
+
+    private static void awaitAccepting(long pid, int port, long expected, String what) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        long now;
+        while ((now = AcceptingThreads.count(pid, port)) != expected && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(expected, now, what);
     }
 
     private static void awaitSockets(long pid, long expected, String what) throws Exception {
