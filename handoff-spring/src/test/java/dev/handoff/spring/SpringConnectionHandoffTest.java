@@ -39,6 +39,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -266,7 +267,7 @@ class SpringConnectionHandoffTest {
     void keepAliveClientsUnderLoadKeepTheirConnectionsThroughRestarts(String server) throws Exception {
         // Tomcat closes a connection after 100 requests by default, restart or not.
         String[] args = TestAppProcess.args(temp, server, "--handoff.drain-timeout=60s",
-                "--server.tomcat.max-keep-alive-requests=-1", "--server.http2.enabled=true");
+                "--server.tomcat.max-keep-alive-requests=-1");
         List<TestAppProcess> generations = new ArrayList<>();
         try {
             generations.add(TestAppProcess.start(args, 1));
@@ -1004,19 +1005,19 @@ class SpringConnectionHandoffTest {
     }
 
     private static void awaitAccepting(long pid, int port, long expected, String what) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-        long now;
-        while ((now = AcceptingThreads.count(pid, port)) != expected && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
-        assertEquals(expected, now, what);
+        awaitCount(() -> AcceptingThreads.count(pid, port), expected, Duration.ofSeconds(2), what);
     }
 
     private static void awaitSockets(long pid, long expected, String what) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        awaitCount(() -> sockets(pid), expected, Duration.ofSeconds(10), what);
+    }
+
+    /** Until {@code count} says {@code expected}, for at most {@code within}; then it must. */
+    private static void awaitCount(Callable<Long> count, long expected, Duration within, String what) throws Exception {
+        long deadline = System.nanoTime() + within.toNanos();
         long now;
-        while ((now = sockets(pid)) != expected && System.nanoTime() < deadline) {
-            Thread.sleep(50);
+        while ((now = count.call()) != expected && System.nanoTime() < deadline) {
+            Thread.sleep(10);
         }
         assertEquals(expected, now, what);
     }

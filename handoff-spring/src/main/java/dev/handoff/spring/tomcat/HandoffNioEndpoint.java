@@ -93,6 +93,11 @@ public class HandoffNioEndpoint extends NioEndpoint {
         }
     }
 
+    /** The connection's event is over on this worker: a mark its reads did not take is for nobody else. */
+    void eventEnded() {
+        REQUEST_ENDED.remove();
+    }
+
     /**
      * Whether a read into {@code dst} reads nothing: the first read into an empty buffer after a request
      * ended on this worker, while connections are released. That is the read of the next request's first
@@ -101,11 +106,6 @@ public class HandoffNioEndpoint extends NioEndpoint {
      * its bytes would have been taken before the socket is read). A request that does not go on (its
      * connection closes) leaves the mark until its event ends ({@link #eventEnded}).
      */
-    /** The connection's event is over on this worker: a mark its reads did not take is for nobody else. */
-    void eventEnded() {
-        REQUEST_ENDED.remove();
-    }
-
     boolean holdsBack(ByteBuffer dst) {
         if (dst.position() != 0 || !isReleasing() || REQUEST_ENDED.get() == null) {
             return false;
